@@ -1,0 +1,188 @@
+/*
+ * layers.c: the layer kernels, built on ck_sgemm and the vector variants.
+ *
+ * Convolution is im2col + GEMM, one image at a time, into a caller-owned
+ * workspace (as darknet does); its backward recomputes the columns rather
+ * than keep B copies of them.  Max-pool saves argmax indices so that its
+ * backward is a scatter.  A fully connected layer is one GEMM each way.
+ */
+#include "ckernels.h"
+#include "variants.h"
+
+#include <math.h>
+#include <string.h>
+
+size_t ck_conv2d_workspace_floats(int C, int H, int W, int KH, int KW) {
+    size_t OH = (size_t)(H - KH + 1), OW = (size_t)(W - KW + 1);
+    return (size_t)C * KH * KW * OH * OW;
+}
+
+/* col (C*KH*KW, OH*OW): row (c,ky,kx) holds the input pixels that meet
+ * weight (c,ky,kx) at every output position. */
+static void im2col(float *restrict col, const float *restrict image, int C,
+                   int H, int W, int KH, int KW) {
+    int OH = H - KH + 1, OW = W - KW + 1;
+    for (int c = 0; c < C; c++)
+        for (int ky = 0; ky < KH; ky++)
+            for (int kx = 0; kx < KW; kx++) {
+                const float *src = image + ((size_t)c * H + ky) * W + kx;
+                for (int y = 0; y < OH; y++) {
+                    memcpy(col, src + (size_t)y * W, (size_t)OW * sizeof(float));
+                    col += OW;
+                }
+            }
+}
+
+/* image (C,H,W) += the columns folded back onto the pixels they came from. */
+static void col2im_accumulate(float *restrict image, const float *restrict col,
+                              int C, int H, int W, int KH, int KW) {
+    int OH = H - KH + 1, OW = W - KW + 1;
+    for (int c = 0; c < C; c++)
+        for (int ky = 0; ky < KH; ky++)
+            for (int kx = 0; kx < KW; kx++) {
+                float *dst = image + ((size_t)c * H + ky) * W + kx;
+                for (int y = 0; y < OH; y++) {
+                    float *row = dst + (size_t)y * W;
+                    for (int x = 0; x < OW; x++) row[x] += col[x];
+                    col += OW;
+                }
+            }
+}
+
+void ck_conv2d_forward(float *out, float *workspace, const float *inp,
+                       const float *weight, const float *bias, int B, int C,
+                       int H, int W, int OC, int KH, int KW) {
+    int OH = H - KH + 1, OW = W - KW + 1, ckk = C * KH * KW, pixels = OH * OW;
+    for (int b = 0; b < B; b++) {
+        const float *image = inp + (size_t)b * C * H * W;
+        float *result = out + (size_t)b * OC * pixels;
+        im2col(workspace, image, C, H, W, KH, KW);
+        ck_sgemm(0, 0, OC, pixels, ckk, 1.0f, weight, ckk, workspace, pixels, 0.0f, result, pixels);
+        if (bias)
+            for (int o = 0; o < OC; o++)
+                for (int p = 0; p < pixels; p++) result[(size_t)o * pixels + p] += bias[o];
+    }
+}
+
+void ck_conv2d_backward(float *dinp, float *dweight, float *dbias,
+                        float *workspace, const float *dout, const float *inp,
+                        const float *weight, int B, int C, int H, int W, int OC,
+                        int KH, int KW) {
+    int OH = H - KH + 1, OW = W - KW + 1, ckk = C * KH * KW, pixels = OH * OW;
+    for (int b = 0; b < B; b++) {
+        const float *grad = dout + (size_t)b * OC * pixels;
+        if (dbias)
+            for (int o = 0; o < OC; o++) {
+                float sum = 0.0f;
+                for (int p = 0; p < pixels; p++) sum += grad[(size_t)o * pixels + p];
+                dbias[o] += sum;
+            }
+        im2col(workspace, inp + (size_t)b * C * H * W, C, H, W, KH, KW);
+        ck_sgemm(0, 1, OC, ckk, pixels, 1.0f, grad, pixels, workspace, pixels, 1.0f, dweight, ckk);
+        if (dinp) {
+            ck_sgemm(1, 0, ckk, pixels, OC, 1.0f, weight, ckk, grad, pixels, 0.0f, workspace, pixels);
+            col2im_accumulate(dinp + (size_t)b * C * H * W, workspace, C, H, W, KH, KW);
+        }
+    }
+}
+
+void ck_maxpool2d_forward(float *out, int32_t *argmax, const float *inp, int B,
+                          int C, int H, int W, int PH, int PW) {
+    int OH = H / PH, OW = W / PW;
+    for (int bc = 0; bc < B * C; bc++) {
+        const float *plane = inp + (size_t)bc * H * W;
+        for (int y = 0; y < OH; y++)
+            for (int x = 0; x < OW; x++) {
+                int best_index = (y * PH) * W + x * PW;
+                float best = plane[best_index];
+                for (int dy = 0; dy < PH; dy++)
+                    for (int dx = 0; dx < PW; dx++) {
+                        int i = (y * PH + dy) * W + x * PW + dx;
+                        if (plane[i] > best) {
+                            best = plane[i];
+                            best_index = i;
+                        }
+                    }
+                size_t o = ((size_t)bc * OH + y) * OW + x;
+                out[o] = best;
+                argmax[o] = (int32_t)((size_t)bc * H * W + best_index);
+            }
+    }
+}
+
+void ck_maxpool2d_backward(float *dinp, const float *dout,
+                           const int32_t *argmax, int B, int C, int H, int W,
+                           int PH, int PW) {
+    size_t n = (size_t)B * C * (H / PH) * (W / PW);
+    for (size_t o = 0; o < n; o++) dinp[argmax[o]] += dout[o];
+}
+
+void ck_bias_activation_forward(float *out, const float *inp,
+                                const float *bias, int B, int C, int S,
+                                ck_activation act) {
+    ck_active_variant()->bias_activation_forward(out, inp, bias, B, C, S, act);
+}
+
+void ck_bias_activation_backward(float *dinp, float *dbias, const float *dout,
+                                 const float *out, int B, int C, int S,
+                                 ck_activation act) {
+    ck_active_variant()->bias_activation_backward(dinp, dbias, dout, out, B, C, S, act);
+}
+
+void ck_linear_forward(float *out, const float *inp, const float *weight,
+                       float scale, int B, int IN, int OUT) {
+    ck_sgemm(0, 0, B, OUT, IN, scale, inp, IN, weight, OUT, 0.0f, out, OUT);
+}
+
+void ck_linear_backward(float *dinp, float *dweight, const float *dout,
+                        const float *inp, const float *weight, int B, int IN,
+                        int OUT) {
+    ck_sgemm(1, 0, IN, OUT, B, 1.0f, inp, IN, dout, OUT, 1.0f, dweight, OUT);
+    if (dinp) ck_sgemm(0, 1, B, IN, OUT, 1.0f, dout, OUT, weight, OUT, 1.0f, dinp, IN);
+}
+
+float ck_softmax_loglik_forward(float *probs, const float *logits,
+                                const int32_t *labels, int B, int K) {
+    double total = 0.0;
+    for (int b = 0; b < B; b++) {
+        const float *row = logits + (size_t)b * K;
+        float *p = probs + (size_t)b * K;
+        float peak = row[0];
+        for (int k = 1; k < K; k++) peak = row[k] > peak ? row[k] : peak;
+        float denom = 0.0f;
+        for (int k = 0; k < K; k++) {
+            p[k] = expf(row[k] - peak);
+            denom += p[k];
+        }
+        float inverse = 1.0f / denom;
+        for (int k = 0; k < K; k++) p[k] *= inverse;
+        if (labels) total += (double)(logf(denom) - (row[labels[b]] - peak));
+    }
+    return (float)(total / B);
+}
+
+void ck_softmax_loglik_backward(float *dlogits, const float *probs,
+                                const int32_t *labels, int B, int K) {
+    float inverse_batch = 1.0f / (float)B;
+    for (int b = 0; b < B; b++) {
+        float *d = dlogits + (size_t)b * K;
+        const float *p = probs + (size_t)b * K;
+        for (int k = 0; k < K; k++) d[k] += p[k] * inverse_batch;
+        d[labels[b]] -= inverse_batch;
+    }
+}
+
+void ck_argmax_rows(int32_t *predicted, const float *x, int B, int K) {
+    for (int b = 0; b < B; b++) {
+        const float *row = x + (size_t)b * K;
+        int best = 0;
+        for (int k = 1; k < K; k++)
+            if (row[k] > row[best]) best = k;
+        predicted[b] = best;
+    }
+}
+
+void ck_sgd_update(float *params, const float *grads, float eta, float l2,
+                   size_t n) {
+    ck_active_variant()->sgd_update(params, grads, eta, l2, n);
+}

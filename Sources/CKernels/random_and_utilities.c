@@ -1,0 +1,77 @@
+/*
+ * random_and_utilities.c: the seeded generator, dropout, and small helpers.
+ *
+ * Every random choice in SwiftNet comes from xoshiro256** seeded through
+ * splitmix64, so one seed repeats a run exactly.  Dropout masks are drawn
+ * two at a time from each 64-bit output, in index order, identically on
+ * every ISA.
+ */
+#include "ckernels.h"
+
+#include <math.h>
+
+static uint64_t splitmix64(uint64_t *state) {
+    uint64_t z = (*state += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+void ck_rng_seed(ck_rng *rng, uint64_t seed) {
+    uint64_t state = seed;
+    for (int i = 0; i < 4; i++) rng->s[i] = splitmix64(&state);
+}
+
+static inline uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+
+uint64_t ck_rng_next(ck_rng *rng) {
+    uint64_t *s = rng->s;
+    uint64_t result = rotl(s[1] * 5, 7) * 9;
+    uint64_t t = s[1] << 17;
+    s[2] ^= s[0];
+    s[3] ^= s[1];
+    s[1] ^= s[2];
+    s[0] ^= s[3];
+    s[2] ^= t;
+    s[3] = rotl(s[3], 45);
+    return result;
+}
+
+float ck_rng_uniform(ck_rng *rng) { return (float)(ck_rng_next(rng) >> 40) * 0x1.0p-24f; }
+
+void ck_dropout_forward(float *out, float *mask, const float *inp, ck_rng *rng,
+                        float p_drop, int n) {
+    /* keep when a 32-bit uniform draw is at or above p * 2^32 */
+    double scaled = (double)p_drop * 4294967296.0;
+    uint64_t threshold = scaled <= 0.0 ? 0 : (scaled >= 4294967296.0 ? 4294967296ull : (uint64_t)scaled);
+    int i = 0;
+    for (; i + 1 < n; i += 2) {
+        uint64_t bits = ck_rng_next(rng);
+        mask[i] = (bits & 0xFFFFFFFFull) >= threshold ? 1.0f : 0.0f;
+        mask[i + 1] = (bits >> 32) >= threshold ? 1.0f : 0.0f;
+    }
+    if (i < n) mask[i] = (ck_rng_next(rng) & 0xFFFFFFFFull) >= threshold ? 1.0f : 0.0f;
+    for (int j = 0; j < n; j++) out[j] = inp[j] * mask[j];
+}
+
+void ck_dropout_backward(float *dinp, const float *dout, const float *mask,
+                         int n) {
+    for (int i = 0; i < n; i++) dinp[i] += dout[i] * mask[i];
+}
+
+double ck_sum_squares(const float *x, size_t n) {
+    double sum = 0.0;
+    for (size_t i = 0; i < n; i++) sum += (double)x[i] * x[i];
+    return sum;
+}
+
+int ck_all_finite(const float *x, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(x[i])) return 0;
+    return 1;
+}
+
+void ck_u8_to_float(float *restrict out, const uint8_t *restrict in, float scale,
+                    size_t n) {
+    for (size_t i = 0; i < n; i++) out[i] = (float)in[i] * scale;
+}

@@ -1,0 +1,43 @@
+/*
+ * variants.h: the table of kernels that exist once per instruction set.
+ *
+ * vector_kernels.h is compiled three times (variant_scalar.c,
+ * variant_avx2.c, variant_avx512.c), each under its own target attribute;
+ * every copy fills one of these tables, and dispatch.c hands out the one
+ * the CPU (or SWIFTNET_ISA) calls for.  Only the hot, data-parallel kernels
+ * live here; everything else is plain C shared by all variants.
+ */
+#ifndef CK_VARIANTS_H
+#define CK_VARIANTS_H
+
+#include "ckernels.h"
+
+typedef struct {
+    /* c += alpha * op(a) @ op(b)   (beta is handled by the caller) */
+    void (*sgemm_accumulate)(int trans_a, int trans_b, int m, int n, int k,
+                             float alpha, const float *a, int lda,
+                             const float *b, int ldb, float *c, int ldc);
+    void (*bias_activation_forward)(float *out, const float *inp,
+                                    const float *bias, int B, int C, int S,
+                                    ck_activation act);
+    void (*bias_activation_backward)(float *dinp, float *dbias,
+                                     const float *dout, const float *out,
+                                     int B, int C, int S, ck_activation act);
+    void (*sgd_update)(float *params, const float *grads, float eta, float l2,
+                       size_t n);
+} ck_variant_table;
+
+extern const ck_variant_table ck_variant_scalar;
+#if defined(__x86_64__)
+extern const ck_variant_table ck_variant_avx2;
+extern const ck_variant_table ck_variant_avx512;
+#endif
+
+const ck_variant_table *ck_active_variant(void);
+
+/* Per-thread packing scratch for the GEMM, grown on demand and kept for the
+ * thread's life, so no GEMM call allocates in steady state.  NULL if out of
+ * memory. */
+float *ck_gemm_scratch(size_t floats);
+
+#endif

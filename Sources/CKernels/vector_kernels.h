@@ -1,0 +1,238 @@
+/*
+ * vector_kernels.h: the hot kernels, written once and compiled per ISA.
+ *
+ * This file is included by variant_scalar.c, variant_avx2.c and
+ * variant_avx512.c, each of which first defines
+ *   CK_VARIANT_TABLE  the name of the ck_variant_table to fill,
+ *   CK_VEC            floats per hardware vector (4, 8 or 16),
+ *   CK_MR             rows of the GEMM micro-tile,
+ * and wraps the inclusion in a `#pragma clang attribute` that gives every
+ * function here its target.  The code uses clang/GCC vector extensions and
+ * loops the compiler vectorises, so one source yields SSE2, AVX2 and
+ * AVX-512 machine code.
+ *
+ * The GEMM follows the classic Goto/BLIS structure: pack a KC x NC block of
+ * B into NR-wide panels and an MC x KC block of A (times alpha) into MR-high
+ * panels, then sweep an MR x NR register-tile micro-kernel over them.
+ */
+#include "variants.h"
+#include "activation_math.h"
+
+#include <string.h>
+
+#define CK_NR (2 * CK_VEC)
+#define CK_KC 256
+#define CK_MC 96
+#define CK_NC 1024
+
+typedef float ck_vf __attribute__((vector_size(CK_VEC * sizeof(float))));
+
+static inline ck_vf vload(const float *p) {
+    ck_vf v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+static inline void vstore(float *p, ck_vf v) { memcpy(p, &v, sizeof v); }
+
+static inline float a_at(const float *a, int lda, int trans, int i, int p) {
+    return trans ? a[(size_t)p * lda + i] : a[(size_t)i * lda + p];
+}
+
+/* dst holds ceil(mc/MR) panels, each kc x MR, rows past mc zero. */
+static void pack_a(float *restrict dst, const float *a, int lda, int trans,
+                   int i0, int mc, int p0, int kc, float alpha) {
+    for (int ir = 0; ir < mc; ir += CK_MR) {
+        int rows = mc - ir < CK_MR ? mc - ir : CK_MR;
+        for (int p = 0; p < kc; p++) {
+            for (int r = 0; r < rows; r++)
+                dst[r] = alpha * a_at(a, lda, trans, i0 + ir + r, p0 + p);
+            for (int r = rows; r < CK_MR; r++) dst[r] = 0.0f;
+            dst += CK_MR;
+        }
+    }
+}
+
+/* dst holds ceil(nc/NR) panels, each kc x NR, columns past nc zero. */
+static void pack_b(float *restrict dst, const float *b, int ldb, int trans,
+                   int p0, int kc, int j0, int nc) {
+    for (int jr = 0; jr < nc; jr += CK_NR) {
+        int cols = nc - jr < CK_NR ? nc - jr : CK_NR;
+        for (int p = 0; p < kc; p++) {
+            if (!trans) {
+                memcpy(dst, b + (size_t)(p0 + p) * ldb + j0 + jr, (size_t)cols * sizeof(float));
+            } else {
+                for (int c = 0; c < cols; c++) dst[c] = b[(size_t)(j0 + jr + c) * ldb + p0 + p];
+            }
+            for (int c = cols; c < CK_NR; c++) dst[c] = 0.0f;
+            dst += CK_NR;
+        }
+    }
+}
+
+/* c[0:rows, 0:cols] += (packed a panel) @ (packed b panel). */
+static inline void micro_kernel(int kc, const float *restrict ap,
+                                const float *restrict bp, float *c, int ldc,
+                                int rows, int cols) {
+    ck_vf acc[CK_MR][2];
+    for (int r = 0; r < CK_MR; r++) acc[r][0] = acc[r][1] = (ck_vf){0};
+    for (int p = 0; p < kc; p++) {
+        ck_vf b0 = vload(bp), b1 = vload(bp + CK_VEC);
+#pragma clang loop unroll(full)
+        for (int r = 0; r < CK_MR; r++) {
+            ck_vf av = (ck_vf){0} + ap[r];
+            acc[r][0] += av * b0;
+            acc[r][1] += av * b1;
+        }
+        ap += CK_MR;
+        bp += CK_NR;
+    }
+    if (rows == CK_MR && cols == CK_NR) {
+        for (int r = 0; r < CK_MR; r++) {
+            float *row = c + (size_t)r * ldc;
+            vstore(row, vload(row) + acc[r][0]);
+            vstore(row + CK_VEC, vload(row + CK_VEC) + acc[r][1]);
+        }
+    } else {
+        float tile[CK_MR][CK_NR];
+        for (int r = 0; r < CK_MR; r++) {
+            vstore(tile[r], acc[r][0]);
+            vstore(tile[r] + CK_VEC, acc[r][1]);
+        }
+        for (int r = 0; r < rows; r++)
+            for (int j = 0; j < cols; j++) c[(size_t)r * ldc + j] += tile[r][j];
+    }
+}
+
+static void sgemm_accumulate(int trans_a, int trans_b, int m, int n, int k,
+                             float alpha, const float *a, int lda,
+                             const float *b, int ldb, float *c, int ldc) {
+    float *scratch = ck_gemm_scratch((size_t)CK_MC * CK_KC + (size_t)CK_KC * CK_NC + 64);
+    if (scratch == NULL) {
+        /* Out of memory for 1 MB of scratch: stay correct, if slow. */
+        ck_sgemm_ref(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, 1.0f, c, ldc);
+        return;
+    }
+    float *packed_a = scratch;
+    float *packed_b = scratch + (size_t)CK_MC * CK_KC;
+    for (int p0 = 0; p0 < k; p0 += CK_KC) {
+        int kc = k - p0 < CK_KC ? k - p0 : CK_KC;
+        for (int j0 = 0; j0 < n; j0 += CK_NC) {
+            int nc = n - j0 < CK_NC ? n - j0 : CK_NC;
+            pack_b(packed_b, b, ldb, trans_b, p0, kc, j0, nc);
+            for (int i0 = 0; i0 < m; i0 += CK_MC) {
+                int mc = m - i0 < CK_MC ? m - i0 : CK_MC;
+                pack_a(packed_a, a, lda, trans_a, i0, mc, p0, kc, alpha);
+                for (int jr = 0; jr < nc; jr += CK_NR) {
+                    int cols = nc - jr < CK_NR ? nc - jr : CK_NR;
+                    const float *bp = packed_b + (size_t)(jr / CK_NR) * kc * CK_NR;
+                    for (int ir = 0; ir < mc; ir += CK_MR) {
+                        int rows = mc - ir < CK_MR ? mc - ir : CK_MR;
+                        const float *ap = packed_a + (size_t)(ir / CK_MR) * kc * CK_MR;
+                        micro_kernel(kc, ap, bp, c + (size_t)(i0 + ir) * ldc + j0 + jr, ldc, rows, cols);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/* exp(x) by range reduction to [-ln2/2, ln2/2] and Cephes' polynomial;
+ * about 2 ulp, branch-free so that loops over it vectorise. */
+static inline float vexpf(float x) {
+    x = x > 88.3f ? 88.3f : (x < -87.3f ? -87.3f : x);
+    float n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
+    float r = x - n * 0.693359375f + n * 2.12194440e-4f;
+    float p = 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    float y = p * r * r + r + 1.0f;
+    int32_t bits = ((int32_t)n + 127) << 23;
+    float scale;
+    memcpy(&scale, &bits, sizeof scale);
+    return y * scale;
+}
+
+static inline float vsigmoid(float x) { return 1.0f / (1.0f + vexpf(-x)); }
+static inline float vtanh(float x) { return 1.0f - 2.0f / (1.0f + vexpf(2.0f * x)); }
+static inline float vrelu(float x) { return x > 0.0f ? x : 0.0f; }
+static inline float vlinear(float x) { return x; }
+
+#define CK_APPLY_LOOPS(F)                                                      \
+    if (S == 1) {                                                              \
+        for (int bi = 0; bi < B; bi++) {                                       \
+            const float *src = inp + (size_t)bi * C;                           \
+            float *dst = out + (size_t)bi * C;                                 \
+            for (int c = 0; c < C; c++) dst[c] = F(src[c] + (bias ? bias[c] : 0.0f)); \
+        }                                                                      \
+    } else {                                                                   \
+        for (int bc = 0; bc < B * C; bc++) {                                   \
+            const float *src = inp + (size_t)bc * S;                           \
+            float *dst = out + (size_t)bc * S;                                 \
+            float shift = bias ? bias[bc % C] : 0.0f;                          \
+            for (int s = 0; s < S; s++) dst[s] = F(src[s] + shift);            \
+        }                                                                      \
+    }
+
+static void bias_activation_forward(float *out, const float *inp,
+                                    const float *bias, int B, int C, int S,
+                                    ck_activation act) {
+    switch (act) {
+    case CK_ACT_SIGMOID: CK_APPLY_LOOPS(vsigmoid) break;
+    case CK_ACT_TANH: CK_APPLY_LOOPS(vtanh) break;
+    case CK_ACT_RELU: CK_APPLY_LOOPS(vrelu) break;
+    case CK_ACT_LINEAR: default: CK_APPLY_LOOPS(vlinear) break;
+    }
+}
+
+#define CK_SLOPE_LOOPS(SLOPE)                                                  \
+    if (S == 1) {                                                              \
+        for (int bi = 0; bi < B; bi++) {                                       \
+            const float *g = dout + (size_t)bi * C, *y = out + (size_t)bi * C; \
+            float *d = dinp ? dinp + (size_t)bi * C : NULL;                    \
+            for (int c = 0; c < C; c++) {                                      \
+                float v = g[c] * (SLOPE);                                      \
+                if (d) d[c] += v;                                              \
+                if (dbias) dbias[c] += v;                                      \
+            }                                                                  \
+        }                                                                      \
+    } else {                                                                   \
+        for (int bc = 0; bc < B * C; bc++) {                                   \
+            const float *g = dout + (size_t)bc * S, *y = out + (size_t)bc * S; \
+            float *d = dinp ? dinp + (size_t)bc * S : NULL;                    \
+            float sum = 0.0f;                                                  \
+            for (int c = 0; c < S; c++) {                                      \
+                float v = g[c] * (SLOPE);                                      \
+                if (d) d[c] += v;                                              \
+                sum += v;                                                      \
+            }                                                                  \
+            if (dbias) dbias[bc % C] += sum;                                   \
+        }                                                                      \
+    }
+
+static void bias_activation_backward(float *dinp, float *dbias,
+                                     const float *dout, const float *out,
+                                     int B, int C, int S, ck_activation act) {
+#pragma clang fp reassociate(on)
+    switch (act) {
+    case CK_ACT_SIGMOID: CK_SLOPE_LOOPS(y[c] * (1.0f - y[c])) break;
+    case CK_ACT_TANH: CK_SLOPE_LOOPS(1.0f - y[c] * y[c]) break;
+    case CK_ACT_RELU: CK_SLOPE_LOOPS(y[c] > 0.0f ? 1.0f : 0.0f) break;
+    case CK_ACT_LINEAR: default: CK_SLOPE_LOOPS(1.0f + 0.0f * y[c]) break;
+    }
+}
+
+static void sgd_update(float *restrict params, const float *restrict grads,
+                       float eta, float l2, size_t n) {
+    for (size_t i = 0; i < n; i++) params[i] -= eta * (grads[i] + l2 * params[i]);
+}
+
+const ck_variant_table CK_VARIANT_TABLE = {
+    .sgemm_accumulate = sgemm_accumulate,
+    .bias_activation_forward = bias_activation_forward,
+    .bias_activation_backward = bias_activation_backward,
+    .sgd_update = sgd_update,
+};

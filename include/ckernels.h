@@ -1,0 +1,216 @@
+/*
+ * ckernels.h: the public interface of SwiftNet's C kernels.
+ *
+ * Every layer of a classic convnet is a pair of free functions,
+ * ck_<op>_forward / ck_<op>_backward, plus a plain scalar ck_<op>_*_ref oracle
+ * that tests compare the fast path against.  Conventions (see CONVENTIONS.md):
+ *
+ *   - arguments go outputs first, then saved-for-backward buffers, then
+ *     inputs, then weights, then plain int shapes;
+ *   - float32, NCHW row-major; conv weights are (OC, IC, KH, KW) and fully
+ *     connected weights are (n_in, n_out), as in network3.py;
+ *   - kernels never allocate, print or exit: the caller owns every buffer;
+ *   - backward functions ACCUMULATE (+=) into every gradient they write,
+ *     parameter and input gradients alike; a NULL gradient pointer skips
+ *     that work (the first layer needs no input gradient);
+ *   - vector variants (AVX-512, AVX2, portable "scalar") are chosen once at
+ *     run time; SWIFTNET_ISA=scalar|avx2|avx512 or ck_isa_select() overrides.
+ */
+#ifndef CKERNELS_H
+#define CKERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---------------------------------------------------------------- dispatch */
+
+typedef enum {
+    CK_ISA_SCALAR = 0, /* portable C; on x86-64 the SSE2 baseline          */
+    CK_ISA_AVX2 = 1,   /* AVX2 + FMA                                        */
+    CK_ISA_AVX512 = 2, /* AVX-512 F/BW/DQ/VL                                */
+} ck_isa;
+
+/* The best variant this CPU supports. */
+ck_isa ck_isa_best_supported(void);
+/* The variant in use: SWIFTNET_ISA if set and supported, else the best. */
+ck_isa ck_isa_current(void);
+/* Force a variant; returns 0, or -1 (and changes nothing) if unsupported. */
+int ck_isa_select(ck_isa isa);
+/* "scalar", "avx2" or "avx512". */
+const char *ck_isa_name(ck_isa isa);
+
+/* ------------------------------------------------------------------- gemm */
+
+/* c (m,n) = alpha * op(a) @ op(b) + beta * c, row-major; op(a) is (m,k) and
+ * op(b) is (k,n).  trans_a / trans_b nonzero means a / b is stored
+ * transposed.  beta == 0 ignores c's old contents (even NaN). */
+void ck_sgemm(int trans_a, int trans_b, int m, int n, int k, float alpha,
+              const float *a, int lda, const float *b, int ldb, float beta,
+              float *c, int ldc);
+void ck_sgemm_ref(int trans_a, int trans_b, int m, int n, int k, float alpha,
+                  const float *a, int lda, const float *b, int ldb, float beta,
+                  float *c, int ldc);
+/* The same call through OpenBLAS, for benchmarks and comparison. */
+void ck_sgemm_openblas(int trans_a, int trans_b, int m, int n, int k,
+                       float alpha, const float *a, int lda, const float *b,
+                       int ldb, float beta, float *c, int ldc);
+
+/* ----------------------------------------------------------------- conv2d */
+
+/* Valid convolution, stride 1 (cross-correlation, as in every modern
+ * framework): inp (B,C,H,W), weight (OC,C,KH,KW), optional bias (OC) or
+ * NULL, out (B,OC,H-KH+1,W-KW+1).  The workspace holds at least
+ * ck_conv2d_workspace_floats(...) floats. */
+size_t ck_conv2d_workspace_floats(int C, int H, int W, int KH, int KW);
+void ck_conv2d_forward(float *out, float *workspace, const float *inp,
+                       const float *weight, const float *bias, int B, int C,
+                       int H, int W, int OC, int KH, int KW);
+/* dinp (B,C,H,W) or NULL, dweight (OC,C,KH,KW), dbias (OC) or NULL, all +=. */
+void ck_conv2d_backward(float *dinp, float *dweight, float *dbias,
+                        float *workspace, const float *dout, const float *inp,
+                        const float *weight, int B, int C, int H, int W, int OC,
+                        int KH, int KW);
+void ck_conv2d_forward_ref(float *out, const float *inp, const float *weight,
+                           const float *bias, int B, int C, int H, int W,
+                           int OC, int KH, int KW);
+void ck_conv2d_backward_ref(float *dinp, float *dweight, float *dbias,
+                            const float *dout, const float *inp,
+                            const float *weight, int B, int C, int H, int W,
+                            int OC, int KH, int KW);
+
+/* --------------------------------------------------------------- max-pool */
+
+/* Non-overlapping PHxPW max-pool, borders ignored (ignore_border=True):
+ * inp (B,C,H,W) -> out (B,C,H/PH,W/PW).  argmax (same shape as out) saves
+ * the flat index into inp of each window's maximum (the first one on ties). */
+void ck_maxpool2d_forward(float *out, int32_t *argmax, const float *inp, int B,
+                          int C, int H, int W, int PH, int PW);
+/* dinp (B,C,H,W) += scatter of dout through argmax. */
+void ck_maxpool2d_backward(float *dinp, const float *dout,
+                           const int32_t *argmax, int B, int C, int H, int W,
+                           int PH, int PW);
+void ck_maxpool2d_forward_ref(float *out, const float *inp, int B, int C,
+                              int H, int W, int PH, int PW);
+/* Oracle backward: finds each window's maximum again from inp. */
+void ck_maxpool2d_backward_ref(float *dinp, const float *dout,
+                               const float *inp, int B, int C, int H, int W,
+                               int PH, int PW);
+
+/* ------------------------------------------------------ bias + activation */
+
+typedef enum {
+    CK_ACT_LINEAR = 0,
+    CK_ACT_SIGMOID = 1,
+    CK_ACT_TANH = 2,
+    CK_ACT_RELU = 3,
+} ck_activation;
+
+/* out[b,c,s] = act(inp[b,c,s] + bias[c]) for inp (B,C,S); bias may be NULL;
+ * out may equal inp.  A fully connected layer uses S = 1. */
+void ck_bias_activation_forward(float *out, const float *inp,
+                                const float *bias, int B, int C, int S,
+                                ck_activation act);
+/* dinp += dout * act'(.), computed from the forward OUTPUT; dbias[c] += sum
+ * over b,s of that.  dinp and dbias may be NULL. */
+void ck_bias_activation_backward(float *dinp, float *dbias, const float *dout,
+                                 const float *out, int B, int C, int S,
+                                 ck_activation act);
+void ck_bias_activation_forward_ref(float *out, const float *inp,
+                                    const float *bias, int B, int C, int S,
+                                    ck_activation act);
+void ck_bias_activation_backward_ref(float *dinp, float *dbias,
+                                     const float *dout, const float *out,
+                                     int B, int C, int S, ck_activation act);
+
+/* ---------------------------------------------------------------- linear */
+
+/* out (B,OUT) = scale * inp (B,IN) @ weight (IN,OUT).  Bias and activation
+ * follow in ck_bias_activation_forward.  scale is (1 - p_dropout) when a
+ * dropout layer is evaluated, else 1. */
+void ck_linear_forward(float *out, const float *inp, const float *weight,
+                       float scale, int B, int IN, int OUT);
+/* dinp (B,IN) or NULL += dout @ weight^T;  dweight (IN,OUT) += inp^T @ dout. */
+void ck_linear_backward(float *dinp, float *dweight, const float *dout,
+                        const float *inp, const float *weight, int B, int IN,
+                        int OUT);
+void ck_linear_forward_ref(float *out, const float *inp, const float *weight,
+                           float scale, int B, int IN, int OUT);
+void ck_linear_backward_ref(float *dinp, float *dweight, const float *dout,
+                            const float *inp, const float *weight, int B,
+                            int IN, int OUT);
+
+/* ------------------------------------------------- softmax + log-likelihood */
+
+/* probs (B,K) = softmax(logits) row-wise; returns the mean over the batch of
+ * -log probs[b, labels[b]].  Labels must lie in [0, K). */
+float ck_softmax_loglik_forward(float *probs, const float *logits,
+                                const int32_t *labels, int B, int K);
+/* dlogits += (probs - onehot(labels)) / B. */
+void ck_softmax_loglik_backward(float *dlogits, const float *probs,
+                                const int32_t *labels, int B, int K);
+float ck_softmax_loglik_forward_ref(float *probs, const float *logits,
+                                    const int32_t *labels, int B, int K);
+void ck_softmax_loglik_backward_ref(float *dlogits, const float *probs,
+                                    const int32_t *labels, int B, int K);
+/* predicted[b] = index of the largest x[b,:] (first on ties). */
+void ck_argmax_rows(int32_t *predicted, const float *x, int B, int K);
+
+/* ---------------------------------------------------------------- dropout */
+
+/* xoshiro256** state; seeded through splitmix64 so any seed is good. */
+typedef struct {
+    uint64_t s[4];
+} ck_rng;
+void ck_rng_seed(ck_rng *rng, uint64_t seed);
+uint64_t ck_rng_next(ck_rng *rng);
+/* A uniform float in [0, 1) with 24 random bits. */
+float ck_rng_uniform(ck_rng *rng);
+
+/* mask[i] = 1 with probability 1 - p_drop, else 0 (drawn from rng in index
+ * order, the same on every ISA); out = inp * mask, without rescaling (as the
+ * seed does).  out may equal inp. */
+void ck_dropout_forward(float *out, float *mask, const float *inp, ck_rng *rng,
+                        float p_drop, int n);
+/* dinp += dout * mask. */
+void ck_dropout_backward(float *dinp, const float *dout, const float *mask,
+                         int n);
+
+/* -------------------------------------------------------------- utilities */
+
+/* SGD with the seed's L2 term: params -= eta * (grads + l2 * params), where
+ * l2 = lmbda / number-of-training-mini-batches for weights and 0 for biases. */
+void ck_sgd_update(float *params, const float *grads, float eta, float l2,
+                   size_t n);
+void ck_sgd_update_ref(float *params, const float *grads, float eta, float l2,
+                       size_t n);
+/* Sum of squares, accumulated in double. */
+double ck_sum_squares(const float *x, size_t n);
+/* 1 when every x[i] is finite, else 0. */
+int ck_all_finite(const float *x, size_t n);
+/* out[i] = in[i] * scale: bytes to floats (MNIST pixels are byte/256). */
+void ck_u8_to_float(float *out, const uint8_t *in, float scale, size_t n);
+
+/* ------------------------------------------------------------- gzip input */
+
+/* Thin status-returning wrappers over zlib's gz* API, so Swift needs no
+ * zlib module of its own.  gzread also reads files that are not gzipped. */
+typedef struct ck_gzfile ck_gzfile;
+/* NULL on failure (errno says why). */
+ck_gzfile *ck_gz_open(const char *path);
+/* Bytes read (0 at a clean end of stream), or -1 on damage: then
+ * ck_gz_error() describes it. */
+long ck_gz_read(ck_gzfile *file, void *buffer, unsigned length);
+const char *ck_gz_error(ck_gzfile *file);
+/* Uncompressed bytes consumed so far. */
+long long ck_gz_offset(ck_gzfile *file);
+void ck_gz_close(ck_gzfile *file);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* CKERNELS_H */
