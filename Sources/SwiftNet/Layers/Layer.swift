@@ -1,0 +1,66 @@
+// Layer.swift: what every layer of a network has in common.
+//
+// A layer is a small value that describes itself: the shape of one sample
+// coming in and going out, how many weights and biases it owns, and how to
+// initialise them.  Network reads these descriptions, checks that
+// consecutive shapes agree, lays all parameters out in one block, and builds
+// the internal runners that call the C kernels.
+
+/// The shape of one sample: channels x height x width (NCHW without the N).
+/// A flat vector of n values is `(n, 1, 1)`.
+public struct SampleShape: Equatable, Sendable, CustomStringConvertible {
+    public var channels: Int
+    public var height: Int
+    public var width: Int
+
+    public init(channels: Int, height: Int, width: Int) {
+        self.channels = channels
+        self.height = height
+        self.width = width
+    }
+
+    /// A flat vector of `count` values.
+    public static func flat(_ count: Int) -> SampleShape {
+        SampleShape(channels: count, height: 1, width: 1)
+    }
+
+    /// Values per sample.
+    public var count: Int { channels * height * width }
+
+    public var description: String {
+        height == 1 && width == 1 ? "\(channels)" : "\(channels)x\(height)x\(width)"
+    }
+}
+
+/// A layer of a feed-forward network, as network3.py defines them.
+public protocol Layer: Sendable {
+    /// One sample entering the layer.
+    var inputShape: SampleShape { get }
+    /// One sample leaving the layer.
+    var outputShape: SampleShape { get }
+    /// Weights this layer owns (regularised by L2).
+    var weightCount: Int { get }
+    /// Biases this layer owns (not regularised).
+    var biasCount: Int { get }
+    /// A short name for messages, e.g. `ConvPoolLayer(20x5x5, pool 2x2, sigmoid)`.
+    var summary: String { get }
+    /// Fills freshly allocated parameters with their initial values.
+    func initialize(weights: UnsafeMutableBufferPointer<Float>,
+                    biases: UnsafeMutableBufferPointer<Float>,
+                    random: inout RandomSource)
+}
+
+/// Errors found when a network is put together.
+public struct NetworkConfigurationError: Error, CustomStringConvertible {
+    public let description: String
+    init(_ description: String) { self.description = description }
+}
+
+extension UnsafeMutableBufferPointer where Element == Float {
+    /// Fills with N(0, standardDeviation) draws, in index order.
+    func fillGaussian(standardDeviation: Double, random: inout RandomSource) {
+        for index in indices {
+            self[index] = Float(random.nextGaussian(standardDeviation: standardDeviation))
+        }
+    }
+}

@@ -1,0 +1,39 @@
+// LayerRunner.swift: the executable form of a layer.
+//
+// A Layer is a description; a runner owns the buffers one layer needs for a
+// mini-batch of up to `capacity` samples and calls the C kernels.  forward
+// fills `output`; backward reads `outputGradient` (written by the next
+// layer), accumulates the layer's parameter gradients, and, when asked,
+// writes the gradient with respect to its input.
+
+/// Where one layer's parameters and their gradients live inside the
+/// network's single parameter block.
+struct ParameterViews {
+    let weights: UnsafeMutablePointer<Float>
+    let biases: UnsafeMutablePointer<Float>
+    let weightGradients: UnsafeMutablePointer<Float>
+    let biasGradients: UnsafeMutablePointer<Float>
+}
+
+protocol LayerRunner: AnyObject {
+    /// The layer's output for the last forward pass, (batch, outputShape).
+    var output: UnsafeMutablePointer<Float> { get }
+    /// d cost / d output, filled by the next layer (or the cost) before backward.
+    var outputGradient: FloatBuffer { get }
+
+    /// Computes `output` from `input`.  Training applies dropout (drawing
+    /// from `random`); evaluation scales by the keep probability instead.
+    func forward(_ input: UnsafePointer<Float>, batch: Int, training: Bool, random: inout RandomSource)
+
+    /// Accumulates parameter gradients and, if `inputGradient` is non-nil,
+    /// overwrites it with d cost / d input.  Must follow a training forward
+    /// pass on the same input.
+    func backward(_ input: UnsafePointer<Float>, inputGradient: UnsafeMutablePointer<Float>?, batch: Int)
+}
+
+/// Runners a layer knows how to build; the conformance is internal so the
+/// public Layer protocol stays a plain description.
+protocol RunnableLayer: Layer {
+    func validate() throws
+    func makeRunner(capacity: Int, parameters: ParameterViews) -> LayerRunner
+}

@@ -1,0 +1,102 @@
+// StochasticGradientDescent.swift: network3.py's training loop.
+//
+// Mini-batch SGD with the seed's exact semantics: mini-batches in data
+// order, the last partial batch dropped; cost = mean NLL + 0.5 * lmbda *
+// sum(w^2) / (number of training mini-batches), biases unregularised;
+// plain updates param -= eta * grad; validation after each epoch and test
+// accuracy whenever validation accuracy is at least the best so far.
+// A non-finite cost stops training with an error instead of producing
+// garbage, before the diverged step is applied to the parameters.
+
+import CKernels
+import Foundation
+
+/// Why training stopped early.
+public struct TrainingError: Error, CustomStringConvertible {
+    public let description: String
+}
+
+extension Network {
+    /// Trains the network by mini-batch stochastic gradient descent.
+    /// - Parameters:
+    ///   - trainingData: the images and labels to learn from.
+    ///   - epochs: passes over the training data.
+    ///   - miniBatchSize: must equal the network's `miniBatchSize` (the seed passes it twice).
+    ///   - eta: the learning rate.
+    ///   - validationData: measured after every epoch.
+    ///   - testData: measured at every new best validation accuracy.
+    ///   - lmbda: the L2 regularisation strength.
+    ///   - report: receives progress events; `TrainingEvent.seedLines` prints them like the seed.
+    /// - Returns: the best validation accuracy, its iteration, and the matching test accuracy.
+    /// - Throws: `TrainingError` on bad arguments or when the cost stops being finite.
+    @discardableResult
+    public func sgd(trainingData: Dataset, epochs: Int, miniBatchSize: Int, eta: Float,
+                    validationData: Dataset, testData: Dataset? = nil, lmbda: Float = 0,
+                    report: (TrainingEvent) -> Void = { _ in }) throws -> TrainingSummary {
+        guard miniBatchSize == self.miniBatchSize else {
+            throw TrainingError(description: "sgd's mini-batch size \(miniBatchSize) differs from the network's \(self.miniBatchSize)")
+        }
+        for data in [trainingData, validationData] + (testData.map { [$0] } ?? []) where data.imageSize != inputShape.count {
+            throw TrainingError(description: "the \(data.name) images have \(data.imageSize) values but the network's input is \(inputShape)")
+        }
+        let batches = trainingData.count / miniBatchSize
+        guard batches > 0 else {
+            throw TrainingError(description: "\(trainingData.count) training images do not fill one mini-batch of \(miniBatchSize)")
+        }
+        guard eta.isFinite, eta > 0 else { throw TrainingError(description: "eta must be a positive number, got \(eta)") }
+        guard lmbda.isFinite, lmbda >= 0 else { throw TrainingError(description: "lmbda must be zero or positive, got \(lmbda)") }
+
+        let weightDecay = lmbda / Float(batches)
+        var best = (accuracy: 0.0, iteration: 0, test: Double?.none)
+        var history: [EpochReport] = []
+        for epoch in 0..<epochs {
+            let started = Date()
+            var costSum = 0.0
+            for batchIndex in 0..<batches {
+                let iteration = batches * epoch + batchIndex
+                if iteration % 1000 == 0 { report(.miniBatch(iteration: iteration)) }
+                loadBatch(trainingData, start: batchIndex * miniBatchSize, batch: miniBatchSize)
+                let cost = forward(batch: miniBatchSize, training: true)
+                guard cost.isFinite else {
+                    throw TrainingError(description: "training diverged: the cost became \(cost) at epoch \(epoch), mini-batch \(batchIndex); try a smaller eta than \(eta)")
+                }
+                costSum += Double(cost)
+                backward(batch: miniBatchSize)
+                step(eta: eta, weightDecay: weightDecay)
+            }
+            let seconds = Date().timeIntervalSince(started)
+            guard ck_all_finite(parameterBlock.pointer, parameterBlock.count) != 0 else {
+                throw TrainingError(description: "training diverged: parameters stopped being finite in epoch \(epoch); try a smaller eta than \(eta)")
+            }
+            let penalty = 0.5 * Double(lmbda) * ck_sum_squares(parameterBlock.pointer, weightCount) / Double(batches)
+            let validation = accuracy(on: validationData)
+            let isBest = validation >= best.accuracy
+            var test: Double?
+            if isBest {
+                best.accuracy = validation
+                best.iteration = batches * (epoch + 1) - 1
+                if let testData {
+                    test = accuracy(on: testData)
+                    best.test = test
+                }
+            }
+            let epochReport = EpochReport(
+                epoch: epoch, trainingCost: costSum / Double(batches) + penalty, validationAccuracy: validation,
+                isBestSoFar: isBest, testAccuracy: test, trainingSeconds: seconds,
+                imagesPerSecond: Double(batches * miniBatchSize) / max(seconds, 1e-9))
+            history.append(epochReport)
+            report(.epochFinished(epochReport))
+        }
+        let summary = TrainingSummary(bestValidationAccuracy: best.accuracy, bestIteration: best.iteration,
+                                      testAccuracy: best.test, epochs: history)
+        report(.finished(summary))
+        return summary
+    }
+
+    /// One SGD update from the gradients in `gradients`: weights get the L2
+    /// term, biases do not.
+    func step(eta: Float, weightDecay: Float) {
+        ck_sgd_update(parameterBlock.pointer, gradientBlock.pointer, eta, weightDecay, weightCount)
+        ck_sgd_update(parameterBlock.pointer + weightCount, gradientBlock.pointer + weightCount, eta, 0, biasCount)
+    }
+}

@@ -1,0 +1,73 @@
+// TrainingEvents.swift: what training reports, and the seed's words for it.
+//
+// sgd() does not print; it hands each event to a callback.  `seedLines`
+// renders an event exactly as network3.py printed it (plus one timing line
+// per epoch), which is what `cnn train` shows.
+
+import Foundation
+
+/// One epoch's results.
+public struct EpochReport: Sendable {
+    /// Zero-based, as the seed counts.
+    public let epoch: Int
+    /// Mean training cost over the epoch's mini-batches (NLL with dropout, plus the L2 term).
+    public let trainingCost: Double
+    public let validationAccuracy: Double
+    /// True when validation accuracy is at least the best so far.
+    public let isBestSoFar: Bool
+    /// Test accuracy, measured only at a new best (as the seed does).
+    public let testAccuracy: Double?
+    /// Wall time of the epoch's training steps, excluding evaluation.
+    public let trainingSeconds: Double
+    public let imagesPerSecond: Double
+}
+
+/// The outcome of a whole run.
+public struct TrainingSummary: Sendable {
+    public let bestValidationAccuracy: Double
+    /// The iteration (mini-batch count from 0) at which the best was reached.
+    public let bestIteration: Int
+    /// Test accuracy at the best validation accuracy, if test data was given.
+    public let testAccuracy: Double?
+    public let epochs: [EpochReport]
+}
+
+/// What sgd() reports while it trains.
+public enum TrainingEvent: Sendable {
+    /// Every 1000 mini-batches, before training on that one.
+    case miniBatch(iteration: Int)
+    case epochFinished(EpochReport)
+    case finished(TrainingSummary)
+
+    /// The lines network3.py printed for this event, word for word, plus a
+    /// timing line after each epoch.
+    public var seedLines: [String] {
+        switch self {
+        case .miniBatch(let iteration):
+            return ["Training mini-batch number \(iteration)"]
+        case .epochFinished(let report):
+            var lines = ["Epoch \(report.epoch): validation accuracy \(percent(report.validationAccuracy))"]
+            if report.isBestSoFar {
+                lines.append("This is the best validation accuracy to date.")
+                if let test = report.testAccuracy {
+                    lines.append("The corresponding test accuracy is \(percent(test))")
+                }
+            }
+            lines.append(String(format: "Epoch %d took %.2f s (%.0f images/s, training cost %.4f)",
+                                report.epoch, report.trainingSeconds, report.imagesPerSecond, report.trainingCost))
+            return lines
+        case .finished(let summary):
+            var lines = ["Finished training network.",
+                         "Best validation accuracy of \(percent(summary.bestValidationAccuracy)) obtained at iteration \(summary.bestIteration)"]
+            if let test = summary.testAccuracy {
+                lines.append("Corresponding test accuracy of \(percent(test))")
+            }
+            return lines
+        }
+    }
+}
+
+/// Python's "{:.2%}".
+func percent(_ fraction: Double) -> String {
+    String(format: "%.2f%%", fraction * 100)
+}

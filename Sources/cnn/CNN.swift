@@ -1,0 +1,36 @@
+// CNN.swift: the `cnn` command-line tool's entry point.
+//
+// One root command with subcommands (swift-argument-parser).  Every
+// failure, whether a bad flag, a damaged data file or a diverging run, ends
+// as ONE line on stderr and a non-zero exit status, never a stack trace;
+// results go to stdout.
+
+import ArgumentParser
+import Foundation
+
+@main
+struct CNN: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "cnn",
+        abstract: "Train and run the convolutional networks of network3.py on the CPU.",
+        subcommands: [Train.self],
+        defaultSubcommand: Train.self
+    )
+
+    /// Like ParsableCommand.main(), but a failure prints one line, not usage text.
+    static func main() {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch {
+            if exitCode(for: error) == .success || error is CleanExit {
+                exit(withError: error)  // --help, --version: print what was asked for
+            }
+            let message = (error as? ValidationError)?.message
+                ?? (error as? CustomStringConvertible)?.description
+                ?? self.message(for: error)
+            FileHandle.standardError.write(Data("cnn: error: \(message)\n".utf8))
+            Foundation.exit(exitCode(for: error) == .validationFailure ? 64 : 1)
+        }
+    }
+}

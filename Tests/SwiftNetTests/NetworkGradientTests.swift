@@ -1,0 +1,83 @@
+// NetworkGradientTests.swift: the whole network's backward pass against
+// central finite differences of its cost.
+//
+// The C kernels are each checked alone in CKernelsTests; this checks that
+// the Swift wiring (views into the parameter block, buffers handed from
+// layer to layer, dropout masks, zeroing) composes them correctly.  Dropout
+// is ON: the generator state is saved and restored around every evaluation,
+// so each cost sees the same mask.
+
+import CKernels
+@testable import SwiftNet
+import XCTest
+
+final class NetworkGradientTests: XCTestCase {
+    /// A small network with every kind of layer, and parameters made
+    /// non-trivial (the softmax starts at zero, which would zero every
+    /// upstream gradient).
+    private func makeNetwork(activation: Activation, batch: Int) throws -> Network {
+        let network = try Network(layers: [
+            ConvPoolLayer(filterShape: (3, 2, 3, 3), imageShape: (batch, 2, 9, 8), poolSize: (2, 2), activation: activation),
+            ConvPoolLayer(filterShape: (4, 3, 2, 2), imageShape: (batch, 3, 3, 3), poolSize: (1, 2), activation: activation),
+            FullyConnectedLayer(nIn: 4 * 2 * 1, nOut: 7, activation: activation, pDropout: 0.25),
+            SoftmaxLayer(nIn: 7, nOut: 5, pDropout: 0.2),
+        ], miniBatchSize: batch, seed: 11)
+        var random = RandomSource(seed: 99)
+        network.parameters.fillGaussian(standardDeviation: 0.7, random: &random)
+        return network
+    }
+
+    private func syntheticData(count: Int, shape: SampleShape, classes: Int, seed: UInt64) -> Dataset {
+        var random = RandomSource(seed: seed)
+        let pixels = (0..<(count * shape.count)).map { _ in UInt8(truncatingIfNeeded: random.next() >> 56) }
+        let labels = (0..<count).map { _ in Int32(random.next() % UInt64(classes)) }
+        return Dataset(name: "synthetic", channels: shape.channels, height: shape.height, width: shape.width,
+                       pixels: pixels, labels: labels)
+    }
+
+    func testBackwardMatchesFiniteDifferencesForEveryActivation() throws {
+        for activation in [Activation.sigmoid, .tanh, .linear] {
+            try checkGradients(activation: activation)
+        }
+    }
+
+    private func checkGradients(activation: Activation) throws {
+        let batch = 3
+        let network = try makeNetwork(activation: activation, batch: batch)
+        let data = syntheticData(count: batch, shape: network.inputShape, classes: 5, seed: 5)
+        network.loadBatch(data, start: 0, batch: batch)
+        let savedRandom = network.random
+
+        func cost() -> Double {
+            network.random = savedRandom
+            return Double(network.forward(batch: batch, training: true))
+        }
+        _ = cost()
+        network.backward(batch: batch)
+        let analytic = Array(network.gradients)
+        XCTAssertTrue(analytic.contains { $0 != 0 }, "\(activation): all gradients are zero")
+
+        // Every parameter of this small network.  eps = 1e-2 keeps float32
+        // rounding of the cost (~1e-7 relative) below 1e-5 in the quotient,
+        // while the O(eps^2) truncation error stays near 1e-4 for these
+        // smooth activations; the tolerance covers both with margin.
+        let eps: Float = 1e-2
+        let largest = analytic.map { abs(Double($0)) }.max() ?? 0
+        var failures: [String] = []
+        for index in 0..<network.parameters.count {
+            let original = network.parameters[index]
+            network.parameters[index] = original + eps
+            let plus = cost()
+            network.parameters[index] = original - eps
+            let minus = cost()
+            network.parameters[index] = original
+            let numeric = (plus - minus) / (2 * Double(eps))
+            let error = abs(numeric - Double(analytic[index]))
+            if error > 1e-3 * largest + 2e-2 * abs(numeric) {
+                failures.append("parameter \(index): backward \(analytic[index]), finite difference \(numeric)")
+            }
+        }
+        XCTAssertTrue(failures.isEmpty,
+                      "\(activation): \(failures.count) of \(analytic.count) gradients disagree; first: \(failures.prefix(5))")
+    }
+}
