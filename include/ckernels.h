@@ -59,6 +59,22 @@ void ck_sgemm_openblas(int trans_a, int trans_b, int m, int n, int k,
                        float alpha, const float *a, int lda, const float *b,
                        int ldb, float beta, float *c, int ldc);
 
+/* Which GEMM the layer kernels (conv2d, linear) use.  At mini-batch 10 the
+ * matrices are small and OpenBLAS's single-threaded kernels measured faster
+ * than ck_sgemm on this project's machines, so it is the default;
+ * SWIFTNET_GEMM=own|openblas or ck_gemm_backend_select() overrides. */
+typedef enum {
+    CK_GEMM_OWN = 0,      /* ck_sgemm, the per-ISA packed kernel */
+    CK_GEMM_OPENBLAS = 1, /* cblas_sgemm, limited to one thread   */
+} ck_gemm_backend;
+ck_gemm_backend ck_gemm_backend_current(void);
+void ck_gemm_backend_select(ck_gemm_backend backend);
+const char *ck_gemm_backend_name(ck_gemm_backend backend);
+/* ck_sgemm or ck_sgemm_openblas, as the backend says. */
+void ck_sgemm_layer(int trans_a, int trans_b, int m, int n, int k, float alpha,
+                    const float *a, int lda, const float *b, int ldb,
+                    float beta, float *c, int ldc);
+
 /* ----------------------------------------------------------------- conv2d */
 
 /* Valid convolution, stride 1 (cross-correlation, as in every modern

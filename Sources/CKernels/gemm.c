@@ -3,7 +3,9 @@
  *
  * ck_sgemm applies beta itself and hands the accumulation to the variant
  * the dispatcher picked.  ck_sgemm_openblas makes the same call through
- * OpenBLAS so that benchmarks can compare the two at our (small) shapes.
+ * OpenBLAS.  ck_sgemm_layer, which the layer kernels call, picks between
+ * the two: whichever measured faster at our small shapes (OpenBLAS, for
+ * now), unless SWIFTNET_GEMM says otherwise.
  */
 #include "ckernels.h"
 #include "variants.h"
@@ -53,4 +55,40 @@ void ck_sgemm_openblas(int trans_a, int trans_b, int m, int n, int k,
     cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
                 trans_b ? CblasTrans : CblasNoTrans, m, n, k, alpha, a, lda, b,
                 ldb, beta, c, ldc);
+}
+
+static _Atomic int gemm_backend = -1;
+static pthread_once_t openblas_once = PTHREAD_ONCE_INIT;
+
+/* Our parallelism, when there is any, is over the mini-batch; OpenBLAS
+ * threads inside it would only fight for the same cores. */
+static void limit_openblas_threads(void) { openblas_set_num_threads(1); }
+
+const char *ck_gemm_backend_name(ck_gemm_backend backend) {
+    return backend == CK_GEMM_OPENBLAS ? "openblas" : "own";
+}
+
+ck_gemm_backend ck_gemm_backend_current(void) {
+    int backend = gemm_backend;
+    if (backend < 0) {
+        const char *wanted = getenv("SWIFTNET_GEMM");
+        backend = (wanted != NULL && strcmp(wanted, "own") == 0) ? CK_GEMM_OWN : CK_GEMM_OPENBLAS;
+        gemm_backend = backend;
+    }
+    return (ck_gemm_backend)backend;
+}
+
+void ck_gemm_backend_select(ck_gemm_backend backend) {
+    gemm_backend = backend == CK_GEMM_OPENBLAS ? CK_GEMM_OPENBLAS : CK_GEMM_OWN;
+}
+
+void ck_sgemm_layer(int trans_a, int trans_b, int m, int n, int k, float alpha,
+                    const float *a, int lda, const float *b, int ldb,
+                    float beta, float *c, int ldc) {
+    if (ck_gemm_backend_current() == CK_GEMM_OPENBLAS) {
+        pthread_once(&openblas_once, limit_openblas_threads);
+        ck_sgemm_openblas(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    } else {
+        ck_sgemm(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    }
 }

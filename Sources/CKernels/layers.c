@@ -1,5 +1,5 @@
 /*
- * layers.c: the layer kernels, built on ck_sgemm and the vector variants.
+ * layers.c: the layer kernels, built on ck_sgemm_layer and the vector variants.
  *
  * Convolution is im2col + GEMM, one image at a time, into a caller-owned
  * workspace (as darknet does); its backward recomputes the columns rather
@@ -57,7 +57,7 @@ void ck_conv2d_forward(float *out, float *workspace, const float *inp,
         const float *image = inp + (size_t)b * C * H * W;
         float *result = out + (size_t)b * OC * pixels;
         im2col(workspace, image, C, H, W, KH, KW);
-        ck_sgemm(0, 0, OC, pixels, ckk, 1.0f, weight, ckk, workspace, pixels, 0.0f, result, pixels);
+        ck_sgemm_layer(0, 0, OC, pixels, ckk, 1.0f, weight, ckk, workspace, pixels, 0.0f, result, pixels);
         if (bias)
             for (int o = 0; o < OC; o++)
                 for (int p = 0; p < pixels; p++) result[(size_t)o * pixels + p] += bias[o];
@@ -78,9 +78,9 @@ void ck_conv2d_backward(float *dinp, float *dweight, float *dbias,
                 dbias[o] += sum;
             }
         im2col(workspace, inp + (size_t)b * C * H * W, C, H, W, KH, KW);
-        ck_sgemm(0, 1, OC, ckk, pixels, 1.0f, grad, pixels, workspace, pixels, 1.0f, dweight, ckk);
+        ck_sgemm_layer(0, 1, OC, ckk, pixels, 1.0f, grad, pixels, workspace, pixels, 1.0f, dweight, ckk);
         if (dinp) {
-            ck_sgemm(1, 0, ckk, pixels, OC, 1.0f, weight, ckk, grad, pixels, 0.0f, workspace, pixels);
+            ck_sgemm_layer(1, 0, ckk, pixels, OC, 1.0f, weight, ckk, grad, pixels, 0.0f, workspace, pixels);
             col2im_accumulate(dinp + (size_t)b * C * H * W, workspace, C, H, W, KH, KW);
         }
     }
@@ -131,14 +131,14 @@ void ck_bias_activation_backward(float *dinp, float *dbias, const float *dout,
 
 void ck_linear_forward(float *out, const float *inp, const float *weight,
                        float scale, int B, int IN, int OUT) {
-    ck_sgemm(0, 0, B, OUT, IN, scale, inp, IN, weight, OUT, 0.0f, out, OUT);
+    ck_sgemm_layer(0, 0, B, OUT, IN, scale, inp, IN, weight, OUT, 0.0f, out, OUT);
 }
 
 void ck_linear_backward(float *dinp, float *dweight, const float *dout,
                         const float *inp, const float *weight, int B, int IN,
                         int OUT) {
-    ck_sgemm(1, 0, IN, OUT, B, 1.0f, inp, IN, dout, OUT, 1.0f, dweight, OUT);
-    if (dinp) ck_sgemm(0, 1, B, IN, OUT, 1.0f, dout, OUT, weight, OUT, 1.0f, dinp, IN);
+    ck_sgemm_layer(1, 0, IN, OUT, B, 1.0f, inp, IN, dout, OUT, 1.0f, dweight, OUT);
+    if (dinp) ck_sgemm_layer(0, 1, B, IN, OUT, 1.0f, dout, OUT, weight, OUT, 1.0f, dinp, IN);
 }
 
 float ck_softmax_loglik_forward(float *probs, const float *logits,
