@@ -9,6 +9,9 @@
 #include "ckernels.h"
 
 #include <math.h>
+#if defined(__x86_64__) || defined(__i386__)
+#include <xmmintrin.h>
+#endif
 
 static uint64_t splitmix64(uint64_t *state) {
     uint64_t z = (*state += 0x9E3779B97F4A7C15ull);
@@ -74,4 +77,10 @@ int ck_all_finite(const float *x, size_t n) {
 void ck_u8_to_float(float *restrict out, const uint8_t *restrict in, float scale,
                     size_t n) {
     for (size_t i = 0; i < n; i++) out[i] = (float)in[i] * scale;
+}
+
+void ck_flush_denormals_on_this_thread(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    _mm_setcsr(_mm_getcsr() | 0x8040); /* FTZ (bit 15) | DAZ (bit 6) */
+#endif
 }

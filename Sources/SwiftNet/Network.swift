@@ -158,6 +158,7 @@ public final class Network {
     /// layers scaled by their keep probability, as in the seed).
     public func accuracy(on data: Dataset) -> Double {
         guard data.count > 0 else { return 0 }
+        ck_flush_denormals_on_this_thread()
         var correct = 0
         forEachPrediction(on: data) { _, predicted, label in
             if predicted == label { correct += 1 }

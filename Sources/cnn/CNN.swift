@@ -7,6 +7,7 @@
 
 import ArgumentParser
 import Foundation
+import SwiftNet
 
 @main
 struct CNN: ParsableCommand {
@@ -26,11 +27,16 @@ struct CNN: ParsableCommand {
             if exitCode(for: error) == .success || error is CleanExit {
                 exit(withError: error)  // --help, --version: print what was asked for
             }
+            // Our own errors describe themselves in one line; the parser's
+            // (a bad flag, a missing value) come from message(for:).
             let message = (error as? ValidationError)?.message
-                ?? (error as? CustomStringConvertible)?.description
-                ?? self.message(for: error)
+                ?? (isOurs(error) ? String(describing: error) : self.message(for: error))
             FileHandle.standardError.write(Data("cnn: error: \(message)\n".utf8))
             Foundation.exit(exitCode(for: error) == .validationFailure ? 64 : 1)
         }
+    }
+
+    private static func isOurs(_ error: Error) -> Bool {
+        error is DataFileError || error is NetworkConfigurationError || error is TrainingError
     }
 }

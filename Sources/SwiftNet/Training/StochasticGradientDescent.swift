@@ -5,8 +5,11 @@
 // sum(w^2) / (number of training mini-batches), biases unregularised;
 // plain updates param -= eta * grad; validation after each epoch and test
 // accuracy whenever validation accuracy is at least the best so far.
-// A non-finite cost stops training with an error instead of producing
-// garbage, before the diverged step is applied to the parameters.
+// A run that diverges stops with an error instead of producing garbage:
+// when a mini-batch's cost is not finite (checked before its step is
+// applied), or when the mean cost of the last 1000 mini-batches is over
+// five times that of guessing uniformly (ln of the class count), which no
+// learning network reaches but a too-large eta does within an epoch.
 
 import CKernels
 import Foundation
@@ -46,7 +49,10 @@ extension Network {
         guard eta.isFinite, eta > 0 else { throw TrainingError(description: "eta must be a positive number, got \(eta)") }
         guard lmbda.isFinite, lmbda >= 0 else { throw TrainingError(description: "lmbda must be zero or positive, got \(lmbda)") }
 
+        ck_flush_denormals_on_this_thread()
         let weightDecay = lmbda / Float(batches)
+        let divergedCost = 5 * log(Double(classCount))
+        var windowCost = 0.0
         var best = (accuracy: 0.0, iteration: 0, test: Double?.none)
         var history: [EpochReport] = []
         for epoch in 0..<epochs {
@@ -54,19 +60,27 @@ extension Network {
             var costSum = 0.0
             for batchIndex in 0..<batches {
                 let iteration = batches * epoch + batchIndex
-                if iteration % 1000 == 0 { report(.miniBatch(iteration: iteration)) }
+                if iteration % 1000 == 0 {
+                    if iteration > 0, windowCost / 1000 > divergedCost {
+                        throw diverged("the mean cost of the last 1000 mini-batches is \(format(windowCost / 1000)), worse than guessing",
+                                       epoch: epoch, batch: batchIndex, eta: eta)
+                    }
+                    windowCost = 0
+                    report(.miniBatch(iteration: iteration))
+                }
                 loadBatch(trainingData, start: batchIndex * miniBatchSize, batch: miniBatchSize)
                 let cost = forward(batch: miniBatchSize, training: true)
                 guard cost.isFinite else {
-                    throw TrainingError(description: "training diverged: the cost became \(cost) at epoch \(epoch), mini-batch \(batchIndex); try a smaller eta than \(eta)")
+                    throw diverged("the cost became \(cost)", epoch: epoch, batch: batchIndex, eta: eta)
                 }
                 costSum += Double(cost)
+                windowCost += Double(cost)
                 backward(batch: miniBatchSize)
                 step(eta: eta, weightDecay: weightDecay)
             }
             let seconds = Date().timeIntervalSince(started)
             guard ck_all_finite(parameterBlock.pointer, parameterBlock.count) != 0 else {
-                throw TrainingError(description: "training diverged: parameters stopped being finite in epoch \(epoch); try a smaller eta than \(eta)")
+                throw diverged("parameters stopped being finite", epoch: epoch, batch: batches - 1, eta: eta)
             }
             let penalty = 0.5 * Double(lmbda) * ck_sum_squares(parameterBlock.pointer, weightCount) / Double(batches)
             let validation = accuracy(on: validationData)
@@ -92,6 +106,12 @@ extension Network {
         report(.finished(summary))
         return summary
     }
+
+    private func diverged(_ what: String, epoch: Int, batch: Int, eta: Float) -> TrainingError {
+        TrainingError(description: "training diverged at epoch \(epoch), mini-batch \(batch): \(what); try a smaller eta than \(eta)")
+    }
+
+    private func format(_ value: Double) -> String { String(format: "%.3g", value) }
 
     /// One SGD update from the gradients in `gradients`: weights get the L2
     /// term, biases do not.
