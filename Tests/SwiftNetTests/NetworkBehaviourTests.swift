@@ -92,7 +92,7 @@ final class NetworkBehaviourTests: XCTestCase {
         network.loadBatch(data, start: 0, batch: 10)
         let initial = network.forward(batch: 10, training: true)
         XCTAssertEqual(Double(initial), log(10.0), accuracy: 1e-4, "zero softmax weights give a uniform guess")
-        for _ in 0..<30 {
+        for _ in 0..<100 {
             network.loadBatch(data, start: 0, batch: 10)
             network.forward(batch: 10, training: true)
             network.backward(batch: 10)

@@ -11,7 +11,8 @@ final class ConvPoolRunner: LayerRunner {
     private let convolved: FloatBuffer
     private let convolvedGradient: FloatBuffer
     private let pooledGradient: FloatBuffer
-    private let argmax: AlignedBuffer<Int32>
+    /// Which input won each pooling window in the last forward pass.
+    let argmax: AlignedBuffer<Int32>
     private let workspace: FloatBuffer
     private let activations: FloatBuffer
     let outputGradient: FloatBuffer

@@ -7,9 +7,9 @@
 // accuracy whenever validation accuracy is at least the best so far.
 // A run that diverges stops with an error instead of producing garbage:
 // when a mini-batch's cost is not finite (checked before its step is
-// applied), or when the mean cost of the last 1000 mini-batches is over
-// five times that of guessing uniformly (ln of the class count), which no
-// learning network reaches but a too-large eta does within an epoch.
+// applied), or when the mean cost of the last 1000 mini-batches, or of the
+// epoch, is over five times that of guessing uniformly (ln of the class
+// count), which no learning network reaches but a too-large eta does fast.
 
 import CKernels
 import Foundation
@@ -79,6 +79,10 @@ extension Network {
                 step(eta: eta, weightDecay: weightDecay)
             }
             let seconds = Date().timeIntervalSince(started)
+            if costSum / Double(batches) > divergedCost {
+                throw diverged("the epoch's mean cost is \(format(costSum / Double(batches))), worse than guessing",
+                               epoch: epoch, batch: batches - 1, eta: eta)
+            }
             guard ck_all_finite(parameterBlock.pointer, parameterBlock.count) != 0 else {
                 throw diverged("parameters stopped being finite", epoch: epoch, batch: batches - 1, eta: eta)
             }
