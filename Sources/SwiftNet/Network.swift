@@ -154,6 +154,22 @@ public final class Network {
         }
     }
 
+    /// One SGD step on `miniBatchSize` samples of `data` starting at
+    /// `start`: forward with dropout, backward, update.  Returns the
+    /// mini-batch's mean NLL; a non-finite cost is returned WITHOUT
+    /// updating, so the parameters stay those of the last good step.
+    /// - Parameters:
+    ///   - eta: the learning rate.
+    ///   - weightDecay: lmbda / (number of training mini-batches), the seed's L2 term.
+    public func trainMiniBatch(_ data: Dataset, start: Int, eta: Float, weightDecay: Float) -> Float {
+        loadBatch(data, start: start, batch: miniBatchSize)
+        let cost = forward(batch: miniBatchSize, training: true)
+        guard cost.isFinite else { return cost }
+        backward(batch: miniBatchSize)
+        step(eta: eta, weightDecay: weightDecay)
+        return cost
+    }
+
     /// The fraction of `data` the network classifies correctly (dropout
     /// layers scaled by their keep probability, as in the seed).
     public func accuracy(on data: Dataset) -> Double {

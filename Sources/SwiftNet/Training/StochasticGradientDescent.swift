@@ -68,15 +68,13 @@ extension Network {
                     windowCost = 0
                     report(.miniBatch(iteration: iteration))
                 }
-                loadBatch(trainingData, start: batchIndex * miniBatchSize, batch: miniBatchSize)
-                let cost = forward(batch: miniBatchSize, training: true)
+                let cost = trainMiniBatch(trainingData, start: batchIndex * miniBatchSize,
+                                          eta: eta, weightDecay: weightDecay)
                 guard cost.isFinite else {
                     throw diverged("the cost became \(cost)", epoch: epoch, batch: batchIndex, eta: eta)
                 }
                 costSum += Double(cost)
                 windowCost += Double(cost)
-                backward(batch: miniBatchSize)
-                step(eta: eta, weightDecay: weightDecay)
             }
             let seconds = Date().timeIntervalSince(started)
             if costSum / Double(batches) > divergedCost {
