@@ -1,0 +1,74 @@
+// UtilityTests.swift: the SGD step (vectorised, so run under every variant)
+// and the small helpers the Swift layer leans on: ck_sum_squares,
+// ck_all_finite and ck_u8_to_float.
+import CKernels
+import XCTest
+
+final class UtilityTests: KernelTestCase {
+    /// One step is p - eta (g + l2 p) with |p|, |g| <= 1: a handful of
+    /// roundings of values at most about 1, which FMA contraction in the
+    /// vector variants may fuse differently from the oracle.
+    func testSgdUpdateMatchesReferenceAndDouble() {
+        let tolerance = Tolerance(atol: 4 * float32Epsilon, rtol: 4 * float32Epsilon)
+        for n in [1, 15, 16, 17, 31, 1003] {
+            var random = TestRandom(seed: 2100 + UInt64(n))
+            let params = random.floats(n)
+            let grads = random.floats(n)
+            for (eta, l2): (Float, Float) in [(0.1, 0), (0.03, 5e-4), (1, 0.3)] {
+                let what = "sgd_update n \(n) eta \(eta) l2 \(l2)"
+                var want = params
+                ck_sgd_update_ref(&want, grads, eta, l2, n)
+                let exact = (0..<n).map { i in
+                    Float(Double(params[i]) - Double(eta) * (Double(grads[i]) + Double(l2) * Double(params[i])))
+                }
+                assertClose(want, exact, tolerance, "\(what) [ref vs double]")
+                forEachISA { isa in
+                    var got = params
+                    ck_sgd_update(&got, grads, eta, l2, n)
+                    assertClose(got, want, tolerance, "\(what) [\(isa)]")
+                }
+            }
+        }
+    }
+
+    func testSumSquaresAccumulatesInDouble() {
+        XCTAssertEqual(ck_sum_squares(nil, 0), 0, "an empty sum is 0")
+        var random = TestRandom(seed: 2200)
+        let x = random.floats(10_001, in: -3...3)
+        let want = x.reduce(0.0) { $0 + Double($1) * Double($1) }
+        XCTAssertEqual(ck_sum_squares(x, x.count), want, accuracy: 1e-12 * want)
+        // Squares that overflow or underflow float32 but not double.
+        let huge: Float = 1e20, tiny: Float = 1e-30
+        XCTAssertEqual(ck_sum_squares([huge, 3, -2], 3), Double(huge) * Double(huge) + 13,
+                       accuracy: 1e-12 * Double(huge) * Double(huge))
+        XCTAssertEqual(ck_sum_squares([tiny, -tiny, tiny, tiny], 4), 4 * Double(tiny) * Double(tiny),
+                       accuracy: 1e-12 * Double(tiny) * Double(tiny))
+    }
+
+    func testAllFiniteRejectsNaNAndInfinitiesAnywhere() {
+        XCTAssertEqual(ck_all_finite(nil, 0), 1, "nothing is non-finite in an empty buffer")
+        var random = TestRandom(seed: 2300)
+        let clean = random.floats(37) + [.greatestFiniteMagnitude, -.greatestFiniteMagnitude,
+                                         .leastNonzeroMagnitude, -0.0]
+        XCTAssertEqual(ck_all_finite(clean, clean.count), 1, "finite values, extremes included")
+        for bad: Float in [.nan, -.nan, .signalingNaN, .infinity, -.infinity] {
+            for position in [0, 20, clean.count - 1] {
+                var x = clean
+                x[position] = bad
+                XCTAssertEqual(ck_all_finite(x, x.count), 0, "\(bad) at \(position) of \(x.count)")
+            }
+        }
+    }
+
+    func testU8ToFloatScalesEveryByte() {
+        let bytes = (0..<517).map { UInt8($0 % 256) }
+        for scale: Float in [1.0 / 256, 1.0 / 255, 1] {
+            var out = [Float](repeating: .nan, count: bytes.count)
+            ck_u8_to_float(&out, bytes, scale, bytes.count)
+            assertClose(out, bytes.map { Float($0) * scale }, .exact, "u8_to_float scale \(scale)")
+        }
+        var pixel = [Float](repeating: .nan, count: 1)
+        ck_u8_to_float(&pixel, [255], 1.0 / 256, 1)
+        XCTAssertEqual(pixel, [0.99609375], "MNIST's brightest pixel")
+    }
+}
