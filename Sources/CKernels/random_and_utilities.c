@@ -2,13 +2,15 @@
  * random_and_utilities.c: the seeded generator, dropout, and small helpers.
  *
  * Every random choice in SwiftNet comes from xoshiro256** seeded through
- * splitmix64, so one seed repeats a run exactly.  Dropout masks are drawn
- * two at a time from each 64-bit output, in index order, identically on
- * every ISA.
+ * splitmix64, so one seed repeats a run exactly.  A dropout call draws one
+ * 64-bit key from it and hashes (key, index) for each mask element, so the
+ * mask loop vectorises and is identical on every ISA.
  */
 #include "ckernels.h"
+#include "variants.h"
 
 #include <math.h>
+#include <string.h>
 #if defined(__x86_64__) || defined(__i386__)
 #include <xmmintrin.h>
 #endif
@@ -44,17 +46,20 @@ float ck_rng_uniform(ck_rng *rng) { return (float)(ck_rng_next(rng) >> 40) * 0x1
 
 void ck_dropout_forward(float *out, float *mask, const float *inp, ck_rng *rng,
                         float p_drop, int n) {
-    /* keep when a 32-bit uniform draw is at or above p * 2^32 */
-    double scaled = (double)p_drop * 4294967296.0;
-    uint64_t threshold = scaled <= 0.0 ? 0 : (scaled >= 4294967296.0 ? 4294967296ull : (uint64_t)scaled);
-    int i = 0;
-    for (; i + 1 < n; i += 2) {
-        uint64_t bits = ck_rng_next(rng);
-        mask[i] = (bits & 0xFFFFFFFFull) >= threshold ? 1.0f : 0.0f;
-        mask[i + 1] = (bits >> 32) >= threshold ? 1.0f : 0.0f;
+    uint64_t key = ck_rng_next(rng);
+    if (!(p_drop > 0.0f)) { /* 0, negative or NaN: keep everything */
+        for (int i = 0; i < n; i++) mask[i] = 1.0f;
+        if (out != inp) memcpy(out, inp, (size_t)n * sizeof(float));
+        return;
     }
-    if (i < n) mask[i] = (ck_rng_next(rng) & 0xFFFFFFFFull) >= threshold ? 1.0f : 0.0f;
-    for (int j = 0; j < n; j++) out[j] = inp[j] * mask[j];
+    if (p_drop >= 1.0f) {
+        for (int i = 0; i < n; i++) mask[i] = out[i] = 0.0f;
+        return;
+    }
+    /* keep when a 32-bit hash is at or above p * 2^32 (< 2^32 here) */
+    uint32_t threshold = (uint32_t)((double)p_drop * 4294967296.0);
+    ck_active_variant()->dropout_mask(mask, key, threshold, n);
+    for (int i = 0; i < n; i++) out[i] = inp[i] * mask[i];
 }
 
 void ck_dropout_backward(float *dinp, const float *dout, const float *mask,

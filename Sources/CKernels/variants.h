@@ -25,6 +25,10 @@ typedef struct {
                                      int B, int C, int S, ck_activation act);
     void (*sgd_update)(float *params, const float *grads, float eta, float l2,
                        size_t n);
+    void (*maxpool2x2_forward)(float *out, int32_t *argmax, const float *inp,
+                               int B, int C, int H, int W);
+    /* mask[i] = 1 if hash(key, i) >= threshold, else 0 */
+    void (*dropout_mask)(float *mask, uint64_t key, uint32_t threshold, int n);
 } ck_variant_table;
 
 extern const ck_variant_table ck_variant_scalar;

@@ -161,30 +161,57 @@ static inline float vtanh(float x) { return 1.0f - 2.0f / (1.0f + vexpf(2.0f * x
 static inline float vrelu(float x) { return x > 0.0f ? x : 0.0f; }
 static inline float vlinear(float x) { return x; }
 
-#define CK_APPLY_LOOPS(F)                                                      \
-    if (S == 1) {                                                              \
-        for (int bi = 0; bi < B; bi++) {                                       \
-            const float *src = inp + (size_t)bi * C;                           \
-            float *dst = out + (size_t)bi * C;                                 \
-            for (int c = 0; c < C; c++) dst[c] = F(src[c] + (bias ? bias[c] : 0.0f)); \
+/* out = F(inp + bias[channel]).  Written once for distinct buffers and
+ * once in place: with both pointers the compiler must guard against
+ * overlap, and an exact alias fails that guard into scalar code. */
+#define CK_DEFINE_APPLY(NAME, F)                                               \
+    static void NAME##_apart(float *restrict out, const float *restrict inp,  \
+                             const float *restrict bias, int B, int C, int S) { \
+        if (S == 1) {                                                          \
+            for (int bi = 0; bi < B; bi++)                                     \
+                for (int c = 0; c < C; c++)                                    \
+                    out[(size_t)bi * C + c] = F(inp[(size_t)bi * C + c] + (bias ? bias[c] : 0.0f)); \
+        } else {                                                               \
+            for (int bc = 0; bc < B * C; bc++) {                               \
+                float shift = bias ? bias[bc % C] : 0.0f;                      \
+                for (int s = 0; s < S; s++)                                    \
+                    out[(size_t)bc * S + s] = F(inp[(size_t)bc * S + s] + shift); \
+            }                                                                  \
         }                                                                      \
-    } else {                                                                   \
-        for (int bc = 0; bc < B * C; bc++) {                                   \
-            const float *src = inp + (size_t)bc * S;                           \
-            float *dst = out + (size_t)bc * S;                                 \
-            float shift = bias ? bias[bc % C] : 0.0f;                          \
-            for (int s = 0; s < S; s++) dst[s] = F(src[s] + shift);            \
+    }                                                                          \
+    static void NAME##_in_place(float *restrict io, const float *restrict bias, \
+                                int B, int C, int S) {                         \
+        if (S == 1) {                                                          \
+            for (int bi = 0; bi < B; bi++)                                     \
+                for (int c = 0; c < C; c++)                                    \
+                    io[(size_t)bi * C + c] = F(io[(size_t)bi * C + c] + (bias ? bias[c] : 0.0f)); \
+        } else {                                                               \
+            for (int bc = 0; bc < B * C; bc++) {                               \
+                float shift = bias ? bias[bc % C] : 0.0f;                      \
+                for (int s = 0; s < S; s++)                                    \
+                    io[(size_t)bc * S + s] = F(io[(size_t)bc * S + s] + shift); \
+            }                                                                  \
         }                                                                      \
+    }                                                                          \
+    static void NAME(float *out, const float *inp, const float *bias, int B,   \
+                     int C, int S) {                                           \
+        if (out == inp) NAME##_in_place(out, bias, B, C, S);                   \
+        else NAME##_apart(out, inp, bias, B, C, S);                            \
     }
+
+CK_DEFINE_APPLY(apply_sigmoid, vsigmoid)
+CK_DEFINE_APPLY(apply_tanh, vtanh)
+CK_DEFINE_APPLY(apply_relu, vrelu)
+CK_DEFINE_APPLY(apply_linear, vlinear)
 
 static void bias_activation_forward(float *out, const float *inp,
                                     const float *bias, int B, int C, int S,
                                     ck_activation act) {
     switch (act) {
-    case CK_ACT_SIGMOID: CK_APPLY_LOOPS(vsigmoid) break;
-    case CK_ACT_TANH: CK_APPLY_LOOPS(vtanh) break;
-    case CK_ACT_RELU: CK_APPLY_LOOPS(vrelu) break;
-    case CK_ACT_LINEAR: default: CK_APPLY_LOOPS(vlinear) break;
+    case CK_ACT_SIGMOID: apply_sigmoid(out, inp, bias, B, C, S); break;
+    case CK_ACT_TANH: apply_tanh(out, inp, bias, B, C, S); break;
+    case CK_ACT_RELU: apply_relu(out, inp, bias, B, C, S); break;
+    case CK_ACT_LINEAR: default: apply_linear(out, inp, bias, B, C, S); break;
     }
 }
 
@@ -225,6 +252,54 @@ static void bias_activation_backward(float *dinp, float *dbias,
     }
 }
 
+/* 2x2 max-pool, the seed's shape: out and argmax as ck_maxpool2d_forward,
+ * ties to the first maximum in row-major window order. */
+static void maxpool2x2_forward(float *restrict out, int32_t *restrict argmax,
+                               const float *restrict inp, int B, int C, int H,
+                               int W) {
+    int OH = H / 2, OW = W / 2;
+    for (int bc = 0; bc < B * C; bc++) {
+        const float *plane = inp + (size_t)bc * H * W;
+        int32_t plane_start = (int32_t)((size_t)bc * H * W);
+        for (int y = 0; y < OH; y++) {
+            const float *top = plane + (size_t)(2 * y) * W, *bottom = top + W;
+            float *o = out + ((size_t)bc * OH + y) * OW;
+            int32_t *a = argmax + ((size_t)bc * OH + y) * OW;
+            int32_t row_start = plane_start + 2 * y * W;
+            for (int x = 0; x < OW; x++) {
+                float best = top[2 * x];
+                int32_t index = row_start + 2 * x;
+                if (top[2 * x + 1] > best) { best = top[2 * x + 1]; index = row_start + 2 * x + 1; }
+                if (bottom[2 * x] > best) { best = bottom[2 * x]; index = row_start + W + 2 * x; }
+                if (bottom[2 * x + 1] > best) { best = bottom[2 * x + 1]; index = row_start + W + 2 * x + 1; }
+                o[x] = best;
+                a[x] = index;
+            }
+        }
+    }
+}
+
+/* A 32-bit integer hash (Wellons' lowbias32), for counter-based dropout
+ * masks: mask[i] depends only on the call's key and i, so the loop
+ * vectorises and every ISA draws the same mask. */
+static inline uint32_t mix32(uint32_t x) {
+    x ^= x >> 16;
+    x *= 0x7feb352du;
+    x ^= x >> 15;
+    x *= 0x846ca68bu;
+    x ^= x >> 16;
+    return x;
+}
+
+static void dropout_mask(float *restrict mask, uint64_t key, uint32_t threshold,
+                         int n) {
+    uint32_t key_low = (uint32_t)key, key_high = (uint32_t)(key >> 32);
+    for (int i = 0; i < n; i++) {
+        uint32_t bits = mix32(mix32((uint32_t)i ^ key_low) + key_high);
+        mask[i] = bits >= threshold ? 1.0f : 0.0f;
+    }
+}
+
 static void sgd_update(float *restrict params, const float *restrict grads,
                        float eta, float l2, size_t n) {
     for (size_t i = 0; i < n; i++) params[i] -= eta * (grads[i] + l2 * params[i]);
@@ -235,4 +310,6 @@ const ck_variant_table CK_VARIANT_TABLE = {
     .bias_activation_forward = bias_activation_forward,
     .bias_activation_backward = bias_activation_backward,
     .sgd_update = sgd_update,
+    .maxpool2x2_forward = maxpool2x2_forward,
+    .dropout_mask = dropout_mask,
 };
