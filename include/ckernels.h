@@ -162,7 +162,8 @@ void ck_linear_backward_ref(float *dinp, float *dweight, const float *dout,
 /* ------------------------------------------------- softmax + log-likelihood */
 
 /* probs (B,K) = softmax(logits) row-wise; returns the mean over the batch of
- * -log probs[b, labels[b]].  Labels must lie in [0, K). */
+ * -log probs[b, labels[b]].  Labels must lie in [0, K); labels may be NULL
+ * when only the probabilities are wanted (then it returns 0). */
 float ck_softmax_loglik_forward(float *probs, const float *logits,
                                 const int32_t *labels, int B, int K);
 /* dlogits += (probs - onehot(labels)) / B. */

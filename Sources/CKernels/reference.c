@@ -164,7 +164,7 @@ float ck_softmax_loglik_forward_ref(float *probs, const float *logits,
         double denom = 0.0;
         for (int k = 0; k < K; k++) denom += exp(row[k] - peak);
         for (int k = 0; k < K; k++) probs[(size_t)b * K + k] = (float)(exp(row[k] - peak) / denom);
-        total += -(row[labels[b]] - peak - log(denom));
+        if (labels) total += -(row[labels[b]] - peak - log(denom));
     }
     return (float)(total / B);
 }

@@ -219,6 +219,7 @@ static void bias_activation_forward(float *out, const float *inp,
     if (S == 1) {                                                              \
         for (int bi = 0; bi < B; bi++) {                                       \
             const float *g = dout + (size_t)bi * C, *y = out + (size_t)bi * C; \
+            (void)y;                                                           \
             float *d = dinp ? dinp + (size_t)bi * C : NULL;                    \
             for (int c = 0; c < C; c++) {                                      \
                 float v = g[c] * (SLOPE);                                      \
@@ -229,6 +230,7 @@ static void bias_activation_forward(float *out, const float *inp,
     } else {                                                                   \
         for (int bc = 0; bc < B * C; bc++) {                                   \
             const float *g = dout + (size_t)bc * S, *y = out + (size_t)bc * S; \
+            (void)y;                                                           \
             float *d = dinp ? dinp + (size_t)bc * S : NULL;                    \
             float sum = 0.0f;                                                  \
             for (int c = 0; c < S; c++) {                                      \
@@ -248,7 +250,7 @@ static void bias_activation_backward(float *dinp, float *dbias,
     case CK_ACT_SIGMOID: CK_SLOPE_LOOPS(y[c] * (1.0f - y[c])) break;
     case CK_ACT_TANH: CK_SLOPE_LOOPS(1.0f - y[c] * y[c]) break;
     case CK_ACT_RELU: CK_SLOPE_LOOPS(y[c] > 0.0f ? 1.0f : 0.0f) break;
-    case CK_ACT_LINEAR: default: CK_SLOPE_LOOPS(1.0f + 0.0f * y[c]) break;
+    case CK_ACT_LINEAR: default: CK_SLOPE_LOOPS(1.0f) break;
     }
 }
 
