@@ -125,9 +125,15 @@ enum PickleValue {
     }
 }
 
-/// A byte string as a person would read it: printable ASCII as is, the rest as \xNN, cut short.
+/// A byte string as a person would read it, in quotes.
 func quoted(_ bytes: [UInt8], limit: Int = 40) -> String {
-    var text = "'"
+    "'" + printable(bytes, limit: limit) + (bytes.count > limit ? "'..." : "'")
+}
+
+/// Printable ASCII as is, quotes and backslashes escaped, other bytes as \xNN;
+/// at most `limit` bytes are shown.
+func printable(_ bytes: [UInt8], limit: Int) -> String {
+    var text = ""
     for byte in bytes.prefix(limit) {
         if byte == UInt8(ascii: "'") || byte == UInt8(ascii: "\\") {
             text += "\\" + String(UnicodeScalar(byte))
@@ -137,7 +143,6 @@ func quoted(_ bytes: [UInt8], limit: Int = 40) -> String {
             text += "\\x" + hexByte(byte)
         }
     }
-    text += bytes.count > limit ? "'..." : "'"
     return text
 }
 

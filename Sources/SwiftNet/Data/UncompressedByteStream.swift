@@ -120,9 +120,11 @@ final class UncompressedByteStream {
         if reachedEnd { return 0 }
         let got = ck_gz_read(file, destination, UInt32(count))
         if got < 0 {
-            let zlibMessage = String(cString: ck_gz_error(file))
+            // zlib puts the path in front of its message; the error names it already.
+            var zlibMessage = Substring(String(cString: ck_gz_error(file)))
+            if zlibMessage.hasPrefix(path + ": ") { zlibMessage = zlibMessage.dropFirst(path.count + 2) }
             throw DataFileError(path: path, offset: offset,
-                                reason: "the compressed data is damaged or truncated (zlib: \(zlibMessage))")
+                                reason: "the compressed data is damaged or truncated after this byte (zlib: \(zlibMessage))")
         }
         if got == 0 { reachedEnd = true }
         return got
