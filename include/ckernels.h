@@ -192,6 +192,11 @@ float ck_rng_uniform(ck_rng *rng);
  * seed does).  out may equal inp. */
 void ck_dropout_forward(float *out, float *mask, const float *inp, ck_rng *rng,
                         float p_drop, int n);
+/* The same with an explicit key: mask[i] depends only on (key, first + i),
+ * so a mini-batch split across threads draws exactly the mask that one
+ * thread would (each thread passes its samples' offset as first). */
+void ck_dropout_forward_keyed(float *out, float *mask, const float *inp,
+                              uint64_t key, size_t first, float p_drop, int n);
 /* dinp += dout * mask. */
 void ck_dropout_backward(float *dinp, const float *dout, const float *mask,
                          int n);
@@ -204,6 +209,12 @@ void ck_sgd_update(float *params, const float *grads, float eta, float l2,
                    size_t n);
 void ck_sgd_update_ref(float *params, const float *grads, float eta, float l2,
                        size_t n);
+/* The update from a weighted sum of per-thread gradients, summed in index
+ * order of `grads` (so the result does not depend on thread timing):
+ * params -= eta * (sum_t weights[t] * grads[t] + l2 * params). */
+void ck_sgd_update_combined(float *params, const float *const *grads,
+                            const float *weights, int count, float eta,
+                            float l2, size_t n);
 /* Sum of squares, accumulated in double. */
 double ck_sum_squares(const float *x, size_t n);
 /* 1 when every x[i] is finite, else 0. */

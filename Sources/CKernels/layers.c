@@ -190,3 +190,10 @@ void ck_sgd_update(float *params, const float *grads, float eta, float l2,
                    size_t n) {
     ck_active_variant()->sgd_update(params, grads, eta, l2, n);
 }
+
+void ck_sgd_update_combined(float *params, const float *const *grads,
+                            const float *weights, int count, float eta,
+                            float l2, size_t n) {
+    if (count <= 0 || n == 0) return;
+    ck_active_variant()->sgd_update_combined(params, grads, weights, count, eta, l2, n);
+}

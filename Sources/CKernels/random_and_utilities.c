@@ -46,7 +46,11 @@ float ck_rng_uniform(ck_rng *rng) { return (float)(ck_rng_next(rng) >> 40) * 0x1
 
 void ck_dropout_forward(float *out, float *mask, const float *inp, ck_rng *rng,
                         float p_drop, int n) {
-    uint64_t key = ck_rng_next(rng);
+    ck_dropout_forward_keyed(out, mask, inp, ck_rng_next(rng), 0, p_drop, n);
+}
+
+void ck_dropout_forward_keyed(float *out, float *mask, const float *inp,
+                              uint64_t key, size_t first, float p_drop, int n) {
     if (!(p_drop > 0.0f)) { /* 0, negative or NaN: keep everything */
         for (int i = 0; i < n; i++) mask[i] = 1.0f;
         if (out != inp) memcpy(out, inp, (size_t)n * sizeof(float));
@@ -58,7 +62,7 @@ void ck_dropout_forward(float *out, float *mask, const float *inp, ck_rng *rng,
     }
     /* keep when a 32-bit hash is at or above p * 2^32 (< 2^32 here) */
     uint32_t threshold = (uint32_t)((double)p_drop * 4294967296.0);
-    ck_active_variant()->dropout_mask(mask, key, threshold, n);
+    ck_active_variant()->dropout_mask(mask, key, (uint32_t)first, threshold, n);
     for (int i = 0; i < n; i++) out[i] = inp[i] * mask[i];
 }
 

@@ -27,8 +27,12 @@ typedef struct {
                        size_t n);
     void (*maxpool2x2_forward)(float *out, int32_t *argmax, const float *inp,
                                int B, int C, int H, int W);
-    /* mask[i] = 1 if hash(key, i) >= threshold, else 0 */
-    void (*dropout_mask)(float *mask, uint64_t key, uint32_t threshold, int n);
+    /* mask[i] = 1 if hash(key, first + i) >= threshold, else 0 */
+    void (*dropout_mask)(float *mask, uint64_t key, uint32_t first,
+                         uint32_t threshold, int n);
+    void (*sgd_update_combined)(float *params, const float *const *grads,
+                                const float *weights, int count, float eta,
+                                float l2, size_t n);
 } ck_variant_table;
 
 extern const ck_variant_table ck_variant_scalar;

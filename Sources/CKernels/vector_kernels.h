@@ -293,11 +293,11 @@ static inline uint32_t mix32(uint32_t x) {
     return x;
 }
 
-static void dropout_mask(float *restrict mask, uint64_t key, uint32_t threshold,
-                         int n) {
+static void dropout_mask(float *restrict mask, uint64_t key, uint32_t first,
+                         uint32_t threshold, int n) {
     uint32_t key_low = (uint32_t)key, key_high = (uint32_t)(key >> 32);
     for (int i = 0; i < n; i++) {
-        uint32_t bits = mix32(mix32((uint32_t)i ^ key_low) + key_high);
+        uint32_t bits = mix32(mix32((first + (uint32_t)i) ^ key_low) + key_high);
         mask[i] = bits >= threshold ? 1.0f : 0.0f;
     }
 }
@@ -307,6 +307,27 @@ static void sgd_update(float *restrict params, const float *restrict grads,
     for (size_t i = 0; i < n; i++) params[i] -= eta * (grads[i] + l2 * params[i]);
 }
 
+static void sgd_update_combined(float *restrict params,
+                                const float *const *grads,
+                                const float *weights, int count, float eta,
+                                float l2, size_t n) {
+    /* in blocks, so the partial sums stay in L1 between the passes */
+    enum { BLOCK = 1024 };
+    float sum[BLOCK];
+    for (size_t start = 0; start < n; start += BLOCK) {
+        size_t len = n - start < BLOCK ? n - start : BLOCK;
+        const float *restrict g0 = grads[0] + start;
+        for (size_t i = 0; i < len; i++) sum[i] = weights[0] * g0[i];
+        for (int t = 1; t < count; t++) {
+            const float *restrict g = grads[t] + start;
+            float w = weights[t];
+            for (size_t i = 0; i < len; i++) sum[i] += w * g[i];
+        }
+        float *restrict p = params + start;
+        for (size_t i = 0; i < len; i++) p[i] -= eta * (sum[i] + l2 * p[i]);
+    }
+}
+
 const ck_variant_table CK_VARIANT_TABLE = {
     .sgemm_accumulate = sgemm_accumulate,
     .bias_activation_forward = bias_activation_forward,
@@ -314,4 +335,5 @@ const ck_variant_table CK_VARIANT_TABLE = {
     .sgd_update = sgd_update,
     .maxpool2x2_forward = maxpool2x2_forward,
     .dropout_mask = dropout_mask,
+    .sgd_update_combined = sgd_update_combined,
 };

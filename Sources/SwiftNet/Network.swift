@@ -3,11 +3,21 @@
 // Building a Network checks that each layer's output fits the next layer's
 // input, lays every parameter out in one 64-byte-aligned block (all weights
 // first, then all biases, so the L2-regularised part is one contiguous run),
-// and creates a runner per layer with buffers for `capacity` samples.  The
-// last layer must be a SoftmaxLayer; its negative log-likelihood is the
-// cost.  Training itself lives in Training/StochasticGradientDescent.swift.
+// and creates one Replica per thread: runners and buffers for that thread's
+// share of a mini-batch.  The last layer must be a SoftmaxLayer; its
+// negative log-likelihood is the cost.  The training loop lives in
+// Training/StochasticGradientDescent.swift.
+//
+// Threads: a mini-batch of B samples is split into `threads` contiguous
+// parts.  Dropout masks depend only on a per-mini-batch key and the
+// sample's position in the whole batch, so every thread count draws the
+// same masks; per-thread gradients are combined in thread order, weighted
+// by each part's share.  The same seed and thread count therefore repeat a
+// run bit for bit; different thread counts differ only by float rounding.
 
 import CKernels
+import Dispatch
+import Foundation
 
 /// A trainable network: layers, their parameters, and the buffers to run them.
 public final class Network {
@@ -17,17 +27,23 @@ public final class Network {
     public let miniBatchSize: Int
     /// Samples per forward pass when only evaluating (larger is faster).
     public let evaluationBatchSize: Int
+    /// Threads that share each mini-batch.
+    public let threads: Int
 
     let parameterBlock: FloatBuffer
-    let gradientBlock: FloatBuffer
     /// Weights occupy parameterBlock[0..<weightCount]; biases follow.
     public let weightCount: Int
     public let biasCount: Int
-    let runners: [LayerRunner]
-    let softmax: DenseRunner
-    let input: FloatBuffer
-    let labels: AlignedBuffer<Int32>
-    let predictions: AlignedBuffer<Int32>
+    let replicas: [Replica]
+    private let dropoutLayers: [Bool]
+    private let dropoutKeys: AlignedBuffer<UInt64>
+    /// Per replica: pointers to every replica's gradients at the start of
+    /// the weight slice that replica updates, then at the biases.
+    private let weightSliceSources: [AlignedBuffer<UnsafePointer<Float>?>]
+    private let biasSources: AlignedBuffer<UnsafePointer<Float>?>
+    /// Each replica's share of a mini-batch, as a weight for its gradients.
+    private let shares: AlignedBuffer<Float>
+    private let costs: AlignedBuffer<Float>
 
     /// Every random choice after construction (dropout masks) comes from here.
     public internal(set) var random: RandomSource
@@ -37,15 +53,69 @@ public final class Network {
     ///   - layers: the layers in order; the last must be a `SoftmaxLayer`.
     ///   - miniBatchSize: samples per training step.
     ///   - evaluationBatchSize: samples per evaluation pass (default 100).
+    ///   - threads: threads sharing each mini-batch; nil means every core.
     ///   - seed: the seed of initial weights and dropout masks.
     /// - Throws: `NetworkConfigurationError` naming the layers and shapes that do not fit.
-    public init(layers: [any Layer], miniBatchSize: Int, evaluationBatchSize: Int = 100, seed: UInt64 = 0) throws {
+    public init(layers: [any Layer], miniBatchSize: Int, evaluationBatchSize: Int = 100,
+                threads: Int? = nil, seed: UInt64 = 0) throws {
         guard miniBatchSize > 0 else {
             throw NetworkConfigurationError("mini-batch size must be positive, got \(miniBatchSize)")
         }
         guard evaluationBatchSize > 0 else {
             throw NetworkConfigurationError("evaluation batch size must be positive, got \(evaluationBatchSize)")
         }
+        let threads = threads ?? ProcessInfo.processInfo.activeProcessorCount
+        guard threads >= 1 else { throw NetworkConfigurationError("threads must be at least 1, got \(threads)") }
+        let runnable = try Self.validate(layers, miniBatchSize: miniBatchSize)
+
+        self.layers = layers
+        self.miniBatchSize = miniBatchSize
+        self.evaluationBatchSize = evaluationBatchSize
+        // More threads than samples would leave some idle.
+        self.threads = min(threads, miniBatchSize)
+        weightCount = layers.reduce(0) { $0 + $1.weightCount }
+        biasCount = layers.reduce(0) { $0 + $1.biasCount }
+        parameterBlock = FloatBuffer(count: weightCount + biasCount)
+
+        var initRandom = RandomSource(seed: seed)
+        var weightOffset = 0
+        var biasOffset = weightCount
+        for layer in runnable {
+            layer.initialize(weights: UnsafeMutableBufferPointer(start: parameterBlock.pointer + weightOffset, count: layer.weightCount),
+                             biases: UnsafeMutableBufferPointer(start: parameterBlock.pointer + biasOffset, count: layer.biasCount),
+                             random: &initRandom)
+            weightOffset += layer.weightCount
+            biasOffset += layer.biasCount
+        }
+        let replicaCount = min(threads, miniBatchSize)
+        let share = { (total: Int) in (total + replicaCount - 1) / replicaCount }
+        let capacity = max(share(miniBatchSize), share(evaluationBatchSize))
+        let block = parameterBlock, weights = weightCount
+        let replicas = (0..<replicaCount).map { _ in
+            Replica(layers: runnable, capacity: capacity, parameterBlock: block, weightCount: weights)
+        }
+        self.replicas = replicas
+        func pointers(at offset: Int) -> AlignedBuffer<UnsafePointer<Float>?> {
+            let table = AlignedBuffer<UnsafePointer<Float>?>(count: replicaCount, zeroedWith: nil)
+            for (index, replica) in replicas.enumerated() { table.pointer[index] = UnsafePointer(replica.gradientBlock.pointer + offset) }
+            return table
+        }
+        weightSliceSources = (0..<replicaCount).map { part in pointers(at: Network.split(weights, parts: replicaCount, part: part).start) }
+        biasSources = pointers(at: weights)
+        shares = AlignedBuffer(count: replicaCount, zeroedWith: 0)
+        for part in 0..<replicaCount {
+            shares.pointer[part] = Float(Network.split(miniBatchSize, parts: replicaCount, part: part).count) / Float(miniBatchSize)
+        }
+        costs = AlignedBuffer(count: replicaCount, zeroedWith: 0)
+        dropoutLayers = runnable.map(\.usesDropout)
+        dropoutKeys = AlignedBuffer(count: layers.count, zeroedWith: 0)
+        // A stream of its own, so that the architecture's size does not
+        // decide where the dropout masks start.
+        random = RandomSource(seed: seed ^ 0x5DEE_CE66_D1CE_5EED)
+    }
+
+    /// Checks every layer and every pair of neighbours.
+    private static func validate(_ layers: [any Layer], miniBatchSize: Int) throws -> [any RunnableLayer] {
         guard !layers.isEmpty else { throw NetworkConfigurationError("a network needs at least one layer") }
         var runnable: [any RunnableLayer] = []
         for (index, layer) in layers.enumerated() {
@@ -72,39 +142,7 @@ public final class Network {
         guard layers.last is SoftmaxLayer else {
             throw NetworkConfigurationError("the last layer must be a SoftmaxLayer, got \(layers.last!.summary)")
         }
-
-        self.layers = layers
-        self.miniBatchSize = miniBatchSize
-        self.evaluationBatchSize = evaluationBatchSize
-        weightCount = layers.reduce(0) { $0 + $1.weightCount }
-        biasCount = layers.reduce(0) { $0 + $1.biasCount }
-        parameterBlock = FloatBuffer(count: weightCount + biasCount)
-        gradientBlock = FloatBuffer(count: weightCount + biasCount)
-
-        let capacity = max(miniBatchSize, evaluationBatchSize)
-        var weightOffset = 0
-        var biasOffset = weightCount
-        var runners: [LayerRunner] = []
-        var initRandom = RandomSource(seed: seed)
-        for layer in runnable {
-            let views = ParameterViews(
-                weights: parameterBlock.pointer + weightOffset, biases: parameterBlock.pointer + biasOffset,
-                weightGradients: gradientBlock.pointer + weightOffset, biasGradients: gradientBlock.pointer + biasOffset)
-            layer.initialize(weights: UnsafeMutableBufferPointer(start: views.weights, count: layer.weightCount),
-                             biases: UnsafeMutableBufferPointer(start: views.biases, count: layer.biasCount),
-                             random: &initRandom)
-            runners.append(layer.makeRunner(capacity: capacity, parameters: views))
-            weightOffset += layer.weightCount
-            biasOffset += layer.biasCount
-        }
-        self.runners = runners
-        softmax = runners.last as! DenseRunner
-        input = FloatBuffer(count: capacity * layers[0].inputShape.count)
-        labels = AlignedBuffer(count: capacity, zeroedWith: 0)
-        predictions = AlignedBuffer(count: capacity, zeroedWith: 0)
-        // A stream of its own, so that changing the architecture's size
-        // does not shift the dropout masks' starting point arbitrarily.
-        random = RandomSource(seed: seed ^ 0x5DEE_CE66_D1CE_5EED)
+        return runnable
     }
 
     /// Values per input sample.
@@ -116,41 +154,36 @@ public final class Network {
     /// All parameters, weights first, then biases.
     public var parameters: UnsafeMutableBufferPointer<Float> { parameterBlock.buffer }
 
-    /// Gradients of the last training step, laid out like `parameters`.
-    public var gradients: UnsafeMutableBufferPointer<Float> { gradientBlock.buffer }
+    /// The first thread's gradients of its last backward pass, laid out like
+    /// `parameters` (the whole mini-batch's when there is one thread).
+    public var gradients: UnsafeMutableBufferPointer<Float> { replicas[0].gradientBlock.buffer }
 
-    /// Loads `batch` samples starting at `start` into the input buffer.
-    func loadBatch(_ data: Dataset, start: Int, batch: Int) {
-        precondition(data.imageSize == inputShape.count,
-                     "dataset \(data.name) has \(data.imageSize) values per image, network expects \(inputShape.count)")
-        data.pixels.withUnsafeBufferPointer { pixels in
-            ck_u8_to_float(input.pointer, pixels.baseAddress! + start * data.imageSize, 1.0 / 256.0, batch * data.imageSize)
-        }
-        data.labels.withUnsafeBufferPointer { source in
-            labels.pointer.update(from: source.baseAddress! + start, count: batch)
+    /// Runs `body(part)` for each replica, in parallel when there are several.
+    private func onEveryReplica(_ body: (Int) -> Void) {
+        if replicas.count == 1 {
+            body(0)
+        } else {
+            DispatchQueue.concurrentPerform(iterations: replicas.count) { part in
+                ck_flush_denormals_on_this_thread()
+                body(part)
+            }
         }
     }
 
-    /// Runs every layer forward on the loaded input; returns the mean NLL.
-    @discardableResult
-    func forward(batch: Int, training: Bool) -> Float {
-        softmax.labels = UnsafePointer(labels.pointer)
-        var current = UnsafePointer(input.pointer)
-        for runner in runners {
-            runner.forward(current, batch: batch, training: training, random: &random)
-            current = UnsafePointer(runner.output)
-        }
-        return softmax.cost
+    /// The contiguous share of `total` items that part `part` of `parts` takes.
+    private static func split(_ total: Int, parts: Int, part: Int) -> (start: Int, count: Int) {
+        let base = total / parts, extra = total % parts
+        return (part * base + min(part, extra), base + (part < extra ? 1 : 0))
     }
 
-    /// Backpropagates the cost of the last training forward pass,
-    /// overwriting `gradients` with d(mean NLL)/d(parameters).
-    func backward(batch: Int) {
-        gradientBlock.zeroAll()
-        for index in runners.indices.reversed() {
-            let layerInput = index == 0 ? UnsafePointer(input.pointer) : UnsafePointer(runners[index - 1].output)
-            let inputGradient = index == 0 ? nil : runners[index - 1].outputGradient.pointer
-            runners[index].backward(layerInput, inputGradient: inputGradient, batch: batch)
+    private func split(_ total: Int, part: Int) -> (start: Int, count: Int) {
+        Self.split(total, parts: replicas.count, part: part)
+    }
+
+    /// One dropout key per dropout layer, drawn in layer order.
+    private func drawDropoutKeys() {
+        for (index, usesDropout) in dropoutLayers.enumerated() {
+            dropoutKeys.pointer[index] = usesDropout ? random.next() : 0
         }
     }
 
@@ -161,20 +194,68 @@ public final class Network {
     /// - Parameters:
     ///   - eta: the learning rate.
     ///   - weightDecay: lmbda / (number of training mini-batches), the seed's L2 term.
+    @discardableResult
     public func trainMiniBatch(_ data: Dataset, start: Int, eta: Float, weightDecay: Float) -> Float {
-        loadBatch(data, start: start, batch: miniBatchSize)
-        let cost = forward(batch: miniBatchSize, training: true)
+        drawDropoutKeys()
+        let costs = self.costs.pointer
+        onEveryReplica { part in
+            let (offset, count) = split(miniBatchSize, part: part)
+            let replica = replicas[part]
+            replica.load(data, start: start + offset, batch: count)
+            let context = PassContext(training: true, dropoutKeys: dropoutKeys.pointer, firstSample: offset)
+            costs[part] = replica.forward(batch: count, context: context)
+            if costs[part].isFinite { replica.backward(batch: count) }
+        }
+        var cost: Float = 0
+        for part in replicas.indices { cost += shares.pointer[part] * costs[part] }
         guard cost.isFinite else { return cost }
-        backward(batch: miniBatchSize)
         step(eta: eta, weightDecay: weightDecay)
         return cost
     }
+
+    /// One SGD update from the replicas' gradients (as left by the backward
+    /// passes of trainMiniBatch): weights get the L2 term, biases do not.
+    /// Each thread updates its own slice of the weights; a parameter's sum
+    /// is always taken in replica order.
+    func step(eta: Float, weightDecay: Float) {
+        if replicas.count == 1 {
+            let gradients = replicas[0].gradientBlock.pointer
+            ck_sgd_update(parameterBlock.pointer, gradients, eta, weightDecay, weightCount)
+            ck_sgd_update(parameterBlock.pointer + weightCount, gradients + weightCount, eta, 0, biasCount)
+            return
+        }
+        let count = Int32(replicas.count)
+        onEveryReplica { part in
+            let (offset, length) = split(weightCount, part: part)
+            ck_sgd_update_combined(parameterBlock.pointer + offset, weightSliceSources[part].pointer, shares.pointer,
+                                   count, eta, weightDecay, length)
+            if part == replicas.count - 1 {
+                ck_sgd_update_combined(parameterBlock.pointer + weightCount, biasSources.pointer, shares.pointer,
+                                       count, eta, 0, biasCount)
+            }
+        }
+    }
+
+    /// Loads `batch` samples into the first replica (single-thread paths and tests).
+    func loadBatch(_ data: Dataset, start: Int, batch: Int) {
+        replicas[0].load(data, start: start, batch: batch)
+    }
+
+    /// The first replica's forward pass on its loaded input, with a fresh
+    /// dropout key per layer; returns the mean NLL.
+    @discardableResult
+    func forward(batch: Int, training: Bool) -> Float {
+        drawDropoutKeys()
+        return replicas[0].forward(batch: batch, context: PassContext(training: training, dropoutKeys: dropoutKeys.pointer, firstSample: 0))
+    }
+
+    /// The first replica's backward pass, overwriting `gradients`.
+    func backward(batch: Int) { replicas[0].backward(batch: batch) }
 
     /// The fraction of `data` the network classifies correctly (dropout
     /// layers scaled by their keep probability, as in the seed).
     public func accuracy(on data: Dataset) -> Double {
         guard data.count > 0 else { return 0 }
-        ck_flush_denormals_on_this_thread()
         var correct = 0
         forEachPrediction(on: data) { _, predicted, label in
             if predicted == label { correct += 1 }
@@ -184,16 +265,26 @@ public final class Network {
 
     /// Calls `body(index, predicted, label)` for every sample of `data`, in order.
     public func forEachPrediction(on data: Dataset, _ body: (Int, Int32, Int32) -> Void) {
+        ck_flush_denormals_on_this_thread()
         var start = 0
         while start < data.count {
-            let batch = min(evaluationBatchSize, data.count - start)
-            loadBatch(data, start: start, batch: batch)
-            forward(batch: batch, training: false)
-            ck_argmax_rows(predictions.pointer, softmax.output, Int32(batch), Int32(classCount))
-            for offset in 0..<batch {
-                body(start + offset, predictions.pointer[offset], labels.pointer[offset])
+            let chunk = min(evaluationBatchSize, data.count - start)
+            onEveryReplica { part in
+                let (offset, count) = split(chunk, part: part)
+                guard count > 0 else { return }
+                let replica = replicas[part]
+                replica.load(data, start: start + offset, batch: count)
+                _ = replica.forward(batch: count, context: PassContext(training: false, dropoutKeys: dropoutKeys.pointer, firstSample: offset))
+                replica.predict(batch: count, classes: classCount)
             }
-            start += batch
+            for part in replicas.indices {
+                let (offset, count) = split(chunk, part: part)
+                let replica = replicas[part]
+                for index in 0..<count {
+                    body(start + offset + index, replica.predictions.pointer[index], replica.labels.pointer[index])
+                }
+            }
+            start += chunk
         }
     }
 }

@@ -33,6 +33,9 @@ struct Train: ParsableCommand {
     @Option(help: "Activation of every conv and fully connected layer: sigmoid, tanh, relu or linear.")
     var activation: Activation = .sigmoid
 
+    @Option(help: "Threads sharing each mini-batch (default: every core). The same seed and thread count repeat a run bit for bit.")
+    var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+
     @Option(help: "Seed of the initial weights and dropout masks.")
     var seed: UInt64 = 0
 
@@ -44,6 +47,7 @@ struct Train: ParsableCommand {
         guard miniBatchSize >= 1 else { throw ValidationError("--mini-batch-size must be at least 1, got \(miniBatchSize)") }
         guard eta.isFinite, eta > 0 else { throw ValidationError("--eta must be a positive number, got \(eta)") }
         guard lmbda.isFinite, lmbda >= 0 else { throw ValidationError("--lmbda must be zero or positive, got \(lmbda)") }
+        guard threads >= 1 else { throw ValidationError("--threads must be at least 1, got \(threads)") }
         guard dropout.isFinite, dropout >= 0, dropout < 1 else {
             throw ValidationError("--dropout must lie in [0, 1), got \(dropout)")
         }
@@ -53,7 +57,7 @@ struct Train: ParsableCommand {
         let mnist = try MNIST.load(contentsOf: data)
         let network = try Network(
             layers: net.layers(miniBatchSize: miniBatchSize, activation: activation, dropout: dropout),
-            miniBatchSize: miniBatchSize, seed: seed)
+            miniBatchSize: miniBatchSize, threads: threads, seed: seed)
         try network.sgd(trainingData: mnist.training, epochs: epochs, miniBatchSize: miniBatchSize, eta: eta,
                         validationData: mnist.validation, testData: mnist.test, lmbda: lmbda) { event in
             for line in event.seedLines { print(line) }

@@ -86,6 +86,25 @@ final class NetworkBehaviourTests: XCTestCase {
         XCTAssertNotEqual(first, try train(seed: 8))
     }
 
+    func testThreadCountsAgreeUpToRounding() throws {
+        // Dropout masks depend only on the sample's place in the mini-batch,
+        // so one, two and three threads train the same network; only the
+        // order of the gradient sums differs.
+        let data = syntheticDigits(count: 60, seed: 5)
+        func train(threads: Int) throws -> [Float] {
+            let network = try Network(layers: seedLayers(batch: 10), miniBatchSize: 10, threads: threads, seed: 9)
+            try network.sgd(trainingData: data, epochs: 2, miniBatchSize: 10, eta: 0.1, validationData: data)
+            return Array(network.parameters)
+        }
+        let single = try train(threads: 1)
+        for threads in [2, 3] {
+            let parallel = try train(threads: threads)
+            XCTAssertEqual(parallel, try train(threads: threads), "\(threads) threads must repeat bit for bit")
+            let worst = zip(single, parallel).map { abs($0 - $1) / max(1, abs($0)) }.max() ?? 0
+            XCTAssertLessThan(worst, 1e-4, "\(threads) threads drifted from one thread by \(worst)")
+        }
+    }
+
     func testSGDReducesTheCostOfAFixedBatch() throws {
         let data = syntheticDigits(count: 10, seed: 2)
         let network = try Network(layers: seedLayers(batch: 10, dropout: 0), miniBatchSize: 10, seed: 4)
@@ -93,10 +112,7 @@ final class NetworkBehaviourTests: XCTestCase {
         let initial = network.forward(batch: 10, training: true)
         XCTAssertEqual(Double(initial), log(10.0), accuracy: 1e-4, "zero softmax weights give a uniform guess")
         for _ in 0..<100 {
-            network.loadBatch(data, start: 0, batch: 10)
-            network.forward(batch: 10, training: true)
-            network.backward(batch: 10)
-            network.step(eta: 0.5, weightDecay: 0)
+            network.trainMiniBatch(data, start: 0, eta: 0.5, weightDecay: 0)
         }
         network.loadBatch(data, start: 0, batch: 10)
         let final = network.forward(batch: 10, training: true)

@@ -53,7 +53,7 @@ final class NetworkGradientTests: XCTestCase {
         // unperturbed one.  Parameters whose nudge crosses a kink are
         // skipped (and counted), not compared.
         func poolingPattern() -> [Int32] {
-            network.runners.compactMap { $0 as? ConvPoolRunner }.flatMap { Array($0.argmax.buffer) }
+            network.replicas[0].runners.compactMap { $0 as? ConvPoolRunner }.flatMap { Array($0.argmax.buffer) }
         }
         func cost() -> Double {
             network.random = savedRandom

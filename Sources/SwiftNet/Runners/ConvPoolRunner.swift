@@ -42,7 +42,7 @@ final class ConvPoolRunner: LayerRunner {
                 Int32(layer.filterShape.filters), Int32(layer.filterShape.height), Int32(layer.filterShape.width))
     }
 
-    func forward(_ input: UnsafePointer<Float>, batch: Int, training: Bool, random: inout RandomSource) {
+    func forward(_ input: UnsafePointer<Float>, batch: Int, context: PassContext) {
         let (c, h, w, filters, kh, kw) = shapeArguments
         let convolvedShape = layer.convolvedShape
         let pooled = layer.outputShape
@@ -75,7 +75,9 @@ final class ConvPoolRunner: LayerRunner {
 }
 
 extension ConvPoolLayer: RunnableLayer {
-    func makeRunner(capacity: Int, parameters: ParameterViews) -> LayerRunner {
+    var usesDropout: Bool { false }
+
+    func makeRunner(capacity: Int, parameters: ParameterViews, index: Int) -> LayerRunner {
         ConvPoolRunner(layer: self, capacity: capacity, parameters: parameters)
     }
 }

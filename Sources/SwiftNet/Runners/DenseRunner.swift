@@ -15,6 +15,7 @@ final class DenseRunner: LayerRunner {
 
     private let nIn: Int
     private let nOut: Int
+    private let index: Int
     private let head: Head
     private let parameters: ParameterViews
     private let dropout: InputDropout
@@ -28,7 +29,8 @@ final class DenseRunner: LayerRunner {
     /// For a softmax head: the mean negative log-likelihood of the last forward pass.
     private(set) var cost: Float = 0
 
-    init(nIn: Int, nOut: Int, pDropout: Float, head: Head, capacity: Int, parameters: ParameterViews) {
+    init(nIn: Int, nOut: Int, pDropout: Float, head: Head, capacity: Int, parameters: ParameterViews, index: Int) {
+        self.index = index
         self.nIn = nIn
         self.nOut = nOut
         self.head = head
@@ -42,8 +44,9 @@ final class DenseRunner: LayerRunner {
 
     var output: UnsafeMutablePointer<Float> { activations.pointer }
 
-    func forward(_ input: UnsafePointer<Float>, batch: Int, training: Bool, random: inout RandomSource) {
-        let (multiplied, scale) = dropout.apply(input, batch: batch, training: training, random: &random)
+    func forward(_ input: UnsafePointer<Float>, batch: Int, context: PassContext) {
+        let (multiplied, scale) = dropout.apply(input, batch: batch, key: context.dropoutKeys[index],
+                                                firstSample: context.firstSample, training: context.training)
         ck_linear_forward(preActivation.pointer, multiplied, parameters.weights, scale,
                           Int32(batch), Int32(nIn), Int32(nOut))
         switch head {
@@ -82,15 +85,19 @@ final class DenseRunner: LayerRunner {
 }
 
 extension FullyConnectedLayer: RunnableLayer {
-    func makeRunner(capacity: Int, parameters: ParameterViews) -> LayerRunner {
+    var usesDropout: Bool { pDropout > 0 }
+
+    func makeRunner(capacity: Int, parameters: ParameterViews, index: Int) -> LayerRunner {
         DenseRunner(nIn: nIn, nOut: nOut, pDropout: pDropout, head: .activation(activation),
-                    capacity: capacity, parameters: parameters)
+                    capacity: capacity, parameters: parameters, index: index)
     }
 }
 
 extension SoftmaxLayer: RunnableLayer {
-    func makeRunner(capacity: Int, parameters: ParameterViews) -> LayerRunner {
+    var usesDropout: Bool { pDropout > 0 }
+
+    func makeRunner(capacity: Int, parameters: ParameterViews, index: Int) -> LayerRunner {
         DenseRunner(nIn: nIn, nOut: nOut, pDropout: pDropout, head: .softmax,
-                    capacity: capacity, parameters: parameters)
+                    capacity: capacity, parameters: parameters, index: index)
     }
 }

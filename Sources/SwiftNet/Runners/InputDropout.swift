@@ -26,11 +26,12 @@ final class InputDropout {
     var isActive: Bool { probability > 0 }
 
     /// The input the layer should multiply, and the scale to apply to the product.
-    func apply(_ input: UnsafePointer<Float>, batch: Int, training: Bool,
-               random: inout RandomSource) -> (UnsafePointer<Float>, Float) {
+    func apply(_ input: UnsafePointer<Float>, batch: Int, key: UInt64, firstSample: Int,
+               training: Bool) -> (UnsafePointer<Float>, Float) {
         guard isActive else { return (input, 1) }
         guard training else { return (input, 1 - probability) }
-        ck_dropout_forward(dropped.pointer, mask.pointer, input, &random.state, probability, Int32(batch * width))
+        ck_dropout_forward_keyed(dropped.pointer, mask.pointer, input, key, firstSample * width,
+                                 probability, Int32(batch * width))
         return (UnsafePointer(dropped.pointer), 1)
     }
 

@@ -15,15 +15,26 @@ struct ParameterViews {
     let biasGradients: UnsafeMutablePointer<Float>
 }
 
+/// What a forward pass needs beyond its input.
+struct PassContext {
+    /// Training applies dropout; evaluation scales by the keep probability.
+    let training: Bool
+    /// One dropout key per layer for this mini-batch, drawn by the network
+    /// in layer order (unused entries are 0).
+    let dropoutKeys: UnsafePointer<UInt64>
+    /// Position of this pass's first sample within the whole mini-batch, so
+    /// that a batch split across threads draws the same masks as one thread.
+    let firstSample: Int
+}
+
 protocol LayerRunner: AnyObject {
     /// The layer's output for the last forward pass, (batch, outputShape).
     var output: UnsafeMutablePointer<Float> { get }
     /// d cost / d output, filled by the next layer (or the cost) before backward.
     var outputGradient: FloatBuffer { get }
 
-    /// Computes `output` from `input`.  Training applies dropout (drawing
-    /// from `random`); evaluation scales by the keep probability instead.
-    func forward(_ input: UnsafePointer<Float>, batch: Int, training: Bool, random: inout RandomSource)
+    /// Computes `output` from `input`.
+    func forward(_ input: UnsafePointer<Float>, batch: Int, context: PassContext)
 
     /// Accumulates parameter gradients and, if `inputGradient` is non-nil,
     /// overwrites it with d cost / d input.  Must follow a training forward
@@ -35,5 +46,7 @@ protocol LayerRunner: AnyObject {
 /// public Layer protocol stays a plain description.
 protocol RunnableLayer: Layer {
     func validate() throws
-    func makeRunner(capacity: Int, parameters: ParameterViews) -> LayerRunner
+    func makeRunner(capacity: Int, parameters: ParameterViews, index: Int) -> LayerRunner
+    /// Whether a training pass draws a dropout key for this layer.
+    var usesDropout: Bool { get }
 }

@@ -115,10 +115,4 @@ extension Network {
 
     private func format(_ value: Double) -> String { String(format: "%.3g", value) }
 
-    /// One SGD update from the gradients in `gradients`: weights get the L2
-    /// term, biases do not.
-    func step(eta: Float, weightDecay: Float) {
-        ck_sgd_update(parameterBlock.pointer, gradientBlock.pointer, eta, weightDecay, weightCount)
-        ck_sgd_update(parameterBlock.pointer + weightCount, gradientBlock.pointer + weightCount, eta, 0, biasCount)
-    }
 }

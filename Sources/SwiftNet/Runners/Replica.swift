@@ -1,0 +1,89 @@
+// Replica.swift: one thread's private copy of everything but the parameters.
+//
+// A mini-batch is split across threads; each thread runs its share through
+// its own replica: its own runners (activation buffers, argmax indices,
+// dropout masks), its own input and label buffers, and its own gradient
+// block.  All replicas read the one shared parameter block.  The network
+// then combines the gradient blocks in replica order, so the result does
+// not depend on which thread finished first.
+
+import CKernels
+
+final class Replica {
+    let runners: [LayerRunner]
+    let softmax: DenseRunner
+    let input: FloatBuffer
+    let labels: AlignedBuffer<Int32>
+    let predictions: AlignedBuffer<Int32>
+    let gradientBlock: FloatBuffer
+    let capacity: Int
+    private let sampleSize: Int
+
+    /// - Parameters:
+    ///   - layers: the network's layers, already validated.
+    ///   - capacity: the most samples one pass will hold.
+    ///   - parameterBlock: the shared parameters, weights first, then biases.
+    ///   - weightCount: where the biases start in `parameterBlock`.
+    init(layers: [any RunnableLayer], capacity: Int, parameterBlock: FloatBuffer, weightCount: Int) {
+        self.capacity = capacity
+        gradientBlock = FloatBuffer(count: parameterBlock.count)
+        var weightOffset = 0
+        var biasOffset = weightCount
+        var runners: [LayerRunner] = []
+        for (index, layer) in layers.enumerated() {
+            let views = ParameterViews(
+                weights: parameterBlock.pointer + weightOffset, biases: parameterBlock.pointer + biasOffset,
+                weightGradients: gradientBlock.pointer + weightOffset, biasGradients: gradientBlock.pointer + biasOffset)
+            runners.append(layer.makeRunner(capacity: capacity, parameters: views, index: index))
+            weightOffset += layer.weightCount
+            biasOffset += layer.biasCount
+        }
+        self.runners = runners
+        softmax = runners.last as! DenseRunner
+        sampleSize = layers[0].inputShape.count
+        input = FloatBuffer(count: capacity * sampleSize)
+        labels = AlignedBuffer(count: capacity, zeroedWith: 0)
+        predictions = AlignedBuffer(count: capacity, zeroedWith: 0)
+    }
+
+    /// Copies `batch` samples of `data` from `start` into the input buffer,
+    /// bytes to floats (value / 256, the seed's pixels).
+    func load(_ data: Dataset, start: Int, batch: Int) {
+        precondition(batch <= capacity, "a pass of \(batch) samples exceeds this replica's \(capacity)")
+        precondition(data.imageSize == sampleSize,
+                     "dataset \(data.name) has \(data.imageSize) values per image, network expects \(sampleSize)")
+        data.pixels.withUnsafeBufferPointer { pixels in
+            ck_u8_to_float(input.pointer, pixels.baseAddress! + start * sampleSize, 1.0 / 256.0, batch * sampleSize)
+        }
+        data.labels.withUnsafeBufferPointer { source in
+            labels.pointer.update(from: source.baseAddress! + start, count: batch)
+        }
+    }
+
+    /// Runs every layer forward on the loaded input; returns the mean NLL.
+    func forward(batch: Int, context: PassContext) -> Float {
+        softmax.labels = UnsafePointer(labels.pointer)
+        var current = UnsafePointer(input.pointer)
+        for runner in runners {
+            runner.forward(current, batch: batch, context: context)
+            current = UnsafePointer(runner.output)
+        }
+        return softmax.cost
+    }
+
+    /// Overwrites this replica's gradient block with d(mean NLL of its
+    /// samples)/d(parameters) for the last training forward pass.
+    func backward(batch: Int) {
+        gradientBlock.zeroAll()
+        for index in runners.indices.reversed() {
+            let layerInput = index == 0 ? UnsafePointer(input.pointer) : UnsafePointer(runners[index - 1].output)
+            let inputGradient = index == 0 ? nil : runners[index - 1].outputGradient.pointer
+            runners[index].backward(layerInput, inputGradient: inputGradient, batch: batch)
+        }
+    }
+
+    /// Fills `predictions` with the argmax of the last forward pass.
+    func predict(batch: Int, classes: Int) {
+        ck_argmax_rows(predictions.pointer, softmax.output, Int32(batch), Int32(classes))
+    }
+}
