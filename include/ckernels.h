@@ -159,6 +159,25 @@ void ck_linear_backward_ref(float *dinp, float *dweight, const float *dout,
                             const float *inp, const float *weight, int B,
                             int IN, int OUT);
 
+/* A dense layer's backward pass fused with its SGD update, for the weight
+ * rows [row_begin, row_end) only, so that threads can own disjoint slices
+ * of a large weight matrix (each slice stays in its core's cache):
+ *   dinp[b,i] += mask[b,i] * sum_o dout[b,o] * weight[i,o]   (OLD weights)
+ *   weight[i,:] -= eta * (sum_b inp[b,i] * dout[b,:] + l2 * weight[i,:])
+ * for i in the slice.  inp is the input the forward pass multiplied (after
+ * dropout); dinp and mask may be NULL.  Summation order differs from
+ * ck_linear_backward + ck_sgd_update, so results agree to rounding. */
+void ck_linear_backward_update_rows(float *dinp, float *weight,
+                                    const float *dout, const float *inp,
+                                    const float *mask, int B, int IN, int OUT,
+                                    int row_begin, int row_end, float eta,
+                                    float l2);
+void ck_linear_backward_update_rows_ref(float *dinp, float *weight,
+                                        const float *dout, const float *inp,
+                                        const float *mask, int B, int IN,
+                                        int OUT, int row_begin, int row_end,
+                                        float eta, float l2);
+
 /* ------------------------------------------------- softmax + log-likelihood */
 
 /* probs (B,K) = softmax(logits) row-wise; returns the mean over the batch of
@@ -226,6 +245,21 @@ void ck_u8_to_float(float *out, const uint8_t *in, float scale, size_t n);
  * MXCSR; a no-op elsewhere).  Saturated sigmoids and a diverging run make
  * denormal floats, which x86 handles some hundred times slower. */
 void ck_flush_denormals_on_this_thread(void);
+
+/* ------------------------------------------------------------ thread team */
+
+/* One process-wide team: ck_team_run(parts, fn, context) calls
+ * fn(context, part, parts) for part = 0 .. parts-1, part 0 on the calling
+ * thread, and returns when all are done.  Inside fn, ck_team_barrier(parts)
+ * waits for every part.  Calls to ck_team_run must not overlap (the team
+ * serves one network step at a time); fn must not call ck_team_run. */
+#define CK_TEAM_MAX_THREADS 64
+typedef void (*ck_task_fn)(void *context, int part, int parts);
+/* Grows the team to `threads` (caller included); returns the size reached. */
+int ck_team_ensure(int threads);
+int ck_team_size(void);
+void ck_team_run(int parts, ck_task_fn fn, void *context);
+void ck_team_barrier(int parts);
 
 /* ------------------------------------------------------------- gzip input */
 

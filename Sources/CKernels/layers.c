@@ -197,3 +197,12 @@ void ck_sgd_update_combined(float *params, const float *const *grads,
     if (count <= 0 || n == 0) return;
     ck_active_variant()->sgd_update_combined(params, grads, weights, count, eta, l2, n);
 }
+
+void ck_linear_backward_update_rows(float *dinp, float *weight,
+                                    const float *dout, const float *inp,
+                                    const float *mask, int B, int IN, int OUT,
+                                    int row_begin, int row_end, float eta,
+                                    float l2) {
+    ck_active_variant()->linear_backward_update_rows(dinp, weight, dout, inp, mask, B, IN, OUT,
+                                                     row_begin, row_end, eta, l2);
+}

@@ -182,3 +182,25 @@ void ck_sgd_update_ref(float *params, const float *grads, float eta, float l2,
                        size_t n) {
     for (size_t i = 0; i < n; i++) params[i] -= eta * (grads[i] + l2 * params[i]);
 }
+
+void ck_linear_backward_update_rows_ref(float *dinp, float *weight,
+                                        const float *dout, const float *inp,
+                                        const float *mask, int B, int IN,
+                                        int OUT, int row_begin, int row_end,
+                                        float eta, float l2) {
+    for (int i = row_begin; i < row_end; i++) {
+        float *w = weight + (size_t)i * OUT;
+        if (dinp)
+            for (int b = 0; b < B; b++) {
+                double sum = 0.0;
+                for (int o = 0; o < OUT; o++) sum += (double)dout[(size_t)b * OUT + o] * w[o];
+                float keep = mask ? mask[(size_t)b * IN + i] : 1.0f;
+                dinp[(size_t)b * IN + i] += keep * (float)sum;
+            }
+        for (int o = 0; o < OUT; o++) {
+            double gradient = 0.0;
+            for (int b = 0; b < B; b++) gradient += (double)inp[(size_t)b * IN + i] * dout[(size_t)b * OUT + o];
+            w[o] -= eta * ((float)gradient + l2 * w[o]);
+        }
+    }
+}

@@ -33,6 +33,11 @@ typedef struct {
     void (*sgd_update_combined)(float *params, const float *const *grads,
                                 const float *weights, int count, float eta,
                                 float l2, size_t n);
+    void (*linear_backward_update_rows)(float *dinp, float *weight,
+                                        const float *dout, const float *inp,
+                                        const float *mask, int B, int IN,
+                                        int OUT, int row_begin, int row_end,
+                                        float eta, float l2);
 } ck_variant_table;
 
 extern const ck_variant_table ck_variant_scalar;
