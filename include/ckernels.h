@@ -234,6 +234,10 @@ void ck_sgd_update_ref(float *params, const float *grads, float eta, float l2,
 void ck_sgd_update_combined(float *params, const float *const *grads,
                             const float *weights, int count, float eta,
                             float l2, size_t n);
+/* out[i] = sum over p of partials[p * stride + i], in order p = 0, 1, ...
+ * (the reduction of per-thread partial products; out may be partials). */
+void ck_sum_partials(float *out, const float *partials, int parts,
+                     size_t stride, size_t n);
 /* Sum of squares, accumulated in double. */
 double ck_sum_squares(const float *x, size_t n);
 /* 1 when every x[i] is finite, else 0. */
@@ -275,6 +279,18 @@ const char *ck_gz_error(ck_gzfile *file);
 /* Uncompressed bytes consumed so far. */
 long long ck_gz_offset(ck_gzfile *file);
 void ck_gz_close(ck_gzfile *file);
+
+/* ------------------------------------------------------ checkpoint support */
+
+/* zlib's CRC-32 of `length` bytes, continuing from `crc` (start with 0). */
+uint32_t ck_crc32(uint32_t crc, const void *data, size_t length);
+/* Makes the first SIGINT or SIGTERM only set a flag (a second one gets the
+ * default action) and clears the flag; 0 on success, -1 if sigaction failed. */
+int ck_stop_signals_install(void);
+/* The signal number of the first SIGINT/SIGTERM since install, else 0. */
+int ck_stop_signal_received(void);
+/* Restores the default actions and clears the flag. */
+void ck_stop_signals_uninstall(void);
 
 #ifdef __cplusplus
 }

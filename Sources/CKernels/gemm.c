@@ -35,6 +35,24 @@ float *ck_gemm_scratch(size_t floats) {
     return scratch_floats;
 }
 
+static _Thread_local float *fused_floats;
+static _Thread_local size_t fused_capacity;
+static pthread_key_t fused_key;
+static pthread_once_t fused_once = PTHREAD_ONCE_INIT;
+static void make_fused_key(void) { pthread_key_create(&fused_key, free_scratch); }
+
+float *ck_fused_scratch(size_t floats) {
+    if (floats <= fused_capacity) return fused_floats;
+    pthread_once(&fused_once, make_fused_key);
+    void *block = NULL;
+    if (posix_memalign(&block, 64, floats * sizeof(float)) != 0) return NULL;
+    free(fused_floats);
+    fused_floats = block;
+    fused_capacity = floats;
+    pthread_setspecific(fused_key, block);
+    return fused_floats;
+}
+
 void ck_sgemm(int trans_a, int trans_b, int m, int n, int k, float alpha,
               const float *a, int lda, const float *b, int ldb, float beta,
               float *c, int ldc) {

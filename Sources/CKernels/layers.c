@@ -9,6 +9,8 @@
 #include "ckernels.h"
 #include "variants.h"
 
+#include <stdlib.h>
+
 #include <math.h>
 #include <string.h>
 
@@ -198,11 +200,42 @@ void ck_sgd_update_combined(float *params, const float *const *grads,
     ck_active_variant()->sgd_update_combined(params, grads, weights, count, eta, l2, n);
 }
 
+/* Blocks of rows: big enough that the GEMM calls' fixed cost is small,
+ * small enough that a block's gradient (ROWS x OUT) stays in L2. */
+enum { FUSED_ROWS = 512 };
+
 void ck_linear_backward_update_rows(float *dinp, float *weight,
                                     const float *dout, const float *inp,
                                     const float *mask, int B, int IN, int OUT,
                                     int row_begin, int row_end, float eta,
                                     float l2) {
-    ck_active_variant()->linear_backward_update_rows(dinp, weight, dout, inp, mask, B, IN, OUT,
-                                                     row_begin, row_end, eta, l2);
+    if (row_end <= row_begin || B <= 0 || OUT <= 0) return;
+    size_t rows_max = (size_t)(row_end - row_begin < FUSED_ROWS ? row_end - row_begin : FUSED_ROWS);
+    float *scratch = ck_fused_scratch(rows_max * (size_t)OUT + (size_t)B * rows_max);
+    if (scratch == NULL) {
+        ck_linear_backward_update_rows_ref(dinp, weight, dout, inp, mask, B, IN, OUT, row_begin, row_end, eta, l2);
+        return;
+    }
+    float *gradient = scratch;                        /* rows x OUT */
+    float *products = scratch + rows_max * (size_t)OUT; /* B x rows  */
+    for (int r0 = row_begin; r0 < row_end; r0 += FUSED_ROWS) {
+        int rows = row_end - r0 < FUSED_ROWS ? row_end - r0 : FUSED_ROWS;
+        float *w = weight + (size_t)r0 * OUT;
+        if (dinp) {
+            /* with the old weights: products = dout @ w^T */
+            ck_sgemm_layer(0, 1, B, rows, OUT, 1.0f, dout, OUT, w, OUT, 0.0f, products, rows);
+            for (int b = 0; b < B; b++) {
+                float *target = dinp + (size_t)b * IN + r0;
+                const float *p = products + (size_t)b * rows;
+                if (mask) {
+                    const float *keep = mask + (size_t)b * IN + r0;
+                    for (int i = 0; i < rows; i++) target[i] += keep[i] * p[i];
+                } else {
+                    for (int i = 0; i < rows; i++) target[i] += p[i];
+                }
+            }
+        }
+        ck_sgemm_layer(1, 0, rows, OUT, B, 1.0f, inp + r0, IN, dout, OUT, 0.0f, gradient, OUT);
+        ck_sgd_update(w, gradient, eta, l2, (size_t)rows * OUT);
+    }
 }

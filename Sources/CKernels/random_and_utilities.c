@@ -93,3 +93,12 @@ void ck_flush_denormals_on_this_thread(void) {
     _mm_setcsr(_mm_getcsr() | 0x8040); /* FTZ (bit 15) | DAZ (bit 6) */
 #endif
 }
+
+void ck_sum_partials(float *out, const float *partials, int parts,
+                     size_t stride, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        float sum = partials[i];
+        for (int p = 1; p < parts; p++) sum += partials[(size_t)p * stride + i];
+        out[i] = sum;
+    }
+}

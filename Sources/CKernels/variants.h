@@ -33,11 +33,6 @@ typedef struct {
     void (*sgd_update_combined)(float *params, const float *const *grads,
                                 const float *weights, int count, float eta,
                                 float l2, size_t n);
-    void (*linear_backward_update_rows)(float *dinp, float *weight,
-                                        const float *dout, const float *inp,
-                                        const float *mask, int B, int IN,
-                                        int OUT, int row_begin, int row_end,
-                                        float eta, float l2);
 } ck_variant_table;
 
 extern const ck_variant_table ck_variant_scalar;
@@ -52,5 +47,8 @@ const ck_variant_table *ck_active_variant(void);
  * thread's life, so no GEMM call allocates in steady state.  NULL if out of
  * memory. */
 float *ck_gemm_scratch(size_t floats);
+/* The same, a second buffer, for the fused dense backward's temporaries
+ * (which call the GEMM, so cannot share its scratch). */
+float *ck_fused_scratch(size_t floats);
 
 #endif

@@ -328,58 +328,6 @@ static void sgd_update_combined(float *restrict params,
     }
 }
 
-static inline float hsum(ck_vf v) {
-    float sum = 0.0f;
-    for (int k = 0; k < CK_VEC; k++) sum += v[k];
-    return sum;
-}
-
-/* See ck_linear_backward_update_rows.  Per weight row: the dot products
- * with dout, eight samples at a time, then the gradient and the update in
- * one more pass; the row (OUT floats) stays in L1 throughout. */
-static void linear_backward_update_rows(float *dinp, float *restrict weight,
-                                        const float *restrict dout,
-                                        const float *restrict inp,
-                                        const float *restrict mask, int B,
-                                        int IN, int OUT, int row_begin,
-                                        int row_end, float eta, float l2) {
-    enum { GROUP = 8 };
-    int full = OUT / CK_VEC * CK_VEC;
-    for (int i = row_begin; i < row_end; i++) {
-        float *w = weight + (size_t)i * OUT;
-        if (dinp) {
-            for (int b0 = 0; b0 < B; b0 += GROUP) {
-                int group = B - b0 < GROUP ? B - b0 : GROUP;
-                ck_vf acc[GROUP];
-                for (int j = 0; j < GROUP; j++) acc[j] = (ck_vf){0};
-                for (int o = 0; o < full; o += CK_VEC) {
-                    ck_vf wv = vload(w + o);
-                    for (int j = 0; j < group; j++) acc[j] += vload(dout + (size_t)(b0 + j) * OUT + o) * wv;
-                }
-                for (int j = 0; j < group; j++) {
-                    const float *d = dout + (size_t)(b0 + j) * OUT;
-                    float sum = hsum(acc[j]);
-                    for (int o = full; o < OUT; o++) sum += d[o] * w[o];
-                    size_t at = (size_t)(b0 + j) * IN + i;
-                    dinp[at] += (mask ? mask[at] : 1.0f) * sum;
-                }
-            }
-        }
-        for (int o = 0; o < full; o += CK_VEC) {
-            ck_vf gradient = (ck_vf){0};
-            for (int b = 0; b < B; b++) gradient += inp[(size_t)b * IN + i] * vload(dout + (size_t)b * OUT + o);
-            ck_vf wv = vload(w + o);
-            wv -= eta * (gradient + l2 * wv);
-            vstore(w + o, wv);
-        }
-        for (int o = full; o < OUT; o++) {
-            float gradient = 0.0f;
-            for (int b = 0; b < B; b++) gradient += inp[(size_t)b * IN + i] * dout[(size_t)b * OUT + o];
-            w[o] -= eta * (gradient + l2 * w[o]);
-        }
-    }
-}
-
 const ck_variant_table CK_VARIANT_TABLE = {
     .sgemm_accumulate = sgemm_accumulate,
     .bias_activation_forward = bias_activation_forward,
@@ -388,5 +336,4 @@ const ck_variant_table CK_VARIANT_TABLE = {
     .maxpool2x2_forward = maxpool2x2_forward,
     .dropout_mask = dropout_mask,
     .sgd_update_combined = sgd_update_combined,
-    .linear_backward_update_rows = linear_backward_update_rows,
 };

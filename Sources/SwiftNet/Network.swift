@@ -44,6 +44,9 @@ public final class Network {
     /// Each replica's share of a mini-batch, as a weight for its gradients.
     private let shares: AlignedBuffer<Float>
     private let costs: AlignedBuffer<Float>
+    /// The conv-then-dense plan on the thread team, when the layers allow it.
+    private var parallelStep: ParallelStep?
+    private let evaluationPredictions: AlignedBuffer<Int32>
 
     /// Every random choice after construction (dropout masks) comes from here.
     public internal(set) var random: RandomSource
@@ -109,10 +112,17 @@ public final class Network {
         costs = AlignedBuffer(count: replicaCount, zeroedWith: 0)
         dropoutLayers = runnable.map(\.usesDropout)
         dropoutKeys = AlignedBuffer(count: layers.count, zeroedWith: 0)
+        evaluationPredictions = AlignedBuffer(count: max(miniBatchSize, evaluationBatchSize), zeroedWith: 0)
         // A stream of its own, so that the architecture's size does not
         // decide where the dropout masks start.
         random = RandomSource(seed: seed ^ 0x5DEE_CE66_D1CE_5EED)
+        ck_team_ensure(Int32(replicaCount))
+        parallelStep = ParallelStep(network: self, runnable: runnable,
+                                    capacity: max(miniBatchSize, evaluationBatchSize))
     }
+
+    /// The dropout keys of the current mini-batch, one slot per layer.
+    var dropoutKeyPointer: UnsafePointer<UInt64> { UnsafePointer(dropoutKeys.pointer) }
 
     /// Checks every layer and every pair of neighbours.
     private static func validate(_ layers: [any Layer], miniBatchSize: Int) throws -> [any RunnableLayer] {
@@ -197,6 +207,9 @@ public final class Network {
     @discardableResult
     public func trainMiniBatch(_ data: Dataset, start: Int, eta: Float, weightDecay: Float) -> Float {
         drawDropoutKeys()
+        if let parallelStep {
+            return parallelStep.train(data, start: start, eta: eta, weightDecay: weightDecay)
+        }
         let costs = self.costs.pointer
         onEveryReplica { part in
             let (offset, count) = split(miniBatchSize, part: part)
@@ -269,6 +282,14 @@ public final class Network {
         var start = 0
         while start < data.count {
             let chunk = min(evaluationBatchSize, data.count - start)
+            if let parallelStep {
+                parallelStep.evaluate(data, start: start, batch: chunk, predictions: evaluationPredictions.pointer)
+                for index in 0..<chunk {
+                    body(start + index, evaluationPredictions.pointer[index], parallelStep.lastLabels[index])
+                }
+                start += chunk
+                continue
+            }
             onEveryReplica { part in
                 let (offset, count) = split(chunk, part: part)
                 guard count > 0 else { return }

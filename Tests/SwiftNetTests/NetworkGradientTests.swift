@@ -41,6 +41,49 @@ final class NetworkGradientTests: XCTestCase {
         }
     }
 
+    /// The threaded training step (conv layers data-parallel, dense layers
+    /// split by weight rows and updated in a fused pass) must apply exactly
+    /// the update the reference backward computes: params -= eta * (grad +
+    /// l2 * weights), with the same dropout masks.
+    func testThreadedStepAppliesTheReferenceGradient() throws {
+        for threads in [1, 2, 3] {
+            let batch = 6
+            let network = try Network(layers: [
+                ConvPoolLayer(filterShape: (3, 2, 3, 3), imageShape: (batch, 2, 9, 8), poolSize: (2, 2), activation: .tanh),
+                ConvPoolLayer(filterShape: (4, 3, 2, 2), imageShape: (batch, 3, 3, 3), poolSize: (1, 2), activation: .sigmoid),
+                FullyConnectedLayer(nIn: 8, nOut: 7, activation: .sigmoid, pDropout: 0.25),
+                FullyConnectedLayer(nIn: 7, nOut: 6, activation: .relu, pDropout: 0.1),
+                SoftmaxLayer(nIn: 6, nOut: 5, pDropout: 0.2),
+            ], miniBatchSize: batch, threads: threads, seed: 3)
+            var random = RandomSource(seed: 17)
+            network.parameters.fillGaussian(standardDeviation: 0.7, random: &random)
+            let data = syntheticData(count: batch, shape: network.inputShape, classes: 5, seed: 8)
+            let before = Array(network.parameters)
+            let savedRandom = network.random
+            let (eta, decay): (Float, Float) = (0.3, 0.05)
+
+            network.loadBatch(data, start: 0, batch: batch)
+            let referenceCost = network.forward(batch: batch, training: true)
+            network.backward(batch: batch)
+            let gradient = Array(network.gradients)
+            let expected = before.indices.map { index in
+                before[index] - eta * (gradient[index] + (index < network.weightCount ? decay * before[index] : 0))
+            }
+
+            network.random = savedRandom
+            let cost = network.trainMiniBatch(data, start: 0, eta: eta, weightDecay: decay)
+            XCTAssertEqual(cost, referenceCost, accuracy: 1e-5, "\(threads) threads: cost")
+            let after = Array(network.parameters)
+            let scale = gradient.map { abs($0) }.max() ?? 1
+            var mismatches: [String] = []
+            for index in before.indices where abs(after[index] - expected[index]) > 1e-5 * (1 + eta * scale) {
+                mismatches.append("[\(index)] got \(after[index]) want \(expected[index])")
+            }
+            XCTAssertTrue(mismatches.isEmpty, "\(threads) threads: \(mismatches.count) parameters differ: \(mismatches.prefix(5))")
+            XCTAssertNotEqual(after, before, "\(threads) threads: the step changed nothing")
+        }
+    }
+
     private func checkGradients(activation: Activation) throws {
         let batch = 3
         let network = try makeNetwork(activation: activation, batch: batch)

@@ -71,6 +71,30 @@ final class Replica {
         return softmax.cost
     }
 
+    /// Runs only the first `layerCount` layers forward (the convolutional
+    /// prefix of a model-parallel step); returns the last one's output.
+    func forward(firstLayers layerCount: Int, batch: Int, context: PassContext) -> UnsafeMutablePointer<Float> {
+        var current = UnsafePointer(input.pointer)
+        for runner in runners.prefix(layerCount) {
+            runner.forward(current, batch: batch, context: context)
+            current = UnsafePointer(runner.output)
+        }
+        return UnsafeMutablePointer(mutating: current)
+    }
+
+    /// Backpropagates through the first `layerCount` layers from the
+    /// gradient already in layer `layerCount - 1`'s outputGradient.  Only
+    /// `zeroRanges` of the gradient block (those layers' parameters) are
+    /// cleared first; the rest belongs to layers updated elsewhere.
+    func backward(firstLayers layerCount: Int, batch: Int, zeroRanges: [Range<Int>]) {
+        for range in zeroRanges { (gradientBlock.pointer + range.lowerBound).update(repeating: 0, count: range.count) }
+        for index in (0..<layerCount).reversed() {
+            let layerInput = index == 0 ? UnsafePointer(input.pointer) : UnsafePointer(runners[index - 1].output)
+            let inputGradient = index == 0 ? nil : runners[index - 1].outputGradient.pointer
+            runners[index].backward(layerInput, inputGradient: inputGradient, batch: batch)
+        }
+    }
+
     /// Overwrites this replica's gradient block with d(mean NLL of its
     /// samples)/d(parameters) for the last training forward pass.
     func backward(batch: Int) {

@@ -1,0 +1,132 @@
+// DenseStage.swift: one dense layer run model-parallel by the thread team.
+//
+// A large dense layer (the seed's 2880 x 100) is split by weight ROWS: each
+// thread owns a slice of rows, multiplies its slice of the input columns,
+// and, in backward, computes its columns of the input gradient and updates
+// its rows in one fused pass (ck_linear_backward_update_rows).  A thread's
+// slice stays in its core's cache from step to step, and no weight
+// gradient is ever written to memory.  The small per-sample work (summing
+// the partial products, bias, activation, softmax) is done by one thread.
+
+import CKernels
+
+final class DenseStage {
+    let nIn: Int
+    let nOut: Int
+    let pDropout: Float
+    /// nil for the softmax output layer.
+    let activation: Activation?
+    let weights: UnsafeMutablePointer<Float>
+    let biases: UnsafeMutablePointer<Float>
+    /// The layer's index in the network (its dropout key's slot).
+    let index: Int
+
+    /// The layer's input for the whole mini-batch (capacity x nIn); the
+    /// previous stage's output, or the gathered convolutional features.
+    let input: UnsafeMutablePointer<Float>
+    private let droppedBuffer: FloatBuffer
+    private let maskBuffer: FloatBuffer
+    private let partials: FloatBuffer
+    /// Activations, or probabilities for the softmax (capacity x nOut).
+    let output: FloatBuffer
+    /// d cost / d pre-activation (capacity x nOut).
+    let preActivationGradient: FloatBuffer
+    /// d cost / d input (capacity x nIn), written slice by slice.
+    let inputGradient: FloatBuffer
+    private let biasGradient: FloatBuffer
+    private let capacity: Int
+    private let parts: Int
+
+    init(layer: any Layer, index: Int, input: UnsafeMutablePointer<Float>, weights: UnsafeMutablePointer<Float>,
+         biases: UnsafeMutablePointer<Float>, capacity: Int, parts: Int) {
+        if let dense = layer as? FullyConnectedLayer {
+            (nIn, nOut, pDropout, activation) = (dense.nIn, dense.nOut, dense.pDropout, dense.activation)
+        } else {
+            let softmax = layer as! SoftmaxLayer
+            (nIn, nOut, pDropout, activation) = (softmax.nIn, softmax.nOut, softmax.pDropout, nil)
+        }
+        self.index = index
+        self.input = input
+        self.weights = weights
+        self.biases = biases
+        self.capacity = capacity
+        self.parts = parts
+        droppedBuffer = FloatBuffer(count: pDropout > 0 ? capacity * nIn : 0)
+        maskBuffer = FloatBuffer(count: pDropout > 0 ? capacity * nIn : 0)
+        partials = FloatBuffer(count: parts * capacity * nOut)
+        output = FloatBuffer(count: capacity * nOut)
+        preActivationGradient = FloatBuffer(count: capacity * nOut)
+        inputGradient = FloatBuffer(count: capacity * nIn)
+        biasGradient = FloatBuffer(count: nOut)
+    }
+
+    /// What the forward pass multiplied: the dropped input while training.
+    private func multiplied(training: Bool) -> UnsafeMutablePointer<Float> {
+        training && pDropout > 0 ? droppedBuffer.pointer : input
+    }
+
+    /// This part's rows: dropout on its input columns, then its partial product.
+    func forwardPartial(part: Int, rows: Range<Int>, batch: Int, training: Bool, key: UInt64) {
+        let x = multiplied(training: training)
+        let scale: Float = training || pDropout == 0 ? 1 : 1 - pDropout
+        let destination = partials.pointer + part * capacity * nOut
+        guard !rows.isEmpty else {
+            destination.update(repeating: 0, count: batch * nOut)
+            return
+        }
+        if training && pDropout > 0 {
+            for sample in 0..<batch {
+                let at = sample * nIn + rows.lowerBound
+                ck_dropout_forward_keyed(droppedBuffer.pointer + at, maskBuffer.pointer + at, input + at, key, at,
+                                         pDropout, Int32(rows.count))
+            }
+        }
+        ck_sgemm_layer(0, 0, Int32(batch), Int32(nOut), Int32(rows.count), scale, x + rows.lowerBound, Int32(nIn),
+                       weights + rows.lowerBound * nOut, Int32(nOut), 0, destination, Int32(nOut))
+    }
+
+    /// One thread: sums the partial products and applies bias and
+    /// activation (or the softmax, returning the mean NLL over `batch`).
+    func finishForward(batch: Int, labels: UnsafePointer<Int32>?) -> Float {
+        ck_sum_partials(output.pointer, partials.pointer, Int32(parts), capacity * nOut, batch * nOut)
+        if let activation {
+            ck_bias_activation_forward(output.pointer, output.pointer, biases, Int32(batch), Int32(nOut), 1,
+                                       activation.kernelCode)
+            return 0
+        }
+        ck_bias_activation_forward(partials.pointer, output.pointer, biases, Int32(batch), Int32(nOut), 1, CK_ACT_LINEAR)
+        return ck_softmax_loglik_forward(output.pointer, partials.pointer, labels, Int32(batch), Int32(nOut))
+    }
+
+    /// One thread: the pre-activation gradient for the whole batch (from
+    /// the labels for the softmax, else from `outputGradient`), and the
+    /// bias update.
+    func startBackward(batch: Int, labels: UnsafePointer<Int32>, outputGradient: UnsafePointer<Float>?,
+                       eta: Float) {
+        preActivationGradient.zero(first: batch * nOut)
+        if let activation {
+            ck_bias_activation_backward(preActivationGradient.pointer, nil, outputGradient!, output.pointer,
+                                        Int32(batch), Int32(nOut), 1, activation.kernelCode)
+        } else {
+            ck_softmax_loglik_backward(preActivationGradient.pointer, output.pointer, labels, Int32(batch), Int32(nOut))
+        }
+        biasGradient.zeroAll()
+        ck_bias_activation_backward(nil, biasGradient.pointer, preActivationGradient.pointer, output.pointer,
+                                    Int32(batch), Int32(nOut), 1, CK_ACT_LINEAR)
+        ck_sgd_update(biases, biasGradient.pointer, eta, 0, nOut)
+    }
+
+    /// This part's rows: input-gradient columns (if wanted) and the update.
+    func backwardAndUpdate(rows: Range<Int>, batch: Int, wantInputGradient: Bool, eta: Float, weightDecay: Float) {
+        guard !rows.isEmpty else { return }
+        if wantInputGradient {
+            for sample in 0..<batch {
+                (inputGradient.pointer + sample * nIn + rows.lowerBound).update(repeating: 0, count: rows.count)
+            }
+        }
+        ck_linear_backward_update_rows(wantInputGradient ? inputGradient.pointer : nil, weights,
+                                       preActivationGradient.pointer, multiplied(training: true),
+                                       pDropout > 0 ? maskBuffer.pointer : nil, Int32(batch), Int32(nIn), Int32(nOut),
+                                       Int32(rows.lowerBound), Int32(rows.upperBound), eta, weightDecay)
+    }
+}

@@ -1,0 +1,189 @@
+// ParallelStep.swift: a training step and an evaluation pass on the thread team.
+//
+// The convolutional prefix is data-parallel: each thread runs its share of
+// the mini-batch through its own Replica.  The dense suffix is
+// model-parallel: each thread owns a slice of every dense layer's weight
+// rows (DenseStage).  Barriers separate the phases:
+//
+//   conv forward (own samples) | dense forward, per layer: partial products
+//   (own rows) | sum, bias, activation (thread 0) | ... softmax and cost |
+//   dense backward, last layer first: gradients and bias (thread 0) |
+//   input gradient and update (own rows) | ... | conv backward (own
+//   samples) | conv update (own slice of conv weights, summed over threads
+//   in thread order)
+//
+// Every sum is taken in a fixed order, so the same seed and thread count
+// repeat a run bit for bit.  Network falls back to its replica-only path
+// for layer orders this plan does not cover.
+
+import CKernels
+
+final class ParallelStep {
+    private unowned let network: Network
+    private let prefixCount: Int
+    private let stages: [DenseStage]
+    private let parts: Int
+    private let features: FloatBuffer
+    private let featureSize: Int
+    private let capacity: Int
+    private let labels: AlignedBuffer<Int32>
+    private let costs: AlignedBuffer<Float>
+    /// Gradient ranges of the conv prefix, cleared before its backward.
+    private let prefixWeightRange: Range<Int>
+    private let prefixBiasRange: Range<Int>
+    private let prefixWeightSources: [AlignedBuffer<UnsafePointer<Float>?>]
+    private let prefixBiasSources: AlignedBuffer<UnsafePointer<Float>?>
+    /// The dense stages' gradients are already means over the whole
+    /// mini-batch, so each replica's conv gradient counts fully.
+    private let unitWeights: AlignedBuffer<Float>
+    private let prefixZeroRanges: [Range<Int>]
+
+    // The job of the current team run.
+    private var data: Dataset?
+    private var start = 0
+    private var batch = 0
+    private var eta: Float = 0
+    private var weightDecay: Float = 0
+    private var training = false
+
+    /// nil when the layers are not "conv layers, then dense layers".
+    init?(network: Network, runnable: [any RunnableLayer], capacity: Int) {
+        let prefixCount = runnable.prefix { $0 is ConvPoolLayer }.count
+        guard prefixCount >= 1,
+              runnable[prefixCount...].allSatisfy({ $0 is FullyConnectedLayer || $0 is SoftmaxLayer }) else { return nil }
+        self.network = network
+        self.prefixCount = prefixCount
+        self.capacity = capacity
+        parts = network.replicas.count
+        featureSize = runnable[prefixCount - 1].outputShape.count
+        features = FloatBuffer(count: capacity * featureSize)
+        labels = AlignedBuffer(count: capacity, zeroedWith: 0)
+        costs = AlignedBuffer(count: parts, zeroedWith: 0)
+
+        var weightOffset = 0, biasOffset = network.weightCount
+        for layer in runnable.prefix(prefixCount) {
+            weightOffset += layer.weightCount
+            biasOffset += layer.biasCount
+        }
+        prefixWeightRange = 0..<weightOffset
+        prefixBiasRange = network.weightCount..<biasOffset
+        var stages: [DenseStage] = []
+        var input = features.pointer
+        for index in prefixCount..<runnable.count {
+            let layer = runnable[index]
+            let stage = DenseStage(layer: layer, index: index, input: input,
+                                   weights: network.parameterBlock.pointer + weightOffset,
+                                   biases: network.parameterBlock.pointer + biasOffset,
+                                   capacity: capacity, parts: parts)
+            stages.append(stage)
+            input = stage.output.pointer
+            weightOffset += layer.weightCount
+            biasOffset += layer.biasCount
+        }
+        self.stages = stages
+
+        let replicas = network.replicas, parts = self.parts
+        func pointers(at offset: Int) -> AlignedBuffer<UnsafePointer<Float>?> {
+            let table = AlignedBuffer<UnsafePointer<Float>?>(count: parts, zeroedWith: nil)
+            for (index, replica) in replicas.enumerated() { table.pointer[index] = UnsafePointer(replica.gradientBlock.pointer + offset) }
+            return table
+        }
+        let prefixWeights = prefixWeightRange.count
+        prefixWeightSources = (0..<parts).map { pointers(at: split(prefixWeights, parts: parts, part: $0).lowerBound) }
+        prefixBiasSources = pointers(at: prefixBiasRange.lowerBound)
+        unitWeights = AlignedBuffer(count: parts, zeroedWith: 1)
+        prefixZeroRanges = [prefixWeightRange, prefixBiasRange]
+    }
+
+    /// One SGD step on `batch` samples from `start`; returns the mean NLL.
+    /// A non-finite cost stops the step before any parameter changes.
+    func train(_ data: Dataset, start: Int, eta: Float, weightDecay: Float) -> Float {
+        self.data = data
+        (self.start, self.batch, self.eta, self.weightDecay, training) = (start, network.miniBatchSize, eta, weightDecay, true)
+        ck_team_run(Int32(parts), Self.entry, Unmanaged.passUnretained(self).toOpaque())
+        self.data = nil
+        return costs.pointer[0]
+    }
+
+    /// Forward passes without dropout over `batch` samples from `start`;
+    /// the predictions land in `predictions` (capacity entries).
+    func evaluate(_ data: Dataset, start: Int, batch: Int, predictions: UnsafeMutablePointer<Int32>) {
+        self.data = data
+        (self.start, self.batch, training) = (start, batch, false)
+        ck_team_run(Int32(parts), Self.entry, Unmanaged.passUnretained(self).toOpaque())
+        self.data = nil
+        ck_argmax_rows(predictions, stages.last!.output.pointer, Int32(batch), Int32(stages.last!.nOut))
+    }
+
+    /// The labels of the last pass, in sample order.
+    var lastLabels: UnsafePointer<Int32> { UnsafePointer(labels.pointer) }
+
+    private static let entry: ck_task_fn = { context, part, parts in
+        Unmanaged<ParallelStep>.fromOpaque(context!).takeUnretainedValue().run(part: Int(part), parts: Int(parts))
+    }
+
+    private func run(part: Int, parts: Int) {
+        let samples = split(batch, parts: parts, part: part)
+        let keys = network.dropoutKeyPointer
+        let replica = network.replicas[part]
+
+        // Convolutional prefix, own samples, gathered into `features`.
+        if !samples.isEmpty {
+            replica.load(data!, start: start + samples.lowerBound, batch: samples.count)
+            (labels.pointer + samples.lowerBound).update(from: replica.labels.pointer, count: samples.count)
+            let context = PassContext(training: training, dropoutKeys: keys, firstSample: samples.lowerBound)
+            let output = replica.forward(firstLayers: prefixCount, batch: samples.count, context: context)
+            (features.pointer + samples.lowerBound * featureSize).update(from: output, count: samples.count * featureSize)
+        }
+        ck_team_barrier(Int32(parts))
+
+        // Dense layers forward.
+        for stage in stages {
+            stage.forwardPartial(part: part, rows: split(stage.nIn, parts: parts, part: part), batch: batch,
+                                 training: training, key: keys[stage.index])
+            ck_team_barrier(Int32(parts))
+            if part == 0 {
+                costs.pointer[0] = stage.finishForward(batch: batch, labels: UnsafePointer(labels.pointer))
+            }
+            ck_team_barrier(Int32(parts))
+        }
+        guard training, costs.pointer[0].isFinite else { return }
+
+        // Dense layers backward, each fused with its update.
+        for (position, stage) in stages.enumerated().reversed() {
+            if part == 0 {
+                let above = position + 1 < stages.count ? UnsafePointer(stages[position + 1].inputGradient.pointer) : nil
+                stage.startBackward(batch: batch, labels: UnsafePointer(labels.pointer), outputGradient: above, eta: eta)
+            }
+            ck_team_barrier(Int32(parts))
+            stage.backwardAndUpdate(rows: split(stage.nIn, parts: parts, part: part), batch: batch,
+                                    wantInputGradient: true, eta: eta, weightDecay: weightDecay)
+            ck_team_barrier(Int32(parts))
+        }
+
+        // Convolutional prefix backward, own samples.
+        if !samples.isEmpty {
+            let lastConv = replica.runners[prefixCount - 1]
+            lastConv.outputGradient.pointer.update(from: stages[0].inputGradient.pointer + samples.lowerBound * featureSize,
+                                                   count: samples.count * featureSize)
+            replica.backward(firstLayers: prefixCount, batch: samples.count, zeroRanges: prefixZeroRanges)
+        }
+        ck_team_barrier(Int32(parts))
+
+        // Conv parameters: own slice of the weights, summed over replicas.
+        let slice = split(prefixWeightRange.count, parts: parts, part: part)
+        ck_sgd_update_combined(network.parameterBlock.pointer + slice.lowerBound, prefixWeightSources[part].pointer,
+                               unitWeights.pointer, Int32(parts), eta, weightDecay, slice.count)
+        if part == parts - 1 {
+            ck_sgd_update_combined(network.parameterBlock.pointer + prefixBiasRange.lowerBound, prefixBiasSources.pointer,
+                                   unitWeights.pointer, Int32(parts), eta, 0, prefixBiasRange.count)
+        }
+    }
+}
+
+/// The contiguous share of `total` items that part `part` of `parts` takes.
+func split(_ total: Int, parts: Int, part: Int) -> Range<Int> {
+    let base = total / parts, extra = total % parts
+    let start = part * base + min(part, extra)
+    return start..<(start + base + (part < extra ? 1 : 0))
+}
