@@ -12,6 +12,7 @@
 #include "ckernels.h"
 
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
@@ -38,9 +39,14 @@ static struct {
     atomic_uint barrier_phase;
 } team = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, 0, 0, 0, 0, 1, {0}, 0, 0};
 
+/* A worker must start from the generation current when it was CREATED:
+ * reading it once running could skip a job published in between, and the
+ * caller would wait for that worker forever. */
+static unsigned start_generation[CK_TEAM_MAX_THREADS];
+
 static void *worker_main(void *argument) {
     int index = (int)(intptr_t)argument;
-    unsigned seen = atomic_load(&team.generation);
+    unsigned seen = start_generation[index];
     ck_flush_denormals_on_this_thread();
     for (;;) {
         unsigned now;
@@ -68,6 +74,7 @@ int ck_team_size(void) { return team.size; }
 int ck_team_ensure(int threads) {
     if (threads > CK_TEAM_MAX_THREADS) threads = CK_TEAM_MAX_THREADS;
     while (team.size < threads) {
+        start_generation[team.size] = atomic_load(&team.generation);
         if (pthread_create(&team.workers[team.size], NULL, worker_main, (void *)(intptr_t)team.size) != 0)
             return team.size;
         pthread_detach(team.workers[team.size]);
@@ -94,7 +101,11 @@ void ck_team_run(int parts, ck_task_fn fn, void *context) {
         pthread_mutex_unlock(&team.lock);
     }
     fn(context, 0, parts);
-    while (atomic_load(&team.pending) > 0) CK_PAUSE();
+    int spins = 0;
+    while (atomic_load(&team.pending) > 0) {
+        if (++spins < 4096) CK_PAUSE();
+        else sched_yield();
+    }
 }
 
 void ck_team_barrier(int parts) {
@@ -104,6 +115,12 @@ void ck_team_barrier(int parts) {
         atomic_store(&team.arrived, 0);
         atomic_fetch_add(&team.barrier_phase, 1);
     } else {
-        while (atomic_load(&team.barrier_phase) == phase) CK_PAUSE();
+        /* With more threads than free cores the thread we wait for may be
+         * descheduled: after a short spin, give it the core. */
+        int spins = 0;
+        while (atomic_load(&team.barrier_phase) == phase) {
+            if (++spins < 4096) CK_PAUSE();
+            else sched_yield();
+        }
     }
 }
