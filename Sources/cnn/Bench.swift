@@ -1,0 +1,144 @@
+// Bench.swift: `cnn bench`, SwiftNet's own speed measurements.
+//
+// Times whole training epochs of the seed's networks (50,000 images, the
+// seed's data order, plain SGD) and the classification of the 10,000 test
+// images, for every combination of network, mini-batch size and thread
+// count asked for.  Each figure is the median of --reps repetitions after
+// a warm-up.  Results print as a table and, with --json, as JSON lines that
+// bench/compare merges with PyTorch's and JAX's figures from the same run.
+
+import ArgumentParser
+import Foundation
+import SwiftNet
+
+struct Bench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Time training epochs and test-set evaluation of the seed's networks.")
+
+    @Option(help: "Comma-separated networks: A0 (one conv, no dropout), A (one conv, dropout 0.3), B (two conv, dropout 0.3).")
+    var nets: String = "A0,A,B"
+
+    @Option(help: "Comma-separated mini-batch sizes.")
+    var miniBatchSizes: String = "10,64"
+
+    @Option(help: "Comma-separated thread counts (default: 1 and every core).")
+    var threads: String?
+
+    @Option(help: "Repetitions per figure; the median is reported.")
+    var reps: Int = 3
+
+    @Option(help: "Time this many mini-batches per repetition and scale to an epoch (0: whole epochs).")
+    var batches: Int = 0
+
+    @Option(help: "The MNIST pickle.")
+    var data: String = "data/mnist.pkl.gz"
+
+    @Option(help: "Append one JSON object per figure to this file.")
+    var json: String?
+
+    func validate() throws {
+        guard reps >= 1 else { throw ValidationError("--reps must be at least 1, got \(reps)") }
+        guard batches >= 0 else { throw ValidationError("--batches must be zero or positive, got \(batches)") }
+        _ = try parsedNets()
+        _ = try integers(miniBatchSizes, flag: "--mini-batch-sizes")
+        _ = try threadCounts()
+    }
+
+    private func parsedNets() throws -> [BenchNetwork] {
+        try nets.split(separator: ",").map { name in
+            guard let net = BenchNetwork(rawValue: String(name)) else {
+                throw ValidationError("--nets: unknown network '\(name)'; use A0, A or B")
+            }
+            return net
+        }
+    }
+
+    private func integers(_ list: String, flag: String) throws -> [Int] {
+        try list.split(separator: ",").map { item in
+            guard let value = Int(item), value >= 1 else { throw ValidationError("\(flag): '\(item)' is not a positive integer") }
+            return value
+        }
+    }
+
+    private func threadCounts() throws -> [Int] {
+        let cores = ProcessInfo.processInfo.activeProcessorCount
+        return try threads.map { try integers($0, flag: "--threads") } ?? Array(Set([1, cores])).sorted()
+    }
+
+    func run() throws {
+        let mnist = try MNIST.load(contentsOf: data)
+        var output: FileHandle?
+        if let json {
+            if !FileManager.default.fileExists(atPath: json) { FileManager.default.createFile(atPath: json, contents: nil) }
+            guard let handle = FileHandle(forWritingAtPath: json) else {
+                throw ValidationError("\(json): cannot open for writing")
+            }
+            handle.seekToEndOfFile()
+            output = handle
+        }
+        print("network  mini-batch  threads  epoch s (median)  images/s  test-set eval images/s (median)")
+        for net in try parsedNets() {
+            for miniBatch in try integers(miniBatchSizes, flag: "--mini-batch-sizes") {
+                for threadCount in try threadCounts() {
+                    let figure = try measure(net, miniBatch: miniBatch, threads: threadCount, mnist: mnist)
+                    print(String(format: "%-8@ %10d %8d %17.3f %9.0f %32.0f", net.rawValue as NSString, miniBatch,
+                                 threadCount, figure.epochSeconds, 50_000 / figure.epochSeconds, figure.evalImagesPerSecond))
+                    fflush(stdout)
+                    if let output {
+                        let line = String(format: "{\"framework\":\"swiftnet\",\"net\":\"%@\",\"mb\":%d,\"threads\":%d,\"epoch_s_median\":%.4f,\"infer_img_s_median\":%.1f,\"isa\":\"%@\"}\n",
+                                          net.rawValue, miniBatch, threadCount, figure.epochSeconds, figure.evalImagesPerSecond,
+                                          KernelInfo.isaName)
+                        output.write(Data(line.utf8))
+                    }
+                }
+            }
+        }
+    }
+
+    private func measure(_ net: BenchNetwork, miniBatch: Int, threads: Int, mnist: MNIST)
+        throws -> (epochSeconds: Double, evalImagesPerSecond: Double) {
+        let network = try Network(layers: net.layers(miniBatchSize: miniBatch), miniBatchSize: miniBatch,
+                                  threads: threads, seed: 0)
+        let available = mnist.training.count / miniBatch
+        let timed = batches > 0 ? min(batches, available) : available
+        // Warm-up: caches, the thread team, OpenBLAS's buffers.
+        for index in 0..<min(50, available) {
+            network.trainMiniBatch(mnist.training, start: index * miniBatch, eta: 0.1, weightDecay: 0)
+        }
+        var epochTimes: [Double] = []
+        for _ in 0..<reps {
+            let started = DispatchTime.now().uptimeNanoseconds
+            for index in 0..<timed {
+                network.trainMiniBatch(mnist.training, start: index * miniBatch, eta: 0.1, weightDecay: 0)
+            }
+            let seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
+            epochTimes.append(seconds * Double(available) / Double(timed))
+        }
+        var evalRates: [Double] = []
+        for _ in 0..<reps {
+            let started = DispatchTime.now().uptimeNanoseconds
+            _ = network.accuracy(on: mnist.test)
+            let seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
+            evalRates.append(Double(mnist.test.count) / seconds)
+        }
+        return (median(epochTimes), median(evalRates))
+    }
+
+    private func median(_ values: [Double]) -> Double {
+        let sorted = values.sorted()
+        return sorted.count % 2 == 1 ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
+    }
+}
+
+/// The peers' network names (../shared/peers): A0, A and B.
+enum BenchNetwork: String {
+    case A0, A, B
+
+    func layers(miniBatchSize: Int) -> [any Layer] {
+        switch self {
+        case .A0: return SeedNetwork.oneConv.layers(miniBatchSize: miniBatchSize, activation: .sigmoid, dropout: 0)
+        case .A: return SeedNetwork.oneConv.layers(miniBatchSize: miniBatchSize, activation: .sigmoid, dropout: 0.3)
+        case .B: return SeedNetwork.twoConv.layers(miniBatchSize: miniBatchSize, activation: .sigmoid, dropout: 0.3)
+        }
+    }
+}
