@@ -11,8 +11,14 @@
  */
 #include "ckernels.h"
 
+#include <limits.h>
 #include <pthread.h>
 #include <sched.h>
+#if defined(__linux__)
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
 #include <stdatomic.h>
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
@@ -21,14 +27,37 @@
 #define CK_PAUSE() ((void)0)
 #endif
 
-enum { SPINS_BEFORE_SLEEP = 1 << 16 };
+/* Spin this long for the next task, or at a barrier, before sleeping: long
+ * enough to cover the gap between two phases of a step, short enough that
+ * a thread whose partner lost its core (another program running) gives
+ * the core back instead of burning its time slice. */
+enum { SPINS_BEFORE_SLEEP = 1 << 14, BARRIER_SPINS = 2048 };
+
+/* Sleep while *word == expected / wake sleepers on word: futexes on Linux,
+ * a yield loop elsewhere. */
+static void word_wait(atomic_uint *word, unsigned expected) {
+#if defined(__linux__)
+    syscall(SYS_futex, (unsigned *)word, FUTEX_WAIT_PRIVATE, expected, NULL, NULL, 0);
+#else
+    if (atomic_load(word) == expected) sched_yield();
+#endif
+}
+
+static void word_wake(atomic_uint *word) {
+#if defined(__linux__)
+    syscall(SYS_futex, (unsigned *)word, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
+#else
+    (void)word;
+#endif
+}
 
 static struct {
     pthread_mutex_t lock;
     pthread_cond_t wake;
     atomic_uint generation;
     atomic_int sleepers;
-    atomic_int pending;
+    atomic_uint pending;
+    atomic_int caller_sleeping;
     ck_task_fn fn;
     void *context;
     int parts;
@@ -37,7 +66,8 @@ static struct {
     /* sense-reversing barrier */
     atomic_int arrived;
     atomic_uint barrier_phase;
-} team = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, 0, 0, 0, 0, 1, {0}, 0, 0};
+    atomic_int barrier_sleepers;
+} team = {.lock = PTHREAD_MUTEX_INITIALIZER, .wake = PTHREAD_COND_INITIALIZER, .size = 1};
 
 /* A worker must start from the generation current when it was CREATED:
  * reading it once running could skip a job published in between, and the
@@ -64,7 +94,7 @@ static void *worker_main(void *argument) {
         }
         seen = now;
         if (index < team.parts) team.fn(team.context, index, team.parts);
-        atomic_fetch_sub(&team.pending, 1);
+        if (atomic_fetch_sub(&team.pending, 1) == 1 && atomic_load(&team.caller_sleeping)) word_wake(&team.pending);
     }
     return NULL;
 }
@@ -101,10 +131,15 @@ void ck_team_run(int parts, ck_task_fn fn, void *context) {
         pthread_mutex_unlock(&team.lock);
     }
     fn(context, 0, parts);
-    int spins = 0;
-    while (atomic_load(&team.pending) > 0) {
-        if (++spins < 4096) CK_PAUSE();
-        else sched_yield();
+    for (int spins = 0; atomic_load(&team.pending) > 0; spins++) {
+        if (spins < BARRIER_SPINS) {
+            CK_PAUSE();
+            continue;
+        }
+        atomic_store(&team.caller_sleeping, 1);
+        unsigned left;
+        while ((left = atomic_load(&team.pending)) > 0) word_wait(&team.pending, left);
+        atomic_store(&team.caller_sleeping, 0);
     }
 }
 
@@ -114,13 +149,14 @@ void ck_team_barrier(int parts) {
     if (atomic_fetch_add(&team.arrived, 1) == parts - 1) {
         atomic_store(&team.arrived, 0);
         atomic_fetch_add(&team.barrier_phase, 1);
-    } else {
-        /* With more threads than free cores the thread we wait for may be
-         * descheduled: after a short spin, give it the core. */
-        int spins = 0;
-        while (atomic_load(&team.barrier_phase) == phase) {
-            if (++spins < 4096) CK_PAUSE();
-            else sched_yield();
-        }
+        if (atomic_load(&team.barrier_sleepers) > 0) word_wake(&team.barrier_phase);
+        return;
     }
+    for (int spins = 0; spins < BARRIER_SPINS; spins++) {
+        if (atomic_load(&team.barrier_phase) != phase) return;
+        CK_PAUSE();
+    }
+    atomic_fetch_add(&team.barrier_sleepers, 1);
+    while (atomic_load(&team.barrier_phase) == phase) word_wait(&team.barrier_phase, phase);
+    atomic_fetch_sub(&team.barrier_sleepers, 1);
 }
