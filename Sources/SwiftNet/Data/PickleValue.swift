@@ -2,27 +2,62 @@
 //
 // The restricted decoder (RestrictedPickleDecoder.swift) never creates an
 // object of a type it does not know: a pickle can only yield None, booleans,
-// small integers, short byte strings, tuples, the three numpy globals by name,
-// and the dtype and array objects that numpy's own reconstructors would make.
-// Arrays and dtypes are classes because a pickle refers to them from its memo
-// and then finishes them in place (BUILD), exactly as Python does.
+// small integers, short byte strings and Latin-1 text, tuples, the numpy
+// globals (and `_codecs.encode`) by name, and the dtype and array objects
+// that numpy's own reconstructors would make.  Arrays and dtypes are classes
+// because a pickle refers to them from its memo and then finishes them in
+// place (BUILD), exactly as Python does.
 
 /// The only callables a pickle may name. Naming is all they do here: nothing is executed.
-enum AllowedGlobal: String, CaseIterable {
-    case reconstruct = "numpy.core.multiarray._reconstruct"
-    case ndarray = "numpy.ndarray"
-    case dtype = "numpy.dtype"
+enum AllowedGlobal: CaseIterable {
+    /// numpy's array reconstructor, under its numpy 1 and numpy 2 module names.
+    case reconstruct
+    case ndarray
+    case dtype
+    /// How Python 3 spells a byte string in a protocol 2 pickle: `_codecs.encode(text, 'latin1')`.
+    /// The decoder only ever applies it as that pure Latin-1 conversion.
+    case codecsEncode
+
+    /// The names under which a pickle may refer to each global.
+    static let names: [String: AllowedGlobal] = [
+        "numpy.core.multiarray._reconstruct": .reconstruct,
+        "numpy._core.multiarray._reconstruct": .reconstruct,
+        "numpy.ndarray": .ndarray,
+        "numpy.dtype": .dtype,
+        "_codecs.encode": .codecsEncode,
+    ]
+
+    /// Every allowed name, for messages.
+    static var allowedNames: [String] { names.keys.sorted() }
+
+    init?(fullName: String) {
+        guard let global = Self.names[fullName] else { return nil }
+        self = global
+    }
+
+    /// The name used in messages.
+    var name: String {
+        switch self {
+        case .reconstruct: return "numpy.core.multiarray._reconstruct"
+        case .ndarray: return "numpy.ndarray"
+        case .dtype: return "numpy.dtype"
+        case .codecsEncode: return "_codecs.encode"
+        }
+    }
 }
 
-/// The element types the data layer understands: float32 pixels and int64 labels.
+/// The element types a pickle may hold: float32 pixels and int64 labels in
+/// MNIST, float32 or float64 parameters in network3's saved layers.
 enum NumpyElementKind {
     case float32
+    case float64
     case int64
 
     /// numpy's short name for the type, as it appears in a pickle.
     var code: String {
         switch self {
         case .float32: return "f4"
+        case .float64: return "f8"
         case .int64: return "i8"
         }
     }
@@ -30,28 +65,33 @@ enum NumpyElementKind {
     var itemSize: Int {
         switch self {
         case .float32: return 4
-        case .int64: return 8
+        case .float64, .int64: return 8
         }
     }
 
     init?(code: [UInt8]) {
         switch code {
         case Array("f4".utf8): self = .float32
+        case Array("f8".utf8): self = .float64
         case Array("i8".utf8): self = .int64
         default: return nil
         }
     }
 }
 
-/// An array's converted elements. Float32 pixels arrive already as bytes
-/// (value = byte / 256); the decoder refuses any float that is not.
+/// An array's converted elements. In MNIST, float32 pixels arrive already as
+/// bytes (value = byte / 256) and the decoder refuses any float that is not;
+/// parameters keep their values.
 enum NumpyArrayElements {
     case pixelBytes([UInt8])
+    case float32([Float])
+    case float64([Double])
     case int64([Int64])
 
     var kind: NumpyElementKind {
         switch self {
-        case .pixelBytes: return .float32
+        case .pixelBytes, .float32: return .float32
+        case .float64: return .float64
         case .int64: return .int64
         }
     }
@@ -102,6 +142,8 @@ enum PickleValue {
     case bool(Bool)
     case int(Int64)
     case bytes([UInt8])
+    /// A Python 3 str (Python 2 unicode), as its code points, each below 256.
+    case text([UInt8])
     case tuple(PickleTuple)
     case global(AllowedGlobal)
     case dtype(NumpyDType)
@@ -116,11 +158,23 @@ enum PickleValue {
         case .bool(let flag): return flag ? "True" : "False"
         case .int(let value): return "the integer \(value)"
         case .bytes(let bytes): return "the string \(quoted(bytes))"
+        case .text(let text): return "the text \(quoted(text))"
         case .tuple(let tuple): return "a tuple of \(tuple.items.count)"
-        case .global(let global): return global.rawValue
+        case .global(let global): return global.name
         case .dtype(let dtype): return "dtype('\(dtype.kind.code)')"
         case .array: return "an ndarray"
         case .arrayData: return "array data"
+        }
+    }
+}
+
+extension PickleValue {
+    /// The bytes of a short string, whether pickled as a byte string (Python
+    /// 2) or as text (Python 3); nil for anything else.
+    var stringBytes: [UInt8]? {
+        switch self {
+        case .bytes(let bytes), .text(let bytes): return bytes
+        default: return nil
         }
     }
 }

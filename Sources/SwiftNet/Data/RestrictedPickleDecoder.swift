@@ -3,24 +3,55 @@
 //
 // Python's own unpickler will call any function a file names (`os.system` is
 // the classic example), so a pickle from the internet must never reach one.
-// This is a small stack machine that knows only the opcodes a Python 2
-// cPickle of numpy arrays uses, and only the three numpy globals that such a
-// pickle names. It does not call them: REDUCE and BUILD are checked against
-// the exact argument shapes numpy writes and produce inert values
+// This is a small stack machine that knows only the opcodes a protocol 2
+// pickle of numpy arrays uses, and only the few globals that such a pickle
+// names. It does not call them: REDUCE and BUILD are checked against the
+// exact argument shapes numpy writes and produce inert values
 // (PickleValue.swift). Anything else stops decoding with a DataFileError that
 // names the offset of the offending opcode in the uncompressed stream.
 //
+// Python 2's cPickle (which wrote MNIST and network3's saved parameters)
+// stores an array's bytes as a BINSTRING.  Python 3 writing protocol 2 has no
+// byte-string opcode, so it writes text and a call, `_codecs.encode(text,
+// 'latin1')`, that turns the text back into bytes; the decoder accepts that
+// one call and performs the Latin-1 conversion itself, so nothing is run.
+//
 // Array data is converted while it streams in: float32 values become pixel
 // bytes (each must be a whole number of 256ths in [0, 1)), so the 157 MB of
-// MNIST training floats never sit in memory at once. The decoder knows a
-// string is array data from its place on the stack: right after the
-// (version, shape, dtype, is_fortran) part of an array's state.
+// MNIST training floats never sit in memory at once; parameters (the
+// `.parameters` purpose) keep their float32 or float64 values. The decoder
+// knows a string is array data from its place on the stack: right after the
+// (version, shape, dtype, is_fortran) part of an array's state (and, in
+// Python 3's spelling, the `_codecs.encode` global).
 //
 // Every loop is bounded by the bytes in the stream and every container by a
 // fixed limit below, so hostile input ends in an error, never a hang, a trap
 // or an unbounded allocation.
 
 struct RestrictedPickleDecoder {
+    /// What the arrays are for, which decides the element types allowed and how they are kept.
+    enum Purpose {
+        /// MNIST: float32 pixels (kept as bytes, each a whole number of 256ths) and int64 labels.
+        case mnist
+        /// network3's saved layers: float32 or float64 weights and biases, kept as they are.
+        case parameters
+
+        func allows(_ kind: NumpyElementKind) -> Bool {
+            switch self {
+            case .mnist: return kind == .float32 || kind == .int64
+            case .parameters: return kind == .float32 || kind == .float64
+            }
+        }
+
+        var allowedTypes: String {
+            switch self {
+            case .mnist: return "'f4' (float32 pixels) and 'i8' (int64 labels)"
+            case .parameters: return "'f4' and 'f8' (float32 and float64 parameters)"
+            }
+        }
+    }
+
+
     /// The most values the stack may hold; numpy's pickles need about ten.
     static let maximumStackDepth = 1_000
     static let maximumMarkDepth = 100
@@ -29,6 +60,8 @@ struct RestrictedPickleDecoder {
     /// Strings that are not array data are dtype codes and byte orders: a few bytes.
     static let maximumPlainStringLength = 256
     static let maximumGlobalLineLength = 200
+    /// Pickles in one file of network3 parameters: w and b of up to 64 layers.
+    static let maximumPickles = 128
     /// One array's raw data; MNIST's largest is 157 MB. Keeps a lying length
     /// field from reserving more memory than any real dataset needs.
     static let maximumArrayDataBytes = 1 << 30
@@ -36,6 +69,9 @@ struct RestrictedPickleDecoder {
     static let conversionChunkBytes = 1 << 18
 
     private let input: UncompressedByteStream
+    private let purpose: Purpose
+    /// Where this pickle began in the stream (files of parameters hold several).
+    private let pickleStart: Int64
     private var stack: [PickleValue] = []
     /// Stack heights at each MARK; values below the top one are out of reach, as in Python.
     private var marks: [Int] = []
@@ -52,12 +88,42 @@ struct RestrictedPickleDecoder {
     /// - Throws: `DataFileError` for anything outside the restricted format, for
     ///   truncated or damaged input, and for data after the pickle's STOP.
     static func decode(from input: UncompressedByteStream) throws -> PickleValue {
-        var decoder = RestrictedPickleDecoder(input: input)
-        return try decoder.run()
+        var decoder = RestrictedPickleDecoder(input: input, purpose: .mnist)
+        let value = try decoder.run()
+        // Reading on to the end also makes zlib check the gzip CRC and length.
+        let end = input.offset
+        if try input.readByte() != nil {
+            throw DataFileError(path: input.path, offset: end, reason: "unexpected data after the pickle's STOP opcode")
+        }
+        return value
     }
 
-    private init(input: UncompressedByteStream) {
+    /// Decodes pickles one after another until the stream ends, as a file
+    /// written by repeated `cPickle.dump` calls holds them (network3's saved
+    /// parameters: w and b of each layer in turn).
+    /// - Parameters:
+    ///   - input: the uncompressed bytes, positioned at the start of the first pickle.
+    ///   - purpose: what the arrays are for.
+    /// - Returns: the pickled values, in file order; at least one.
+    /// - Throws: `DataFileError` for anything outside the restricted format, for
+    ///   truncated or damaged input, an empty file, or more than `maximumPickles` pickles.
+    static func decodeSequence(from input: UncompressedByteStream, purpose: Purpose) throws -> [PickleValue] {
+        var values: [PickleValue] = []
+        while try values.isEmpty || !input.isAtEnd() {
+            guard values.count < maximumPickles else {
+                throw DataFileError(path: input.path, offset: input.offset,
+                                    reason: "more than \(maximumPickles) pickles in one file")
+            }
+            var decoder = RestrictedPickleDecoder(input: input, purpose: purpose)
+            values.append(try decoder.run())
+        }
+        return values
+    }
+
+    private init(input: UncompressedByteStream, purpose: Purpose) {
         self.input = input
+        self.purpose = purpose
+        pickleStart = input.offset
     }
 
     // MARK: - The machine
@@ -73,16 +139,16 @@ struct RestrictedPickleDecoder {
             switch opcode {
             case 0x80: // PROTO
                 let version = try argumentByte()
-                guard opcodeOffset == 0, version <= 2 else {
+                guard opcodeOffset == pickleStart, version <= 2 else {
                     throw failure("PROTO \(version) is not allowed: only a leading PROTO 0, 1 or 2 (Python 2 cPickle)")
                 }
             case UInt8(ascii: "c"): // GLOBAL
                 let module = try globalLine()
                 let name = try globalLine()
                 let fullName = module + "." + name
-                guard let global = AllowedGlobal(rawValue: fullName) else {
+                guard let global = AllowedGlobal(fullName: fullName) else {
                     throw failure("global '\(fullName)' is not allowed (only "
-                        + AllowedGlobal.allCases.map(\.rawValue).joined(separator: ", ")
+                        + AllowedGlobal.allowedNames.joined(separator: ", ")
                         + " may appear in a data file)")
                 }
                 try push(.global(global))
@@ -133,6 +199,8 @@ struct RestrictedPickleDecoder {
                     throw failure("BINSTRING claims a negative length (\(length))")
                 }
                 try string(length: Int(length))
+            case UInt8(ascii: "X"): // BINUNICODE
+                try text(length: Int(try argumentUInt32()))
             case UInt8(ascii: "R"): // REDUCE
                 let operands = try pop(2)
                 try push(try reduce(operands[0], arguments: operands[1]))
@@ -153,18 +221,14 @@ struct RestrictedPickleDecoder {
             throw failure("STOP with \(stack.count) values and \(marks.count) MARKs on the stack; "
                 + "a pickle ends with exactly one value")
         }
-        // Reading on to the end also makes zlib check the gzip CRC and length.
-        let end = input.offset
-        if try input.readByte() != nil {
-            throw DataFileError(path: input.path, offset: end, reason: "unexpected data after the pickle's STOP opcode")
-        }
         return stack[0]
     }
 
     // MARK: - REDUCE and BUILD, limited to what numpy writes
 
-    /// The value of `callable(*arguments)` for the two calls numpy's pickles make:
-    /// `_reconstruct(ndarray, (0,), 'b')` and `dtype(code, 0, 1)`.
+    /// The value of `callable(*arguments)` for the calls numpy's pickles make:
+    /// `_reconstruct(ndarray, (0,), 'b')`, `dtype(code, 0, 1)` (Python 3:
+    /// `dtype(code, False, True)`), and Python 3's `_codecs.encode(text, 'latin1')`.
     private func reduce(_ callable: PickleValue, arguments: PickleValue) throws -> PickleValue {
         guard case .tuple(let tuple) = arguments else {
             throw failure("REDUCE with \(arguments.summary) as its arguments; numpy passes a tuple")
@@ -182,18 +246,30 @@ struct RestrictedPickleDecoder {
             }
             return .array(NumpyArray())
         case .global(.dtype):
-            guard items.count == 3, case .bytes(let code) = items[0], case .int(0) = items[1], case .int(1) = items[2]
+            guard items.count == 3, let code = items[0].stringBytes,
+                  isZero(items[1]), isOne(items[2])
             else {
                 throw failure("REDUCE of dtype with arguments (\(items.map(\.summary).joined(separator: ", "))); "
                     + "only numpy's dtype(code, 0, 1) is allowed")
             }
-            guard let kind = NumpyElementKind(code: code) else {
-                throw failure("dtype \(quoted(code)) is not supported: only 'f4' (float32 pixels) "
-                    + "and 'i8' (int64 labels)")
+            guard let kind = NumpyElementKind(code: code), purpose.allows(kind) else {
+                throw failure("dtype \(quoted(code)) is not supported: only \(purpose.allowedTypes)")
             }
             return .dtype(NumpyDType(kind: kind))
+        case .global(.codecsEncode):
+            guard items.count == 2, items[1].stringBytes == Array("latin1".utf8) else {
+                throw failure("REDUCE of _codecs.encode with arguments (\(items.map(\.summary).joined(separator: ", "))); "
+                    + "only Python 3's encode(text, 'latin1') of a byte string is allowed")
+            }
+            switch items[0] {
+            case .text(let text): return .bytes(text)
+            case .arrayData: return items[0] // converted from its text when it was read
+            default:
+                throw failure("REDUCE of _codecs.encode on \(items[0].summary); only text can be encoded")
+            }
         default:
-            throw failure("REDUCE of \(callable.summary) is not allowed: only numpy's _reconstruct and dtype may be called")
+            throw failure("REDUCE of \(callable.summary) is not allowed: only numpy's _reconstruct and dtype "
+                + "(and _codecs.encode of Latin-1 text) may be called")
         }
     }
 
@@ -207,7 +283,7 @@ struct RestrictedPickleDecoder {
         switch target {
         case .dtype(let dtype):
             guard !dtype.isLittleEndian else { throw failure("BUILD on a dtype that was already built") }
-            guard items.count == 8, case .int(3) = items[0], case .bytes(let byteOrder) = items[1] else {
+            guard items.count == 8, case .int(3) = items[0], let byteOrder = items[1].stringBytes else {
                 throw failure("a dtype state of \(items.count) items; numpy writes (3, byte order, None, None, None, -1, -1, 0)")
             }
             guard byteOrder == Array("<".utf8) else {
@@ -285,6 +361,21 @@ struct RestrictedPickleDecoder {
         try push(value)
     }
 
+    /// numpy's dtype flags: 0 and 1 from Python 2, False and True from Python 3.
+    private func isZero(_ value: PickleValue) -> Bool {
+        switch value {
+        case .int(0), .bool(false): return true
+        default: return false
+        }
+    }
+
+    private func isOne(_ value: PickleValue) -> Bool {
+        switch value {
+        case .int(1), .bool(true): return true
+        default: return false
+        }
+    }
+
     private func makeTuple(_ items: [PickleValue]) throws -> PickleValue {
         let tuple = PickleTuple(items)
         guard tuple.nesting <= Self.maximumTupleNesting else {
@@ -324,11 +415,18 @@ struct RestrictedPickleDecoder {
         return printable(line, limit: Self.maximumGlobalLineLength)
     }
 
-    // MARK: - Strings and array data
+    // MARK: - Strings, text and array data
 
     private mutating func string(length: Int) throws {
-        if let (shape, kind) = try arrayDataContext() {
-            try push(.arrayData(try arrayData(length: length, shape: shape, kind: kind)))
+        if let (shape, kind) = try arrayDataContext(encodedAsText: false) {
+            let (elementCount, byteCount) = try arraySize(shape: shape, kind: kind)
+            guard length == byteCount else {
+                throw failure("\(opcodeName) holds \(length) bytes of array data, but shape \(describe(shape)) "
+                    + "of \(kind.code) needs \(byteCount)")
+            }
+            let input = self.input
+            try push(.arrayData(try arrayData(shape: shape, kind: kind, elementCount: elementCount, dataOffset: input.offset,
+                                              exactOffsets: true) { piece in try input.read(into: piece) }))
             return
         }
         guard length <= Self.maximumPlainStringLength else {
@@ -341,13 +439,48 @@ struct RestrictedPickleDecoder {
         try push(.bytes(bytes))
     }
 
+    /// BINUNICODE: UTF-8 text whose characters must all be Latin-1 (below 256),
+    /// because the only text a numpy pickle holds is a short name or, in
+    /// Python 3's spelling, an array's bytes as Latin-1 characters.
+    private mutating func text(length: Int) throws {
+        var reader = Latin1TextReader(input: input, encodedLength: length, textStart: input.offset, opcodeOffset: opcodeOffset)
+        if let (shape, kind) = try arrayDataContext(encodedAsText: true) {
+            let (elementCount, byteCount) = try arraySize(shape: shape, kind: kind)
+            // Each byte is one character of one or two UTF-8 bytes.
+            guard length >= byteCount, length / 2 <= byteCount else {
+                throw failure("BINUNICODE of \(length) bytes cannot hold the \(byteCount) bytes of array data "
+                    + "that shape \(describe(shape)) of \(kind.code) needs")
+            }
+            let contents = try arrayData(shape: shape, kind: kind, elementCount: elementCount, dataOffset: input.offset,
+                                         exactOffsets: false) { piece in try reader.read(into: piece, arrayBytes: byteCount) }
+            guard reader.remaining == 0 else {
+                throw failure("BINUNICODE holds more text than the \(byteCount) bytes of array data it stands for")
+            }
+            try push(.arrayData(contents))
+            return
+        }
+        guard length <= Self.maximumPlainStringLength else {
+            throw failure("BINUNICODE of \(length) bytes where only a short text may appear "
+                + "(long text is allowed only as an array's data)")
+        }
+        var characters = [UInt8](repeating: 0, count: length)
+        let got = try characters.withUnsafeMutableBytes { raw in try reader.read(into: raw, arrayBytes: nil) }
+        try push(.text(Array(characters[0..<got])))
+    }
+
     /// The shape and element type if the stack above the last MARK is the start of
     /// an array's state, (1, shape, dtype, is_fortran), so that the string now
     /// being read is that array's data; nil if it is plainly something else.
-    private func arrayDataContext() throws -> ([Int], NumpyElementKind)? {
-        guard let mark = marks.last, stack.count - mark == 4,
+    /// - Parameters:
+    ///   - encodedAsText: true for text, which is array data only in Python 3's
+    ///     spelling, with `_codecs.encode` pushed after is_fortran.
+    private func arrayDataContext(encodedAsText: Bool) throws -> ([Int], NumpyElementKind)? {
+        guard let mark = marks.last, stack.count - mark == (encodedAsText ? 5 : 4),
               case .int(1) = stack[mark], case .tuple(let shapeTuple) = stack[mark + 1]
         else { return nil }
+        if encodedAsText {
+            guard case .global(.codecsEncode) = stack[mark + 4] else { return nil }
+        }
         var shape: [Int] = []
         for item in shapeTuple.items {
             guard case .int(let extent) = item, extent >= 0, let size = Int(exactly: extent) else {
@@ -373,50 +506,71 @@ struct RestrictedPickleDecoder {
         return (shape, dtype.kind)
     }
 
-    private mutating func arrayData(length: Int, shape: [Int], kind: NumpyElementKind) throws -> NumpyArrayContents {
-        let shapeText = "(" + shape.map(String.init).joined(separator: ", ") + (shape.count == 1 ? ",)" : ")")
+    /// The number of elements and of data bytes an array of `shape` and `kind` has.
+    private func arraySize(shape: [Int], kind: NumpyElementKind) throws -> (elements: Int, bytes: Int) {
         var elementCount = 1
         for extent in shape {
             let (product, overflow) = elementCount.multipliedReportingOverflow(by: extent)
             guard !overflow, product <= Self.maximumArrayDataBytes else {
-                throw failure("array shape \(shapeText) is too large (this reader accepts at most "
+                throw failure("array shape \(describe(shape)) is too large (this reader accepts at most "
                     + "\(Self.maximumArrayDataBytes) bytes of data per array)")
             }
             elementCount = product
         }
-        let expectedLength = elementCount * kind.itemSize
-        guard expectedLength <= Self.maximumArrayDataBytes else {
-            throw failure("array shape \(shapeText) of \(kind.code) is too large (this reader accepts at most "
+        let byteCount = elementCount * kind.itemSize
+        guard byteCount <= Self.maximumArrayDataBytes else {
+            throw failure("array shape \(describe(shape)) of \(kind.code) is too large (this reader accepts at most "
                 + "\(Self.maximumArrayDataBytes) bytes of data per array)")
         }
-        guard length == expectedLength else {
-            throw failure("\(opcodeName) holds \(length) bytes of array data, but shape \(shapeText) "
-                + "of \(kind.code) needs \(expectedLength)")
+        return (elementCount, byteCount)
+    }
+
+    /// Converts an array's data as `fill` delivers it.
+    /// - Parameters:
+    ///   - exactOffsets: true when data byte i sits at `dataOffset + i` in the
+    ///     stream (a byte string); false for text, where errors name the element instead.
+    ///   - fill: stores the next bytes of data in its argument and returns how
+    ///     many; fewer than asked for means the data ended early.
+    private func arrayData(shape: [Int], kind: NumpyElementKind, elementCount: Int, dataOffset: Int64, exactOffsets: Bool,
+                           fill: (UnsafeMutableRawBufferPointer) throws -> Int) throws -> NumpyArrayContents {
+        func elements<T>(_ type: T.Type, _ convert: (UnsafeRawBufferPointer, UnsafeMutablePointer<T>, Int) throws -> Void) throws -> [T] {
+            try [T](unsafeUninitializedCapacity: elementCount) { output, initialized in
+                try streamElements(count: elementCount, itemSize: kind.itemSize, dataOffset: dataOffset, fill: fill) { raw, first in
+                    try convert(raw, output.baseAddress! + first, first)
+                    initialized = first + raw.count / kind.itemSize
+                }
+            }
         }
-        let dataOffset = input.offset
-        switch kind {
-        case .float32:
-            let pixels = try [UInt8](unsafeUninitializedCapacity: elementCount) { output, initialized in
-                try streamElements(count: elementCount, itemSize: 4, dataOffset: dataOffset) { raw, first in
-                    if let bad = convertPixelFloats(raw, into: output.baseAddress! + first) {
-                        let value = Float(bitPattern: UInt32(littleEndian: raw.load(fromByteOffset: bad * 4,
-                                                                                     as: UInt32.self)))
-                        throw DataFileError(
-                            path: input.path, offset: dataOffset + Int64(first + bad) * 4,
-                            reason: "float32 value \(value) is not a whole number of 256ths in [0, 1), "
-                                + "so it is not a pixel of byte / 256")
-                    }
-                    initialized = first + raw.count / 4
+        switch (kind, purpose) {
+        case (.float32, .mnist):
+            let pixels = try elements(UInt8.self) { raw, output, first in
+                if let bad = convertPixelFloats(raw, into: output) {
+                    let value = Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: bad * 4, as: UInt32.self)))
+                    throw DataFileError(
+                        path: input.path, offset: exactOffsets ? dataOffset + Int64(first + bad) * 4 : dataOffset,
+                        reason: "float32 value \(value)\(exactOffsets ? "" : " (element \(first + bad))") is not a whole "
+                            + "number of 256ths in [0, 1), so it is not a pixel of byte / 256")
                 }
             }
             return NumpyArrayContents(shape: shape, elements: .pixelBytes(pixels), dataOffset: dataOffset)
-        case .int64:
-            let values = try [Int64](unsafeUninitializedCapacity: elementCount) { output, initialized in
-                try streamElements(count: elementCount, itemSize: 8, dataOffset: dataOffset) { raw, first in
-                    for index in 0..<(raw.count / 8) {
-                        output[first + index] = Int64(littleEndian: raw.load(fromByteOffset: index * 8, as: Int64.self))
-                    }
-                    initialized = first + raw.count / 8
+        case (.float32, .parameters):
+            let values = try elements(Float.self) { raw, output, _ in
+                for index in 0..<(raw.count / 4) {
+                    output[index] = Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: index * 4, as: UInt32.self)))
+                }
+            }
+            return NumpyArrayContents(shape: shape, elements: .float32(values), dataOffset: dataOffset)
+        case (.float64, _):
+            let values = try elements(Double.self) { raw, output, _ in
+                for index in 0..<(raw.count / 8) {
+                    output[index] = Double(bitPattern: UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: index * 8, as: UInt64.self)))
+                }
+            }
+            return NumpyArrayContents(shape: shape, elements: .float64(values), dataOffset: dataOffset)
+        case (.int64, _):
+            let values = try elements(Int64.self) { raw, output, _ in
+                for index in 0..<(raw.count / 8) {
+                    output[index] = Int64(littleEndian: raw.loadUnaligned(fromByteOffset: index * 8, as: Int64.self))
                 }
             }
             return NumpyArrayContents(shape: shape, elements: .int64(values), dataOffset: dataOffset)
@@ -426,6 +580,7 @@ struct RestrictedPickleDecoder {
     /// Reads `count` elements of raw data a chunk at a time and hands each chunk,
     /// with the index of its first element, to `convert`.
     private func streamElements(count: Int, itemSize: Int, dataOffset: Int64,
+                                fill: (UnsafeMutableRawBufferPointer) throws -> Int,
                                 _ convert: (UnsafeRawBufferPointer, Int) throws -> Void) throws {
         let chunk = UnsafeMutableRawBufferPointer.allocate(byteCount: Self.conversionChunkBytes, alignment: 16)
         defer { chunk.deallocate() }
@@ -434,7 +589,7 @@ struct RestrictedPickleDecoder {
         while first < count {
             let elements = min(elementsPerChunk, count - first)
             let piece = UnsafeMutableRawBufferPointer(rebasing: chunk[0..<(elements * itemSize)])
-            let got = try input.read(into: piece)
+            let got = try fill(piece)
             guard got == piece.count else {
                 throw failure("the data ends at byte \(input.offset), inside the \(count * itemSize) bytes "
                     + "of array data that began at byte \(dataOffset) (the file is truncated)")
@@ -443,6 +598,70 @@ struct RestrictedPickleDecoder {
             first += elements
         }
     }
+}
+
+/// Reads BINUNICODE text as Latin-1: each character is one UTF-8 byte below
+/// 0x80, or two (0xC2 or 0xC3, then a continuation byte) for 0x80...0xFF.
+/// Any other character cannot stand for a byte and is refused.
+private struct Latin1TextReader {
+    let input: UncompressedByteStream
+    /// UTF-8 bytes of the text not yet read.
+    private(set) var remaining: Int
+    let textStart: Int64
+    let opcodeOffset: Int64
+
+    init(input: UncompressedByteStream, encodedLength: Int, textStart: Int64, opcodeOffset: Int64) {
+        self.input = input
+        remaining = encodedLength
+        self.textStart = textStart
+        self.opcodeOffset = opcodeOffset
+    }
+
+    /// Fills `piece` with characters; returns fewer than its size only when the text ends.
+    /// - Parameters:
+    ///   - arrayBytes: the array's data size when the text is array data, for messages.
+    mutating func read(into piece: UnsafeMutableRawBufferPointer, arrayBytes: Int?) throws -> Int {
+        var stored = 0
+        while stored < piece.count, remaining > 0 {
+            let lead = try nextByte()
+            var character = lead
+            if lead >= 0x80 {
+                let at = input.offset - 1
+                guard lead == 0xc2 || lead == 0xc3, remaining > 0 else { throw notLatin1(at) }
+                let next = try nextByte()
+                guard next & 0xc0 == 0x80 else { throw notLatin1(at) }
+                character = (lead & 0x03) << 6 | (next & 0x3f)
+            }
+            piece[stored] = character
+            stored += 1
+        }
+        if let arrayBytes, stored < piece.count {
+            throw DataFileError(path: input.path, offset: opcodeOffset,
+                                reason: "BINUNICODE's text ends before the \(arrayBytes) bytes of array data it must hold")
+        }
+        return stored
+    }
+
+    private mutating func nextByte() throws -> UInt8 {
+        guard let byte = try input.readByte() else {
+            throw DataFileError(path: input.path, offset: opcodeOffset,
+                                reason: "the data ends at byte \(input.offset), inside BINUNICODE text that began at byte "
+                                    + "\(textStart) (the file is truncated)")
+        }
+        remaining -= 1
+        return byte
+    }
+
+    private func notLatin1(_ offset: Int64) -> DataFileError {
+        DataFileError(path: input.path, offset: offset,
+                      reason: "BINUNICODE text holds a character above U+00FF or invalid UTF-8; "
+                          + "only Latin-1 text can stand for bytes")
+    }
+}
+
+/// A shape as Python prints it: (3,) or (2, 784).
+private func describe(_ shape: [Int]) -> String {
+    "(" + shape.map(String.init).joined(separator: ", ") + (shape.count == 1 ? ",)" : ")")
 }
 
 /// Turns little-endian float32 values that are each k/256, k in 0...255, into

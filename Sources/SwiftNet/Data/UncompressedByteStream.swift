@@ -66,6 +66,13 @@ final class UncompressedByteStream {
         readAhead.deallocate()
     }
 
+    /// Whether the stream has no more bytes (reads ahead to find out, consuming nothing).
+    /// - Throws: `DataFileError` if zlib finds the data damaged or truncated.
+    func isAtEnd() throws -> Bool {
+        if readAheadStart == readAheadEnd { try refillReadAhead() }
+        return readAheadStart == readAheadEnd
+    }
+
     /// The next byte, or nil at a clean end of the stream.
     /// - Throws: `DataFileError` if zlib finds the data damaged or truncated.
     func readByte() throws -> UInt8? {
