@@ -1,4 +1,4 @@
-// StochasticGradientDescent.swift: network3.py's training loop.
+// StochasticGradientDescent.swift: network3.py's training loop, resumable.
 //
 // Mini-batch SGD with the seed's exact semantics: mini-batches in data
 // order, the last partial batch dropped; cost = mean NLL + 0.5 * lmbda *
@@ -10,6 +10,17 @@
 // applied), or when the mean cost of the last 1000 mini-batches, or of the
 // epoch, is over five times that of guessing uniformly (ln of the class
 // count), which no learning network reaches but a too-large eta does fast.
+//
+// Resuming: everything the loop carries from one mini-batch to the next
+// lives in a TrainingProgress value (position, the partial epoch's cost
+// sums, the best result so far).  With the parameters and the network's
+// random state, that is the whole state of a run, so a run stopped after
+// any mini-batch and continued from the same three things takes exactly the
+// steps, and prints exactly the lines, of a run that never stopped (for the
+// same thread count).  `afterEpoch` is where a caller saves a checkpoint;
+// `shouldStop` is polled after every mini-batch, so an interrupt costs at
+// most one step.  A divergence throws before `afterEpoch` sees the epoch,
+// so the last checkpoint written stays the last good one.
 
 import CKernels
 import Foundation
@@ -17,6 +28,46 @@ import Foundation
 /// Why training stopped early.
 public struct TrainingError: Error, CustomStringConvertible {
     public let description: String
+}
+
+/// Where a run stands, apart from the parameters and the random state: all
+/// the loop needs to continue a run exactly where it stopped.
+public struct TrainingProgress: Equatable, Sendable {
+    /// The epoch in progress, counted from 0 (after the last epoch: the epoch count).
+    public var epoch = 0
+    /// Mini-batches of `epoch` already trained, 0 up to the mini-batches per epoch.
+    public var miniBatchesDone = 0
+    /// Sum of the mini-batch costs of `epoch` so far.
+    public var epochCostSum = 0.0
+    /// Sum of the costs since the last multiple of 1000 mini-batches (the divergence window).
+    public var windowCostSum = 0.0
+    /// Wall time spent on `epoch`'s mini-batches so far, for its timing line.
+    public var epochTrainingSeconds = 0.0
+    /// The best validation accuracy so far (0 before the first epoch ends).
+    public var bestValidationAccuracy = 0.0
+    /// The iteration (mini-batches from the start, minus one) at which it was reached.
+    public var bestIteration = 0
+    /// The test accuracy measured at that best, if there was test data.
+    public var bestTestAccuracy: Double?
+
+    /// The start of a run.
+    public init() {}
+
+    /// Mini-batches trained since the start of the run.
+    /// - Parameters:
+    ///   - miniBatchesPerEpoch: the training images divided by the mini-batch size.
+    public func iteration(miniBatchesPerEpoch: Int) -> Int {
+        epoch * miniBatchesPerEpoch + miniBatchesDone
+    }
+}
+
+/// How a call to `train` ended.
+public enum TrainingOutcome: Sendable {
+    /// Every epoch ran; the summary is also reported as `.finished`.
+    case finished(TrainingSummary)
+    /// `shouldStop` asked to stop; passing this progress back to `train`,
+    /// with the same parameters and random state, continues the run.
+    case stopped(TrainingProgress)
 }
 
 extension Network {
@@ -39,6 +90,43 @@ extension Network {
         guard miniBatchSize == self.miniBatchSize else {
             throw TrainingError(description: "sgd's mini-batch size \(miniBatchSize) differs from the network's \(self.miniBatchSize)")
         }
+        let outcome = try train(trainingData: trainingData, validationData: validationData, testData: testData,
+                                epochs: epochs, eta: eta, lmbda: lmbda, report: report)
+        guard case .finished(let summary) = outcome else {
+            preconditionFailure("training without a stop request cannot stop early")
+        }
+        return summary
+    }
+
+    /// Trains by the seed's SGD from any point of a run, stopping on request.
+    ///
+    /// Called with `from: TrainingProgress()` this is `sgd`.  Called with the
+    /// progress a stopped run returned (or a checkpoint kept), on a network
+    /// holding that run's parameters and random state, it continues the run:
+    /// the remaining steps and the reported events are exactly those the run
+    /// would have had without stopping.
+    /// - Parameters:
+    ///   - trainingData: the images and labels to learn from.
+    ///   - validationData: measured after every epoch.
+    ///   - testData: measured at every new best validation accuracy.
+    ///   - epochs: the run's total number of epochs, those already done included.
+    ///   - eta: the learning rate.
+    ///   - lmbda: the L2 regularisation strength.
+    ///   - start: where the run stands; a fresh `TrainingProgress()` starts it.
+    ///   - report: receives progress events; `TrainingEvent.seedLines` prints them like the seed.
+    ///   - afterEpoch: called after each epoch's report with the progress at
+    ///     the start of the next epoch; save a checkpoint here. An error it
+    ///     throws stops training and is rethrown.
+    ///   - shouldStop: polled after every mini-batch (and after `afterEpoch`);
+    ///     returning true ends the call with `.stopped`.
+    /// - Returns: `.finished` with the summary, or `.stopped` with the progress to resume from.
+    /// - Throws: `TrainingError` on bad arguments or a diverging run, or what `afterEpoch` throws.
+    public func train(trainingData: Dataset, validationData: Dataset, testData: Dataset? = nil,
+                      epochs: Int, eta: Float, lmbda: Float = 0,
+                      from start: TrainingProgress = TrainingProgress(),
+                      report: (TrainingEvent) -> Void = { _ in },
+                      afterEpoch: (TrainingProgress, EpochReport) throws -> Void = { _, _ in },
+                      shouldStop: () -> Bool = { false }) throws -> TrainingOutcome {
         for data in [trainingData, validationData] + (testData.map { [$0] } ?? []) where data.imageSize != inputShape.count {
             throw TrainingError(description: "the \(data.name) images have \(data.imageSize) values but the network's input is \(inputShape)")
         }
@@ -48,24 +136,32 @@ extension Network {
         }
         guard eta.isFinite, eta > 0 else { throw TrainingError(description: "eta must be a positive number, got \(eta)") }
         guard lmbda.isFinite, lmbda >= 0 else { throw TrainingError(description: "lmbda must be zero or positive, got \(lmbda)") }
+        guard epochs >= 0 else { throw TrainingError(description: "epochs must be zero or more, got \(epochs)") }
+        guard start.epoch >= 0, (0...batches).contains(start.miniBatchesDone) else {
+            throw TrainingError(description: "cannot start at epoch \(start.epoch), mini-batch \(start.miniBatchesDone): "
+                + "an epoch of \(trainingData.count) images has \(batches) mini-batches of \(miniBatchSize)")
+        }
+        guard start.epoch < epochs || (start.epoch == epochs && start.miniBatchesDone == 0) else {
+            throw TrainingError(description: "the run is already past epoch \(start.epoch), more than the \(epochs) epochs asked for")
+        }
 
         ck_flush_denormals_on_this_thread()
         let weightDecay = lmbda / Float(batches)
         let divergedCost = 5 * log(Double(classCount))
-        var windowCost = 0.0
-        var best = (accuracy: 0.0, iteration: 0, test: Double?.none)
+        var progress = start
         var history: [EpochReport] = []
-        for epoch in 0..<epochs {
+        while progress.epoch < epochs {
+            let epoch = progress.epoch
             let started = Date()
-            var costSum = 0.0
-            for batchIndex in 0..<batches {
+            while progress.miniBatchesDone < batches {
+                let batchIndex = progress.miniBatchesDone
                 let iteration = batches * epoch + batchIndex
                 if iteration % 1000 == 0 {
-                    if iteration > 0, windowCost / 1000 > divergedCost {
-                        throw diverged("the mean cost of the last 1000 mini-batches is \(format(windowCost / 1000)), worse than guessing",
+                    if iteration > 0, progress.windowCostSum / 1000 > divergedCost {
+                        throw diverged("the mean cost of the last 1000 mini-batches is \(format(progress.windowCostSum / 1000)), worse than guessing",
                                        epoch: epoch, batch: batchIndex, eta: eta)
                     }
-                    windowCost = 0
+                    progress.windowCostSum = 0
                     report(.miniBatch(iteration: iteration))
                 }
                 let cost = trainMiniBatch(trainingData, start: batchIndex * miniBatchSize,
@@ -73,12 +169,18 @@ extension Network {
                 guard cost.isFinite else {
                     throw diverged("the cost became \(cost)", epoch: epoch, batch: batchIndex, eta: eta)
                 }
-                costSum += Double(cost)
-                windowCost += Double(cost)
+                progress.epochCostSum += Double(cost)
+                progress.windowCostSum += Double(cost)
+                progress.miniBatchesDone += 1
+                if shouldStop() {
+                    progress.epochTrainingSeconds += Date().timeIntervalSince(started)
+                    return .stopped(progress)
+                }
             }
-            let seconds = Date().timeIntervalSince(started)
-            if costSum / Double(batches) > divergedCost {
-                throw diverged("the epoch's mean cost is \(format(costSum / Double(batches))), worse than guessing",
+            let seconds = progress.epochTrainingSeconds + Date().timeIntervalSince(started)
+            let meanCost = progress.epochCostSum / Double(batches)
+            if meanCost > divergedCost {
+                throw diverged("the epoch's mean cost is \(format(meanCost)), worse than guessing",
                                epoch: epoch, batch: batches - 1, eta: eta)
             }
             guard ck_all_finite(parameterBlock.pointer, parameterBlock.count) != 0 else {
@@ -86,27 +188,34 @@ extension Network {
             }
             let penalty = 0.5 * Double(lmbda) * ck_sum_squares(parameterBlock.pointer, weightCount) / Double(batches)
             let validation = accuracy(on: validationData)
-            let isBest = validation >= best.accuracy
+            let isBest = validation >= progress.bestValidationAccuracy
             var test: Double?
             if isBest {
-                best.accuracy = validation
-                best.iteration = batches * (epoch + 1) - 1
+                progress.bestValidationAccuracy = validation
+                progress.bestIteration = batches * (epoch + 1) - 1
                 if let testData {
                     test = accuracy(on: testData)
-                    best.test = test
+                    progress.bestTestAccuracy = test
                 }
             }
             let epochReport = EpochReport(
-                epoch: epoch, trainingCost: costSum / Double(batches) + penalty, validationAccuracy: validation,
+                epoch: epoch, trainingCost: meanCost + penalty, validationAccuracy: validation,
                 isBestSoFar: isBest, testAccuracy: test, trainingSeconds: seconds,
                 imagesPerSecond: Double(batches * miniBatchSize) / max(seconds, 1e-9))
+            progress.epoch += 1
+            progress.miniBatchesDone = 0
+            progress.epochCostSum = 0
+            progress.epochTrainingSeconds = 0
             history.append(epochReport)
             report(.epochFinished(epochReport))
+            try afterEpoch(progress, epochReport)
+            if progress.epoch < epochs, shouldStop() { return .stopped(progress) }
         }
-        let summary = TrainingSummary(bestValidationAccuracy: best.accuracy, bestIteration: best.iteration,
-                                      testAccuracy: best.test, epochs: history)
+        let summary = TrainingSummary(bestValidationAccuracy: progress.bestValidationAccuracy,
+                                      bestIteration: progress.bestIteration,
+                                      testAccuracy: progress.bestTestAccuracy, epochs: history)
         report(.finished(summary))
-        return summary
+        return .finished(summary)
     }
 
     private func diverged(_ what: String, epoch: Int, batch: Int, eta: Float) -> TrainingError {
@@ -114,5 +223,4 @@ extension Network {
     }
 
     private func format(_ value: Double) -> String { String(format: "%.3g", value) }
-
 }

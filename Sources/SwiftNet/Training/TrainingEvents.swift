@@ -2,7 +2,9 @@
 //
 // sgd() does not print; it hands each event to a callback.  `seedLines`
 // renders an event exactly as network3.py printed it (plus one timing line
-// per epoch), which is what `cnn train` shows.
+// per epoch), which is what `cnn train` shows.  `isTimingLine` tells the one
+// line that differs between two runs of the same training, so that a
+// resumed run can be compared with an uninterrupted one line for line.
 
 import Foundation
 
@@ -29,6 +31,7 @@ public struct TrainingSummary: Sendable {
     public let bestIteration: Int
     /// Test accuracy at the best validation accuracy, if test data was given.
     public let testAccuracy: Double?
+    /// The epochs this call trained; a resumed run lists only those after its checkpoint.
     public let epochs: [EpochReport]
 }
 
@@ -64,6 +67,16 @@ public enum TrainingEvent: Sendable {
             }
             return lines
         }
+    }
+}
+
+extension TrainingEvent {
+    /// True for the per-epoch timing line, the only line of `seedLines`
+    /// that is not the same in two runs of the same seed.
+    /// - Parameters:
+    ///   - line: one line of `seedLines`.
+    public static func isTimingLine(_ line: String) -> Bool {
+        line.hasPrefix("Epoch ") && line.contains(" took ")
     }
 }
 
