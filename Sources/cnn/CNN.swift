@@ -14,7 +14,7 @@ struct CNN: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "cnn",
         abstract: "Train and run the convolutional networks of network3.py on the CPU.",
-        subcommands: [Train.self, Bench.self],
+        subcommands: [Train.self, Eval.self, ImportNetwork3.self, ExportNetwork3.self, Bench.self],
         defaultSubcommand: Train.self
     )
 
@@ -23,6 +23,9 @@ struct CNN: ParsableCommand {
         do {
             var command = try parseAsRoot()
             try command.run()
+        } catch let code as ExitCode {
+            // A command that has already said why (an interrupted run) only sets the status.
+            Foundation.exit(code.rawValue)
         } catch {
             if exitCode(for: error) == .success || error is CleanExit {
                 exit(withError: error)  // --help, --version: print what was asked for
@@ -37,6 +40,6 @@ struct CNN: ParsableCommand {
     }
 
     private static func isOurs(_ error: Error) -> Bool {
-        error is DataFileError || error is NetworkConfigurationError || error is TrainingError
+        error is DataFileError || error is NetworkConfigurationError || error is TrainingError || error is CheckpointError
     }
 }

@@ -1,8 +1,17 @@
-// Train.swift: `cnn train`, the seed's training run.
+// Train.swift: `cnn train`, the seed's training run, with checkpoints.
 //
 // Its defaults are network3.py's final script: one conv-pool layer, FC 100
 // with dropout 0.3, softmax 10, sigmoid, 30 epochs, mini-batch 10, eta 0.1.
 // It prints the seed's lines word for word, plus a timing line per epoch.
+//
+// With --save PATH it writes the run's state to PATH after every epoch and
+// the best model so far to PATH with ".best" before its extension, each
+// atomically; SIGINT or SIGTERM then finishes the current mini-batch, saves
+// and exits 130 or 143.  --resume PATH continues such a run exactly where it
+// stopped, with the settings it was saved with (and saves to PATH again).
+// The settings that define a run (network, dropout, activation, mini-batch
+// size, eta, lmbda, seed) cannot be changed on resume; --epochs may extend
+// it, and --threads may differ at the cost of bit-for-bit equality.
 
 import ArgumentParser
 import Foundation
@@ -12,56 +21,137 @@ struct Train: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Train one of the seed's networks on MNIST and report validation and test accuracy.")
 
-    @Option(help: "The network: one-conv or two-conv.")
-    var net: SeedNetwork = .oneConv
+    @Option(help: "The network: one-conv or two-conv (default: one-conv).")
+    var net: SeedNetwork?
 
-    @Option(help: "Probability of dropping each input of the fully connected layer while training.")
-    var dropout: Float = 0.3
+    @Option(help: "Probability of dropping each input of the fully connected layer while training (default: 0.3).")
+    var dropout: Float?
 
-    @Option(help: "Passes over the 50,000 training images.")
-    var epochs: Int = 30
+    @Option(help: "Passes over the 50,000 training images, in all (default: 30; on --resume, the saved run's).")
+    var epochs: Int?
 
-    @Option(help: "Images per SGD step.")
-    var miniBatchSize: Int = 10
+    @Option(help: "Images per SGD step (default: 10).")
+    var miniBatchSize: Int?
 
-    @Option(help: "The learning rate.")
-    var eta: Float = 0.1
+    @Option(help: "The learning rate (default: 0.1).")
+    var eta: Float?
 
-    @Option(help: "L2 regularisation strength, as in the seed.")
-    var lmbda: Float = 0
+    @Option(help: "L2 regularisation strength, as in the seed (default: 0).")
+    var lmbda: Float?
 
-    @Option(help: "Activation of every conv and fully connected layer: sigmoid, tanh, relu or linear.")
-    var activation: Activation = .sigmoid
+    @Option(help: "Activation of every conv and fully connected layer: sigmoid, tanh, relu or linear (default: sigmoid).")
+    var activation: Activation?
 
-    @Option(help: "Threads sharing each mini-batch (default: every core). The same seed and thread count repeat a run bit for bit.")
-    var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+    @Option(help: "Threads sharing each mini-batch (default: every core; on --resume, the saved run's). The same seed and thread count repeat a run bit for bit.")
+    var threads: Int?
 
-    @Option(help: "Seed of the initial weights and dropout masks.")
-    var seed: UInt64 = 0
+    @Option(help: "Seed of the initial weights and dropout masks (default: 0).")
+    var seed: UInt64?
 
     @Option(help: "The MNIST pickle (network3.py's mnist.pkl.gz).")
     var data: String = "data/mnist.pkl.gz"
 
+    @Option(help: ArgumentHelp("Save the run after every epoch to this checkpoint, and the best model so far beside it (m.ckpt -> m.best.ckpt); Ctrl-C or SIGTERM then saves and stops.", valueName: "path"))
+    var save: String?
+
+    @Option(help: ArgumentHelp("Continue the run saved in this checkpoint, saving to it again unless --save says otherwise.", valueName: "path"))
+    var resume: String?
+
     func validate() throws {
-        guard epochs >= 1 else { throw ValidationError("--epochs must be at least 1, got \(epochs)") }
-        guard miniBatchSize >= 1 else { throw ValidationError("--mini-batch-size must be at least 1, got \(miniBatchSize)") }
-        guard eta.isFinite, eta > 0 else { throw ValidationError("--eta must be a positive number, got \(eta)") }
-        guard lmbda.isFinite, lmbda >= 0 else { throw ValidationError("--lmbda must be zero or positive, got \(lmbda)") }
-        guard threads >= 1 else { throw ValidationError("--threads must be at least 1, got \(threads)") }
-        guard dropout.isFinite, dropout >= 0, dropout < 1 else {
-            throw ValidationError("--dropout must lie in [0, 1), got \(dropout)")
+        if let epochs { guard epochs >= 1 else { throw ValidationError("--epochs must be at least 1, got \(epochs)") } }
+        if let miniBatchSize {
+            guard miniBatchSize >= 1 else { throw ValidationError("--mini-batch-size must be at least 1, got \(miniBatchSize)") }
+        }
+        if let eta { guard eta.isFinite, eta > 0 else { throw ValidationError("--eta must be a positive number, got \(eta)") } }
+        if let lmbda {
+            guard lmbda.isFinite, lmbda >= 0 else { throw ValidationError("--lmbda must be zero or positive, got \(lmbda)") }
+        }
+        if let threads { guard threads >= 1 else { throw ValidationError("--threads must be at least 1, got \(threads)") } }
+        if let dropout {
+            guard dropout.isFinite, dropout >= 0, dropout < 1 else {
+                throw ValidationError("--dropout must lie in [0, 1), got \(dropout)")
+            }
+        }
+        if let resume {
+            let fixed: [(String, Bool)] = [("--net", net != nil), ("--dropout", dropout != nil), ("--activation", activation != nil),
+                                           ("--mini-batch-size", miniBatchSize != nil), ("--eta", eta != nil),
+                                           ("--lmbda", lmbda != nil), ("--seed", seed != nil)]
+            if let (flag, _) = fixed.first(where: { $0.1 }) {
+                throw ValidationError("\(flag) cannot be combined with --resume: a resumed run keeps the settings saved in \(resume)")
+            }
         }
     }
 
     func run() throws {
         let mnist = try MNIST.load(contentsOf: data)
-        let network = try Network(
-            layers: net.layers(miniBatchSize: miniBatchSize, activation: activation, dropout: dropout),
-            miniBatchSize: miniBatchSize, threads: threads, seed: seed)
-        try network.sgd(trainingData: mnist.training, epochs: epochs, miniBatchSize: miniBatchSize, eta: eta,
-                        validationData: mnist.validation, testData: mnist.test, lmbda: lmbda) { event in
-            for line in event.seedLines { print(line) }
-            fflush(stdout)
+        let trainingData = DataFingerprint(mnist.training)
+        let network: Network
+        var settings: TrainingHyperparameters
+        var progress = TrainingProgress()
+        if let resume {
+            let checkpoint = try Checkpoint.load(contentsOf: resume)
+            if let saved = checkpoint.trainingData, saved != trainingData {
+                throw CheckpointError(path: resume, reason: "its run trained on \(saved.imageCount) other images "
+                    + "(CRC-32 \(saved.crc32)), not on the \(trainingData.imageCount) of \(data) (CRC-32 \(trainingData.crc32))")
+            }
+            network = try checkpoint.makeNetwork(threads: threads)
+            if checkpoint.threads > 0, network.threads != checkpoint.threads {
+                note("\(resume) was saved by a run on \(checkpoint.threads) threads; on \(network.threads) it continues "
+                    + "the same run up to float rounding, not bit for bit")
+            }
+            settings = checkpoint.hyperparameters
+            if let epochs { settings.epochs = epochs }
+            progress = checkpoint.progress
+            guard progress.epoch <= settings.epochs else {
+                throw ValidationError("\(resume) has finished \(progress.epoch) epochs; --epochs \(settings.epochs) asks for fewer")
+            }
+        } else {
+            let miniBatchSize = miniBatchSize ?? 10
+            network = try Network(
+                layers: (net ?? .oneConv).layers(miniBatchSize: miniBatchSize, activation: activation ?? .sigmoid,
+                                                 dropout: dropout ?? 0.3),
+                miniBatchSize: miniBatchSize, threads: threads ?? ProcessInfo.processInfo.activeProcessorCount,
+                seed: seed ?? 0)
+            settings = TrainingHyperparameters(epochs: epochs ?? 30, eta: eta ?? 0.1, lmbda: lmbda ?? 0, seed: seed ?? 0)
         }
+
+        let savePath = save ?? resume
+        func checkpoint(at progress: TrainingProgress) throws -> Checkpoint {
+            try Checkpoint(network: network, hyperparameters: settings, progress: progress, trainingData: trainingData)
+        }
+        if savePath != nil { try StopSignals.install() }
+        let outcome = try network.train(
+            trainingData: mnist.training, validationData: mnist.validation, testData: mnist.test,
+            epochs: settings.epochs, eta: settings.eta, lmbda: settings.lmbda, from: progress,
+            report: { event in
+                for line in event.seedLines { print(line) }
+                fflush(stdout)
+            },
+            afterEpoch: { progress, report in
+                guard let savePath else { return }
+                let state = try checkpoint(at: progress)
+                // The best model first: if the process dies between the two
+                // writes, the older latest state repeats this epoch and
+                // writes the same best model again.
+                if report.isBestSoFar { try state.write(to: Checkpoint.bestModelPath(for: savePath)) }
+                try state.write(to: savePath)
+            },
+            shouldStop: { StopSignals.received != nil })
+
+        guard case .stopped(let stop) = outcome, let savePath, let signal = StopSignals.received else { return }
+        try checkpoint(at: stop).write(to: savePath)
+        let name = signal == SIGINT ? "SIGINT" : "SIGTERM"
+        let batches = mnist.training.count / network.miniBatchSize
+        let place = stop.miniBatchesDone == 0
+            ? "at the start of epoch \(stop.epoch)"
+            : "in epoch \(stop.epoch) after mini-batch \(stop.miniBatchesDone) of \(batches)"
+        note("stopped by \(name) \(place); saved \(savePath)")
+        note("to continue: cnn train --resume \(savePath)" + (data == "data/mnist.pkl.gz" ? "" : " --data \(data)"))
+        throw ExitCode(128 + signal)
+    }
+
+    /// One line on stderr, away from the seed's lines on stdout.
+    private func note(_ text: String) {
+        FileHandle.standardError.write(Data("cnn: \(text)\n".utf8))
     }
 }
