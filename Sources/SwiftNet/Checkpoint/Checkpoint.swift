@@ -459,7 +459,8 @@ private struct CheckpointDecoder {
                 }
                 try parameters.withUnsafeMutableBufferPointer { all in
                     try tensor.floats(count, into: all.baseAddress! + offset, what)
-                    if let bad = all[offset..<(offset + count)].firstIndex(where: { !$0.isFinite }) {
+                    if ck_all_finite(all.baseAddress! + offset, count) == 0,
+                       let bad = all[offset..<(offset + count)].firstIndex(where: { !$0.isFinite }) {
                         throw problem("\(what) hold \(all[bad]) at index \(bad - offset); parameters must be finite",
                                       at: start + 8 + 4 * (bad - offset))
                     }

@@ -25,13 +25,12 @@ struct CheckpointByteWriter {
     mutating func f32(_ value: Float) { u32(value.bitPattern) }
     mutating func f64(_ value: Double) { u64(value.bitPattern) }
     mutating func floats(_ values: UnsafeBufferPointer<Float>) {
-        let start = bytes.count
-        bytes.append(contentsOf: repeatElement(0, count: values.count * 4))
-        bytes.withUnsafeMutableBytes { raw in
-            for (index, value) in values.enumerated() {
-                raw.storeBytes(of: value.bitPattern.littleEndian, toByteOffset: start + index * 4, as: UInt32.self)
-            }
-        }
+        #if _endian(little)
+        // The file's byte order is the machine's: one copy, which matters in debug builds.
+        bytes.append(contentsOf: UnsafeRawBufferPointer(values))
+        #else
+        for value in values { u32(value.bitPattern) }
+        #endif
     }
 }
 
@@ -95,10 +94,14 @@ struct CheckpointByteReader {
     mutating func floats(_ count: Int, into destination: UnsafeMutablePointer<Float>, _ field: String) throws {
         let at = try take(count * 4, field)
         bytes.withUnsafeBytes { raw in
+            #if _endian(little)
+            UnsafeMutableRawPointer(destination).copyMemory(from: raw.baseAddress! + at, byteCount: count * 4)
+            #else
             for index in 0..<count {
                 let bits = raw.loadUnaligned(fromByteOffset: at + index * 4, as: UInt32.self)
                 destination[index] = Float(bitPattern: UInt32(littleEndian: bits))
             }
+            #endif
         }
     }
 
