@@ -28,8 +28,11 @@ static void im2col(float *restrict col, const float *restrict image, int C,
         for (int ky = 0; ky < KH; ky++)
             for (int kx = 0; kx < KW; kx++) {
                 const float *src = image + ((size_t)c * H + ky) * W + kx;
+                /* rows are short (8 to 24 floats): a plain loop beats a
+                 * memcpy call per row */
                 for (int y = 0; y < OH; y++) {
-                    memcpy(col, src + (size_t)y * W, (size_t)OW * sizeof(float));
+                    const float *row = src + (size_t)y * W;
+                    for (int x = 0; x < OW; x++) col[x] = row[x];
                     col += OW;
                 }
             }
