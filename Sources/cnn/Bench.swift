@@ -69,7 +69,7 @@ struct Bench: ParsableCommand {
         let mnist = try MNIST.load(contentsOf: data)
         var output: FileHandle?
         if let json {
-            if !FileManager.default.fileExists(atPath: json) { FileManager.default.createFile(atPath: json, contents: nil) }
+            if !FileManager.default.fileExists(atPath: json) { _ = FileManager.default.createFile(atPath: json, contents: nil) }
             guard let handle = FileHandle(forWritingAtPath: json) else {
                 throw ValidationError("\(json): cannot open for writing")
             }
