@@ -15,7 +15,7 @@ import Foundation
 import XCTest
 
 final class CheckpointProcessTests: CheckpointTestCase {
-    private let epochs = 6
+    private let epochs = 12
 
     /// A 300/60/60-image pickle in MNIST's format.
     private func smallMNIST() throws -> String {

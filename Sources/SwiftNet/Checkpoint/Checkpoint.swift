@@ -274,6 +274,10 @@ extension Checkpoint {
 
     /// The file's bytes.
     public func encoded() -> [UInt8] {
+        let parameterCount = layers.reduce(0) { $0 + $1.weightCount + $1.biasCount }
+        precondition(parameters.count == parameterCount,
+                     "Checkpoint holds \(parameters.count) parameters, but its \(layers.count) layers have \(parameterCount)")
+        precondition(randomState.count == 4, "Checkpoint's random state has \(randomState.count) words, not 4")
         var sections: [(Tag, [UInt8])] = []
         var architecture = CheckpointByteWriter()
         architecture.count(layers.count)

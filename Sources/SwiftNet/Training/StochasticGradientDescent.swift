@@ -52,13 +52,6 @@ public struct TrainingProgress: Equatable, Sendable {
 
     /// The start of a run.
     public init() {}
-
-    /// Mini-batches trained since the start of the run.
-    /// - Parameters:
-    ///   - miniBatchesPerEpoch: the training images divided by the mini-batch size.
-    public func iteration(miniBatchesPerEpoch: Int) -> Int {
-        epoch * miniBatchesPerEpoch + miniBatchesDone
-    }
 }
 
 /// How a call to `train` ended.
