@@ -137,12 +137,14 @@ public struct Checkpoint {
     ///   - network: a network with the same layers and mini-batch size.
     /// - Throws: `CheckpointError` naming the first difference in architecture.
     public func restore(into network: Network) throws {
-        if let difference = architectureDifference(from: network.layers) {
-            throw CheckpointError(path: source, reason: difference)
-        }
+        // The mini-batch size first: conv layers carry it in their image
+        // shape, and a layer difference that only lies there reads badly.
         guard network.miniBatchSize == miniBatchSize else {
             throw CheckpointError(path: source, reason: "it was saved with mini-batch size \(miniBatchSize), "
                 + "but the network trains with \(network.miniBatchSize)")
+        }
+        if let difference = architectureDifference(from: network.layers) {
+            throw CheckpointError(path: source, reason: difference)
         }
         precondition(network.parameters.count == parameters.count, "equal layers must have equal parameter counts")
         _ = network.parameters.update(fromContentsOf: parameters)
