@@ -94,6 +94,57 @@ final class Network3InteropTests: CheckpointTestCase {
         XCTAssertTrue(try refusal([]).contains("the file is empty"))
     }
 
+    func testPython3SpellingIsReadAndItsMisuseRefused() throws {
+        let layers = TinyNetwork.layers(batch: 5)
+        let count = layers.reduce(0) { $0 + $1.weightCount + $1.biasCount }
+        // Values whose bytes include 0x80...0xff, which Python 3 spells as two UTF-8 bytes each.
+        let values = (0..<count).map { Float($0) * -1.37 + 0.5 }
+        let python3 = Network3ParameterFile.encode(layers: layers, parameters: values, as: .float32)
+        XCTAssertEqual(try Network3ParameterFile.read(contentsOf: write(python3, to: "p3.pkl"), layers: layers), values)
+
+        func decodeError(_ bytes: [UInt8]) throws -> String {
+            let file = try write(bytes, to: "hostile.pkl")
+            do {
+                _ = try RestrictedPickleDecoder.decodeSequence(from: UncompressedByteStream(path: file, missingFileHint: ""),
+                                                               purpose: .parameters)
+                XCTFail("decoded \(bytes) that should have been refused")
+                return ""
+            } catch let error as DataFileError {
+                return error.reason
+            }
+        }
+        func text(_ utf8: [UInt8]) -> [UInt8] { [UInt8(ascii: "X")] + littleEndian(UInt32(utf8.count)) + utf8 }
+        let encode = [UInt8(ascii: "c")] + Array("_codecs\nencode\n".utf8)
+        let stop = [UInt8(ascii: ".")]
+        XCTAssertTrue(try decodeError([0x80, 2] + encode + text(Array("abc".utf8)) + text(Array("utf-8".utf8)) + [0x86, 0x52] + stop)
+            .contains("only Python 3's encode(text, 'latin1') of a byte string is allowed"))
+        XCTAssertTrue(try decodeError([0x80, 2] + encode + [UInt8(ascii: "K"), 5] + text(Array("latin1".utf8)) + [0x86, 0x52] + stop)
+            .contains("REDUCE of _codecs.encode on the integer 5"))
+        XCTAssertTrue(try decodeError([0x80, 2] + text(Array("\u{20AC}".utf8)) + stop).contains("above U+00FF or invalid UTF-8"))
+        XCTAssertTrue(try decodeError([0x80, 2] + text([0xc3, 0x41]) + stop).contains("above U+00FF or invalid UTF-8"))
+        XCTAssertTrue(try decodeError([0x80, 2] + text([0x41, 0x42]) + [0x80, 2]).contains("PROTO 2 is not allowed"))
+        XCTAssertTrue(try decodeError([0x80, 2, UInt8(ascii: "c")] + Array("_codecs\ndecode\n".utf8) + stop)
+            .contains("global '_codecs.decode' is not allowed"))
+        // An array whose Latin-1 text is one character short of its data (bytes 0x3f are one UTF-8 byte each).
+        var writer = Network3PickleWriter()
+        let ascii = Float(bitPattern: 0x3f3f_3f3f)
+        writer.array(shape: [2], values: [ascii, ascii], as: .float32)
+        let valid = try RestrictedPickleDecoder.decodeSequence(
+            from: UncompressedByteStream(path: write(writer.bytes, to: "ascii.pkl"), missingFileHint: ""), purpose: .parameters)
+        guard case .array(let array) = valid.first, case .float32(let floats) = array.contents?.elements else {
+            return XCTFail("the valid pickle did not decode to a float32 array: \(valid.map(\.summary))")
+        }
+        XCTAssertEqual(floats, [ascii, ascii])
+        let full = text([UInt8](repeating: 0x3f, count: 8))
+        let at = try XCTUnwrap(findBytes(full, after: [], in: writer.bytes)) - full.count
+        func replaced(by text: [UInt8]) -> [UInt8] { Array(writer.bytes[..<at]) + text + Array(writer.bytes[(at + full.count)...]) }
+        XCTAssertTrue(try decodeError(replaced(by: text([UInt8](repeating: 0x3f, count: 7))))
+            .contains("BINUNICODE of 7 bytes cannot hold the 8 bytes of array data"))
+        // Eight UTF-8 bytes, but only seven characters: U+0080 takes two.
+        XCTAssertTrue(try decodeError(replaced(by: text([0xc2, 0x80] + [UInt8](repeating: 0x3f, count: 6))))
+            .contains("BINUNICODE's text ends before the 8 bytes of array data it must hold"))
+    }
+
     func testNetwork3PredictionsAndFilesMatchPython() throws {
         let python = try pythonWithNumpy()
         let script = """
