@@ -10,4 +10,6 @@ scripts/install-deps.sh
 scripts/fetch-mnist.sh ${MNIST_SOURCE:+--from "$MNIST_SOURCE"}
 export SWIFTNET_MNIST="$PWD/data/mnist.pkl.gz"
 swift build --build-tests
-swift test --skip-build "$@"
+# Every test is XCTest; without this, Swift Testing's empty run would close
+# the output with "0 tests passed" after XCTest's real summary.
+swift test --skip-build --disable-swift-testing "$@"
