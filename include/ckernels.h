@@ -292,6 +292,25 @@ int ck_stop_signal_received(void);
 /* Restores the default actions and clears the flag. */
 void ck_stop_signals_uninstall(void);
 
+/* ------------------------------------------------------------ png support */
+
+/* What ck_zlib_compress and ck_zlib_uncompress report. */
+enum {
+    CK_ZLIB_OK = 0,
+    CK_ZLIB_DAMAGED = 1,   /* not a zlib stream, or a bad checksum */
+    CK_ZLIB_TRUNCATED = 2, /* the stream ends before its end marker */
+    CK_ZLIB_TOO_LONG = 3   /* more data than the output buffer holds */
+};
+/* The most bytes deflating `length` bytes can produce. */
+size_t ck_zlib_compress_bound(size_t length);
+/* Deflates in[0..in_length) into out; *out_length is out's capacity on entry
+ * (at least ck_zlib_compress_bound) and the bytes written on return. */
+int ck_zlib_compress(uint8_t *out, size_t *out_length, const uint8_t *in, size_t in_length, int level);
+/* Inflates one zlib stream into out[0..out_length); *produced is set to the
+ * bytes written.  CK_ZLIB_OK only when the stream ends cleanly. */
+int ck_zlib_uncompress(uint8_t *out, size_t out_length, size_t *produced,
+                       const uint8_t *in, size_t in_length);
+
 #ifdef __cplusplus
 }
 #endif

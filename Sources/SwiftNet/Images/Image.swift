@@ -1,0 +1,151 @@
+// Image.swift: an 8-bit picture in memory, and the one error image files give.
+//
+// SwiftNet draws its own results (the sheet of misclassified digits, the
+// learned filters) and reads people's own images, with no plotting stack.
+// An Image is the common currency: rows of interleaved 8-bit samples, 1 to 4
+// channels (gray, gray+alpha, RGB, RGBA), top row first.  The PNG and PGM
+// codecs turn files into Images and back; the drawing helpers here are the
+// few that the sheets need: fill a rectangle, paste an enlarged gray tile.
+
+import Foundation
+
+/// An 8-bit image: `height` rows of `width` pixels, each `channels` samples
+/// (1 gray, 2 gray+alpha, 3 RGB, 4 RGBA), top row first, interleaved.
+public struct Image: Equatable, Sendable {
+    /// Pixels per row.
+    public let width: Int
+    /// Rows.
+    public let height: Int
+    /// Samples per pixel: 1 gray, 2 gray+alpha, 3 RGB, 4 RGBA.
+    public let channels: Int
+    /// `height * width * channels` samples, row by row.
+    public var samples: [UInt8]
+
+    /// A blank image of one colour.
+    /// - Parameters:
+    ///   - width: pixels per row, positive.
+    ///   - height: rows, positive.
+    ///   - channels: 1 to 4.
+    ///   - fill: the value of every sample.
+    public init(width: Int, height: Int, channels: Int, fill: UInt8 = 0) {
+        precondition(width > 0 && height > 0, "Image: size \(width)x\(height) must be positive")
+        precondition((1...4).contains(channels), "Image: \(channels) channels; expected 1 to 4")
+        self.init(width: width, height: height, channels: channels,
+                  samples: [UInt8](repeating: fill, count: width * height * channels))
+    }
+
+    /// An image from samples that must number `width * height * channels`.
+    public init(width: Int, height: Int, channels: Int, samples: [UInt8]) {
+        precondition(samples.count == width * height * channels,
+                     "Image: \(samples.count) samples for \(width)x\(height)x\(channels); expected \(width * height * channels)")
+        self.width = width
+        self.height = height
+        self.channels = channels
+        self.samples = samples
+    }
+
+    /// Sets the pixels of a rectangle (clipped to the image) to `color`,
+    /// which has one value per channel.
+    public mutating func fill(x: Int, y: Int, width w: Int, height h: Int, color: [UInt8]) {
+        precondition(color.count == channels, "Image.fill: \(color.count) colour values for \(channels) channels")
+        let left = max(0, x), right = min(width, x + w), top = max(0, y), bottom = min(height, y + h)
+        guard left < right, top < bottom else { return }
+        for row in top..<bottom {
+            for column in left..<right {
+                let base = (row * width + column) * channels
+                for channel in 0..<channels { samples[base + channel] = color[channel] }
+            }
+        }
+    }
+
+    /// Draws a rectangle's outline `thickness` pixels wide, inside the rectangle.
+    public mutating func frame(x: Int, y: Int, width w: Int, height h: Int, thickness: Int, color: [UInt8]) {
+        fill(x: x, y: y, width: w, height: thickness, color: color)
+        fill(x: x, y: y + h - thickness, width: w, height: thickness, color: color)
+        fill(x: x, y: y, width: thickness, height: h, color: color)
+        fill(x: x + w - thickness, y: y, width: thickness, height: h, color: color)
+    }
+
+    /// Pastes a gray tile enlarged `scale` times (each source pixel becomes a
+    /// scale x scale block), its top left corner at (x, y), clipped to the image.
+    /// - Parameters:
+    ///   - gray: `tileWidth * tileHeight` gray values, row by row.
+    public mutating func paste(gray: ArraySlice<UInt8>, tileWidth: Int, tileHeight: Int, x: Int, y: Int, scale: Int) {
+        precondition(gray.count == tileWidth * tileHeight, "Image.paste: \(gray.count) values for a \(tileWidth)x\(tileHeight) tile")
+        let start = gray.startIndex
+        for row in 0..<(tileHeight * scale) {
+            let targetRow = y + row
+            guard targetRow >= 0, targetRow < height else { continue }
+            for column in 0..<(tileWidth * scale) {
+                let targetColumn = x + column
+                guard targetColumn >= 0, targetColumn < width else { continue }
+                let value = gray[start + (row / scale) * tileWidth + column / scale]
+                let base = (targetRow * width + targetColumn) * channels
+                for channel in 0..<min(channels, 3) { samples[base + channel] = value }
+                if channels == 2 || channels == 4 { samples[base + channels - 1] = 255 }
+            }
+        }
+    }
+}
+
+/// An image file that cannot be read or written; its description is one
+/// line, "<path>: <problem>".
+public struct ImageError: Error, CustomStringConvertible {
+    /// The file as the caller named it.
+    public let path: String
+    /// What is wrong, in words, without the path.
+    public let problem: String
+
+    /// Creates an error about an image file.
+    public init(path: String, problem: String) {
+        self.path = path
+        self.problem = problem
+    }
+
+    public var description: String { "\(path): \(problem)" }
+}
+
+/// A problem found in bytes before the file's path is attached.
+struct ImageFormatProblem: Error {
+    let problem: String
+    init(_ problem: String) { self.problem = problem }
+}
+
+/// Reading and writing whole files, with every failure as an ImageError.
+enum ImageFile {
+    /// The file's bytes, refusing files larger than `limit`.
+    static func read(_ path: String, limit: Int) throws -> [UInt8] {
+        guard let handle = FileHandle(forReadingAtPath: path) else {
+            let exists = FileManager.default.fileExists(atPath: path)
+            throw ImageError(path: path, problem: exists ? "cannot be opened for reading" : "no such file")
+        }
+        defer { try? handle.close() }
+        let data: Data
+        do {
+            data = try handle.read(upToCount: limit + 1) ?? Data()
+        } catch {
+            throw ImageError(path: path, problem: "cannot be read (is it a folder?)")
+        }
+        guard data.count <= limit else {
+            throw ImageError(path: path, problem: "is larger than \(limit >> 20) MiB, too large for an image this tool reads")
+        }
+        return [UInt8](data)
+    }
+
+    /// Writes `bytes` to a temporary file beside `path`, then renames it, so a
+    /// failure never leaves a half-written image.
+    static func write(_ bytes: [UInt8], to path: String) throws {
+        let url = URL(fileURLWithPath: path)
+        let temporary = url.deletingLastPathComponent()
+            .appendingPathComponent(".\(url.lastPathComponent).\(ProcessInfo.processInfo.processIdentifier).partial")
+        do {
+            try Data(bytes).write(to: temporary)
+        } catch {
+            throw ImageError(path: path, problem: "cannot be written (does its folder exist, and is it writable?)")
+        }
+        guard rename(temporary.path, path) == 0 else {
+            try? FileManager.default.removeItem(at: temporary)
+            throw ImageError(path: path, problem: "cannot be written: renaming the finished file into place failed")
+        }
+    }
+}
