@@ -3,17 +3,19 @@
 // Building a Network checks that each layer's output fits the next layer's
 // input, lays every parameter out in one 64-byte-aligned block (all weights
 // first, then all biases, so the L2-regularised part is one contiguous run),
-// and creates one Replica per thread: runners and buffers for that thread's
-// share of a mini-batch.  The last layer must be a SoftmaxLayer; its
-// negative log-likelihood is the cost.  The training loop lives in
-// Training/StochasticGradientDescent.swift.
+// and creates one Replica per thread (runners and buffers for that thread's
+// share of a mini-batch) and the ParallelStep that runs them on the thread
+// team.  Conv layers come first, then dense layers; the last is a
+// SoftmaxLayer, whose negative log-likelihood is the cost.  The training
+// loop lives in Training/StochasticGradientDescent.swift.
 //
-// Threads: a mini-batch of B samples is split into `threads` contiguous
-// parts.  Dropout masks depend only on a per-mini-batch key and the
+// Threads: dropout masks depend only on a per-mini-batch key and the
 // sample's position in the whole batch, so every thread count draws the
-// same masks; per-thread gradients are combined in thread order, weighted
-// by each part's share.  The same seed and thread count therefore repeat a
-// run bit for bit; different thread counts differ only by float rounding.
+// same masks, and every sum over threads is taken in thread order.  The same
+// seed and thread count therefore repeat a run bit for bit; different thread
+// counts differ only by float rounding.  The replicas' own dense runners
+// are the plain reference path (`forward`, `backward` below) that the tests
+// check gradients on and compare the threaded step against.
 
 import CKernels
 import Dispatch
@@ -37,15 +39,8 @@ public final class Network {
     let replicas: [Replica]
     private let dropoutLayers: [Bool]
     private let dropoutKeys: AlignedBuffer<UInt64>
-    /// Per replica: pointers to every replica's gradients at the start of
-    /// the weight slice that replica updates, then at the biases.
-    private let weightSliceSources: [AlignedBuffer<UnsafePointer<Float>?>]
-    private let biasSources: AlignedBuffer<UnsafePointer<Float>?>
-    /// Each replica's share of a mini-batch, as a weight for its gradients.
-    private let shares: AlignedBuffer<Float>
-    private let costs: AlignedBuffer<Float>
-    /// The conv-then-dense plan on the thread team, when the layers allow it.
-    private var parallelStep: ParallelStep?
+    /// The threaded training step and evaluation pass (set once, in init).
+    private var parallelStep: ParallelStep!
     private let evaluationPredictions: AlignedBuffer<Int32>
 
     /// Every random choice after construction (dropout masks) comes from here.
@@ -98,18 +93,6 @@ public final class Network {
             Replica(layers: runnable, capacity: capacity, parameterBlock: block, weightCount: weights)
         }
         self.replicas = replicas
-        func pointers(at offset: Int) -> AlignedBuffer<UnsafePointer<Float>?> {
-            let table = AlignedBuffer<UnsafePointer<Float>?>(count: replicaCount, zeroedWith: nil)
-            for (index, replica) in replicas.enumerated() { table.pointer[index] = UnsafePointer(replica.gradientBlock.pointer + offset) }
-            return table
-        }
-        weightSliceSources = (0..<replicaCount).map { part in pointers(at: Network.split(weights, parts: replicaCount, part: part).start) }
-        biasSources = pointers(at: weights)
-        shares = AlignedBuffer(count: replicaCount, zeroedWith: 0)
-        for part in 0..<replicaCount {
-            shares.pointer[part] = Float(Network.split(miniBatchSize, parts: replicaCount, part: part).count) / Float(miniBatchSize)
-        }
-        costs = AlignedBuffer(count: replicaCount, zeroedWith: 0)
         dropoutLayers = runnable.map(\.usesDropout)
         dropoutKeys = AlignedBuffer(count: layers.count, zeroedWith: 0)
         evaluationPredictions = AlignedBuffer(count: max(miniBatchSize, evaluationBatchSize), zeroedWith: 0)
@@ -136,6 +119,10 @@ public final class Network {
             if let conv = layer as? ConvPoolLayer, conv.imageShape.batch != miniBatchSize {
                 throw NetworkConfigurationError(
                     "layer \(index + 1), \(conv.summary): imageShape's mini-batch size \(conv.imageShape.batch) differs from the network's \(miniBatchSize)")
+            }
+            if layer is ConvPoolLayer, index > 0, !(layers[index - 1] is ConvPoolLayer) {
+                throw NetworkConfigurationError(
+                    "layer \(index + 1), \(layer.summary), follows a dense layer; conv layers must come first")
             }
             if index > 0 {
                 let previous = layers[index - 1]
@@ -168,28 +155,6 @@ public final class Network {
     /// `parameters` (the whole mini-batch's when there is one thread).
     public var gradients: UnsafeMutableBufferPointer<Float> { replicas[0].gradientBlock.buffer }
 
-    /// Runs `body(part)` for each replica, in parallel when there are several.
-    private func onEveryReplica(_ body: (Int) -> Void) {
-        if replicas.count == 1 {
-            body(0)
-        } else {
-            DispatchQueue.concurrentPerform(iterations: replicas.count) { part in
-                ck_flush_denormals_on_this_thread()
-                body(part)
-            }
-        }
-    }
-
-    /// The contiguous share of `total` items that part `part` of `parts` takes.
-    private static func split(_ total: Int, parts: Int, part: Int) -> (start: Int, count: Int) {
-        let base = total / parts, extra = total % parts
-        return (part * base + min(part, extra), base + (part < extra ? 1 : 0))
-    }
-
-    private func split(_ total: Int, part: Int) -> (start: Int, count: Int) {
-        Self.split(total, parts: replicas.count, part: part)
-    }
-
     /// One dropout key per dropout layer, drawn in layer order.
     private func drawDropoutKeys() {
         for (index, usesDropout) in dropoutLayers.enumerated() {
@@ -207,46 +172,7 @@ public final class Network {
     @discardableResult
     public func trainMiniBatch(_ data: Dataset, start: Int, eta: Float, weightDecay: Float) -> Float {
         drawDropoutKeys()
-        if let parallelStep {
-            return parallelStep.train(data, start: start, eta: eta, weightDecay: weightDecay)
-        }
-        let costs = self.costs.pointer
-        onEveryReplica { part in
-            let (offset, count) = split(miniBatchSize, part: part)
-            let replica = replicas[part]
-            replica.load(data, start: start + offset, batch: count)
-            let context = PassContext(training: true, dropoutKeys: dropoutKeys.pointer, firstSample: offset)
-            costs[part] = replica.forward(batch: count, context: context)
-            if costs[part].isFinite { replica.backward(batch: count) }
-        }
-        var cost: Float = 0
-        for part in replicas.indices { cost += shares.pointer[part] * costs[part] }
-        guard cost.isFinite else { return cost }
-        step(eta: eta, weightDecay: weightDecay)
-        return cost
-    }
-
-    /// One SGD update from the replicas' gradients (as left by the backward
-    /// passes of trainMiniBatch): weights get the L2 term, biases do not.
-    /// Each thread updates its own slice of the weights; a parameter's sum
-    /// is always taken in replica order.
-    func step(eta: Float, weightDecay: Float) {
-        if replicas.count == 1 {
-            let gradients = replicas[0].gradientBlock.pointer
-            ck_sgd_update(parameterBlock.pointer, gradients, eta, weightDecay, weightCount)
-            ck_sgd_update(parameterBlock.pointer + weightCount, gradients + weightCount, eta, 0, biasCount)
-            return
-        }
-        let count = Int32(replicas.count)
-        onEveryReplica { part in
-            let (offset, length) = split(weightCount, part: part)
-            ck_sgd_update_combined(parameterBlock.pointer + offset, weightSliceSources[part].pointer, shares.pointer,
-                                   count, eta, weightDecay, length)
-            if part == replicas.count - 1 {
-                ck_sgd_update_combined(parameterBlock.pointer + weightCount, biasSources.pointer, shares.pointer,
-                                       count, eta, 0, biasCount)
-            }
-        }
+        return parallelStep.train(data, start: start, eta: eta, weightDecay: weightDecay)
     }
 
     /// Loads `batch` samples into the first replica (single-thread paths and tests).
@@ -282,28 +208,9 @@ public final class Network {
         var start = 0
         while start < data.count {
             let chunk = min(evaluationBatchSize, data.count - start)
-            if let parallelStep {
-                parallelStep.evaluate(data, start: start, batch: chunk, predictions: evaluationPredictions.pointer)
-                for index in 0..<chunk {
-                    body(start + index, evaluationPredictions.pointer[index], parallelStep.lastLabels[index])
-                }
-                start += chunk
-                continue
-            }
-            onEveryReplica { part in
-                let (offset, count) = split(chunk, part: part)
-                guard count > 0 else { return }
-                let replica = replicas[part]
-                replica.load(data, start: start + offset, batch: count)
-                _ = replica.forward(batch: count, context: PassContext(training: false, dropoutKeys: dropoutKeys.pointer, firstSample: offset))
-                replica.predict(batch: count, classes: classCount)
-            }
-            for part in replicas.indices {
-                let (offset, count) = split(chunk, part: part)
-                let replica = replicas[part]
-                for index in 0..<count {
-                    body(start + offset + index, replica.predictions.pointer[index], replica.labels.pointer[index])
-                }
+            parallelStep.evaluate(data, start: start, batch: chunk, predictions: evaluationPredictions.pointer)
+            for index in 0..<chunk {
+                body(start + index, evaluationPredictions.pointer[index], parallelStep.lastLabels[index])
             }
             start += chunk
         }

@@ -58,6 +58,14 @@ final class NetworkBehaviourTests: XCTestCase {
             XCTAssertTrue(String(describing: error).contains("mini-batch size 10"), String(describing: error))
         }
         XCTAssertThrowsError(try Network(layers: Array(seedLayers(batch: 10).dropLast()), miniBatchSize: 10))
+        let afterDense: [any Layer] = [
+            FullyConnectedLayer(nIn: 784, nOut: 4),
+            ConvPoolLayer(filterShape: (2, 4, 1, 1), imageShape: (10, 4, 1, 1), poolSize: (1, 1)),
+            SoftmaxLayer(nIn: 2, nOut: 2),
+        ]
+        XCTAssertThrowsError(try Network(layers: afterDense, miniBatchSize: 10)) { error in
+            XCTAssertTrue(String(describing: error).contains("conv layers must come first"), String(describing: error))
+        }
         let tooLarge = ConvPoolLayer(filterShape: (2, 1, 30, 30), imageShape: (10, 1, 28, 28))
         XCTAssertThrowsError(try Network(layers: [tooLarge, SoftmaxLayer(nIn: 2, nOut: 2)], miniBatchSize: 10))
     }

@@ -46,18 +46,24 @@ final class NetworkGradientTests: XCTestCase {
     /// the update the reference backward computes: params -= eta * (grad +
     /// l2 * weights), with the same dropout masks.
     func testThreadedStepAppliesTheReferenceGradient() throws {
-        for threads in [1, 2, 3] {
-            let batch = 6
-            let network = try Network(layers: [
-                ConvPoolLayer(filterShape: (3, 2, 3, 3), imageShape: (batch, 2, 9, 8), poolSize: (2, 2), activation: .tanh),
-                ConvPoolLayer(filterShape: (4, 3, 2, 2), imageShape: (batch, 3, 3, 3), poolSize: (1, 2), activation: .sigmoid),
-                FullyConnectedLayer(nIn: 8, nOut: 7, activation: .sigmoid, pDropout: 0.25),
-                FullyConnectedLayer(nIn: 7, nOut: 6, activation: .relu, pDropout: 0.1),
-                SoftmaxLayer(nIn: 6, nOut: 5, pDropout: 0.2),
-            ], miniBatchSize: batch, threads: threads, seed: 3)
+        let batch = 6
+        let withConvolutions: [any Layer] = [
+            ConvPoolLayer(filterShape: (3, 2, 3, 3), imageShape: (batch, 2, 9, 8), poolSize: (2, 2), activation: .tanh),
+            ConvPoolLayer(filterShape: (4, 3, 2, 2), imageShape: (batch, 3, 3, 3), poolSize: (1, 2), activation: .sigmoid),
+            FullyConnectedLayer(nIn: 8, nOut: 7, activation: .sigmoid, pDropout: 0.25),
+            FullyConnectedLayer(nIn: 7, nOut: 6, activation: .relu, pDropout: 0.1),
+            SoftmaxLayer(nIn: 6, nOut: 5, pDropout: 0.2),
+        ]
+        // Dense layers only: they read the images directly.
+        let denseOnly: [any Layer] = [
+            FullyConnectedLayer(nIn: 2 * 9 * 8, nOut: 9, activation: .tanh, pDropout: 0.2),
+            SoftmaxLayer(nIn: 9, nOut: 5, pDropout: 0.1),
+        ]
+        for (layers, threads) in [(withConvolutions, 1), (withConvolutions, 2), (withConvolutions, 3), (denseOnly, 1), (denseOnly, 2)] {
+            let network = try Network(layers: layers, miniBatchSize: batch, threads: threads, seed: 3)
             var random = RandomSource(seed: 17)
             network.parameters.fillGaussian(standardDeviation: 0.7, random: &random)
-            let data = syntheticData(count: batch, shape: network.inputShape, classes: 5, seed: 8)
+            let data = syntheticData(count: batch, shape: SampleShape(channels: 2, height: 9, width: 8), classes: 5, seed: 8)
             let before = Array(network.parameters)
             let savedRandom = network.random
             let (eta, decay): (Float, Float) = (0.3, 0.05)

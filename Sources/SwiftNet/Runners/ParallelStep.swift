@@ -13,8 +13,8 @@
 //   in thread order)
 //
 // Every sum is taken in a fixed order, so the same seed and thread count
-// repeat a run bit for bit.  Network falls back to its replica-only path
-// for layer orders this plan does not cover.
+// repeat a run bit for bit.  A network without conv layers skips the first
+// and last phases: its dense layers read the images directly.
 
 import CKernels
 
@@ -46,16 +46,16 @@ final class ParallelStep {
     private var weightDecay: Float = 0
     private var training = false
 
-    /// nil when the layers are not "conv layers, then dense layers".
-    init?(network: Network, runnable: [any RunnableLayer], capacity: Int) {
+    /// - Parameter runnable: conv layers first, then dense layers (Network checks this).
+    init(network: Network, runnable: [any RunnableLayer], capacity: Int) {
         let prefixCount = runnable.prefix { $0 is ConvPoolLayer }.count
-        guard prefixCount >= 1,
-              runnable[prefixCount...].allSatisfy({ $0 is FullyConnectedLayer || $0 is SoftmaxLayer }) else { return nil }
+        precondition(runnable[prefixCount...].allSatisfy { $0 is FullyConnectedLayer || $0 is SoftmaxLayer },
+                     "conv layers must precede the dense layers")
         self.network = network
         self.prefixCount = prefixCount
         self.capacity = capacity
         parts = network.replicas.count
-        featureSize = runnable[prefixCount - 1].outputShape.count
+        featureSize = prefixCount > 0 ? runnable[prefixCount - 1].outputShape.count : runnable[0].inputShape.count
         features = FloatBuffer(count: capacity * featureSize)
         labels = AlignedBuffer(count: capacity, zeroedWith: 0)
         costs = AlignedBuffer(count: parts, zeroedWith: 0)
@@ -132,7 +132,9 @@ final class ParallelStep {
             replica.load(data!, start: start + samples.lowerBound, batch: samples.count)
             (labels.pointer + samples.lowerBound).update(from: replica.labels.pointer, count: samples.count)
             let context = PassContext(training: training, dropoutKeys: keys, firstSample: samples.lowerBound)
-            let output = replica.forward(firstLayers: prefixCount, batch: samples.count, context: context)
+            let output = prefixCount > 0
+                ? replica.forward(firstLayers: prefixCount, batch: samples.count, context: context)
+                : replica.input.pointer
             (features.pointer + samples.lowerBound * featureSize).update(from: output, count: samples.count * featureSize)
         }
         ck_team_barrier(Int32(parts))
@@ -157,10 +159,11 @@ final class ParallelStep {
             }
             ck_team_barrier(Int32(parts))
             stage.backwardAndUpdate(rows: split(stage.nIn, parts: parts, part: part), batch: batch,
-                                    wantInputGradient: true, eta: eta, weightDecay: weightDecay)
+                                    wantInputGradient: position > 0 || prefixCount > 0, eta: eta, weightDecay: weightDecay)
             ck_team_barrier(Int32(parts))
         }
 
+        guard prefixCount > 0 else { return }
         // Convolutional prefix backward, own samples.
         if !samples.isEmpty {
             let lastConv = replica.runners[prefixCount - 1]
