@@ -1,0 +1,138 @@
+// Pictures.swift: `cnn errors` and `cnn filters`, what a model learned, drawn.
+//
+// `cnn errors` draws the seed's sheet of misclassified test digits (true
+// label top right in blue, the network's guess bottom right in red); with
+// --compare it sets a second model's sheet beside the first and frames in
+// green each digit that the other model gets right, the book's one-conv
+// against two-conv comparison.  `cnn filters` draws the first conv layer's
+// learned filters.  Both write a PNG atomically and print one line saying
+// what they drew; every failure is one line and a non-zero exit.
+
+import ArgumentParser
+import Foundation
+import SwiftNet
+
+/// Checks that the folder `path` would be written in exists, before any slow work.
+private func checkOutputFolder(_ path: String) throws {
+    let folder = URL(fileURLWithPath: path).deletingLastPathComponent().path
+    var isFolder: ObjCBool = false
+    guard FileManager.default.fileExists(atPath: folder, isDirectory: &isFolder), isFolder.boolValue else {
+        throw ValidationError("--out \(path): the folder \(folder) does not exist")
+    }
+}
+
+/// Runs `body`, turning an image error into a ValidationError-free one-line failure.
+private func reportingImageErrors(_ body: () throws -> Void) throws {
+    do {
+        try body()
+    } catch let error as ImageError {
+        // CNN.main prints our own error types as they describe themselves;
+        // a CheckpointError carries the same "<path>: <problem>" line.
+        throw CheckpointError(path: error.path, reason: error.problem)
+    }
+}
+
+struct Errors: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Draw the test digits a saved model gets wrong, as a PNG sheet (the seed's figure).")
+
+    @Option(help: ArgumentHelp("The checkpoint: from cnn train --save, or cnn import-network3.", valueName: "path"))
+    var model: String
+
+    @Option(help: ArgumentHelp("The PNG file to write.", valueName: "path"))
+    var out: String = "errors.png"
+
+    @Option(help: "The MNIST pickle (network3.py's mnist.pkl.gz).")
+    var data: String = "data/mnist.pkl.gz"
+
+    @Option(help: ArgumentHelp("A second checkpoint, drawn beside the first; green frames mark the digits one model fixes.",
+                               valueName: "path"))
+    var compare: String?
+
+    @Option(help: "Threads (default: the checkpoint's, or every core).")
+    var threads: Int?
+
+    func validate() throws {
+        if let threads { guard threads >= 1 else { throw ValidationError("--threads must be at least 1, got \(threads)") } }
+        try checkOutputFolder(out)
+    }
+
+    /// Every test image `path`'s model misclassifies, in order, and the model's shape check.
+    private func misclassified(by path: String, on test: Dataset) throws -> [Misclassification] {
+        let network = try Checkpoint.load(contentsOf: path).makeNetwork(threads: threads)
+        guard network.inputShape.count == test.imageSize else {
+            throw CheckpointError(path: path, reason: "its network takes inputs of \(network.inputShape), "
+                + "not the \(test.imageSize)-pixel images of \(data)")
+        }
+        var errors: [Misclassification] = []
+        network.forEachPrediction(on: test) { index, predicted, label in
+            if predicted != label { errors.append(Misclassification(index: index, label: Int(label), predicted: Int(predicted))) }
+        }
+        return errors
+    }
+
+    func run() throws {
+        let test = try MNIST.load(contentsOf: data).test
+        guard test.channels == 1 else {
+            throw CheckpointError(path: data, reason: "its images have \(test.channels) channels; the sheet draws gray digits")
+        }
+        let errors = try misclassified(by: model, on: test)
+        var sheet: Image
+        if let compare {
+            let other = try misclassified(by: compare, on: test)
+            let wrongHere = Set(errors.map(\.index)), wrongThere = Set(other.map(\.index))
+            sheet = ErrorSheet.sideBySide(
+                ErrorSheet.panel(data: test, errors: errors, title: "A: " + Self.name(of: model), fixedElsewhere: wrongHere.subtracting(wrongThere)),
+                ErrorSheet.panel(data: test, errors: other, title: "B: " + Self.name(of: compare), fixedElsewhere: wrongThere.subtracting(wrongHere)))
+            print("\(model): \(Self.summary(errors.count, of: test.count)); \(compare): \(Self.summary(other.count, of: test.count))")
+            print("\(wrongHere.subtracting(wrongThere).count) of A's errors are right in B; "
+                + "\(wrongThere.subtracting(wrongHere).count) of B's are right in A")
+        } else {
+            sheet = ErrorSheet.panel(data: test, errors: errors, title: Self.name(of: model))
+            print("\(model): \(Self.summary(errors.count, of: test.count))")
+        }
+        try reportingImageErrors { try PNG.write(sheet, to: out) }
+        print("Wrote \(out) (\(sheet.width)x\(sheet.height) pixels, \(min(errors.count, ErrorSheet.capacity)) digits"
+            + (compare == nil ? ")" : " on the left)"))
+    }
+
+    /// A model's file name for the header, which the font draws in capitals.
+    static func name(of path: String) -> String {
+        URL(fileURLWithPath: path).lastPathComponent
+    }
+
+    static func summary(_ errors: Int, of count: Int) -> String {
+        String(format: "%d errors of %d test images, test accuracy %.2f%%", errors, count,
+               count == 0 ? 0 : Double(count - errors) / Double(count) * 100)
+    }
+}
+
+struct Filters: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Draw a saved model's first convolutional layer's filters as a PNG (dark = large weight).")
+
+    @Option(help: ArgumentHelp("The checkpoint: from cnn train --save, or cnn import-network3.", valueName: "path"))
+    var model: String
+
+    @Option(help: ArgumentHelp("The PNG file to write.", valueName: "path"))
+    var out: String = "filters.png"
+
+    func validate() throws {
+        try checkOutputFolder(out)
+    }
+
+    func run() throws {
+        let network = try Checkpoint.load(contentsOf: model).makeNetwork(threads: 1)
+        guard let conv = network.layers.first as? ConvPoolLayer else {
+            throw CheckpointError(path: model, reason: "its first layer is \(network.layers[0].summary), not a convolutional layer")
+        }
+        // Parameters hold every layer's weights first, in layer order, so the first layer's come first.
+        let shape = conv.filterShape
+        let count = shape.filters * shape.channels
+        let weights = Array(network.parameters[0..<conv.weightCount])
+        let sheet = FilterSheet.draw(weights: weights, count: count, height: shape.height, width: shape.width)
+        try reportingImageErrors { try PNG.write(sheet, to: out) }
+        print("Wrote \(out) (\(sheet.width)x\(sheet.height) pixels, \(shape.filters) filters"
+            + (shape.channels > 1 ? " x \(shape.channels) channels" : "") + " of \(shape.height)x\(shape.width))")
+    }
+}
