@@ -54,12 +54,24 @@ final class NetworkGradientTests: XCTestCase {
             FullyConnectedLayer(nIn: 7, nOut: 6, activation: .relu, pDropout: 0.1),
             SoftmaxLayer(nIn: 6, nOut: 5, pDropout: 0.2),
         ]
-        // Dense layers only: they read the images directly.
-        let denseOnly: [any Layer] = [
-            FullyConnectedLayer(nIn: 2 * 9 * 8, nOut: 9, activation: .tanh, pDropout: 0.2),
-            SoftmaxLayer(nIn: 9, nOut: 5, pDropout: 0.1),
+        // Dense layers of 16,384 weights or more are split between threads
+        // by rows; smaller ones run whole on one thread.  Both kinds, with
+        // and without conv layers in front (dense layers alone read the
+        // images directly).
+        let wideDense: [any Layer] = [
+            ConvPoolLayer(filterShape: (3, 2, 3, 3), imageShape: (batch, 2, 9, 8), poolSize: (2, 2), activation: .tanh),
+            ConvPoolLayer(filterShape: (4, 3, 2, 2), imageShape: (batch, 3, 3, 3), poolSize: (1, 2), activation: .sigmoid),
+            FullyConnectedLayer(nIn: 8, nOut: 2100, activation: .sigmoid, pDropout: 0.25),
+            SoftmaxLayer(nIn: 2100, nOut: 5, pDropout: 0.2),
         ]
-        for (layers, threads) in [(withConvolutions, 1), (withConvolutions, 2), (withConvolutions, 3), (denseOnly, 1), (denseOnly, 2)] {
+        let denseOnly: [any Layer] = [
+            FullyConnectedLayer(nIn: 2 * 9 * 8, nOut: 120, activation: .tanh, pDropout: 0.2),
+            FullyConnectedLayer(nIn: 120, nOut: 140, activation: .sigmoid, pDropout: 0.1),
+            SoftmaxLayer(nIn: 140, nOut: 5, pDropout: 0.1),
+        ]
+        let cases = [(withConvolutions, 1), (withConvolutions, 2), (withConvolutions, 3), (wideDense, 1), (wideDense, 2),
+                     (wideDense, 3), (denseOnly, 1), (denseOnly, 2)]
+        for (layers, threads) in cases {
             let network = try Network(layers: layers, miniBatchSize: batch, threads: threads, seed: 3)
             var random = RandomSource(seed: 17)
             network.parameters.fillGaussian(standardDeviation: 0.7, random: &random)

@@ -35,7 +35,9 @@ final class DenseStage {
     let inputGradient: FloatBuffer
     private let biasGradient: FloatBuffer
     private let capacity: Int
+    /// Threads that each multiply a slice of the rows; 1 for a stage thread 0 runs whole.
     private let parts: Int
+    var isSplit: Bool { parts > 1 }
 
     init(layer: any Layer, index: Int, input: UnsafeMutablePointer<Float>, weights: UnsafeMutablePointer<Float>,
          biases: UnsafeMutablePointer<Float>, capacity: Int, parts: Int) {

@@ -12,6 +12,9 @@
 //   samples) | conv update (own slice of conv weights, summed over threads
 //   in thread order)
 //
+// Small dense layers (the softmax) are not split: thread 0 runs them whole,
+// inside the serial phases around them.
+//
 // Every sum is taken in a fixed order, so the same seed and thread count
 // repeat a run bit for bit.  A network without conv layers skips the first
 // and last phases: its dense layers read the images directly.
@@ -71,10 +74,12 @@ final class ParallelStep {
         var input = features.pointer
         for index in prefixCount..<runnable.count {
             let layer = runnable[index]
+            // Splitting a small layer costs more in barriers than it saves.
+            let isSplit = parts > 1 && layer.weightCount >= 16_384
             let stage = DenseStage(layer: layer, index: index, input: input,
                                    weights: network.parameterBlock.pointer + weightOffset,
                                    biases: network.parameterBlock.pointer + biasOffset,
-                                   capacity: capacity, parts: parts)
+                                   capacity: capacity, parts: isSplit ? parts : 1)
             stages.append(stage)
             input = stage.output.pointer
             weightOffset += layer.weightCount
@@ -139,31 +144,54 @@ final class ParallelStep {
         }
         ck_team_barrier(Int32(parts))
 
-        // Dense layers forward.
+        // Dense layers.  A large layer alternates parallel phases (its own
+        // rows) and serial ones (thread 0); a small one is all serial.  A
+        // barrier separates a phase from the next unless both are serial,
+        // so a thread that lost its core holds the others up as seldom as
+        // possible.
+        var serialPending = false
         for stage in stages {
-            stage.forwardPartial(part: part, rows: split(stage.nIn, parts: parts, part: part), batch: batch,
-                                 training: training, key: keys[stage.index])
-            ck_team_barrier(Int32(parts))
-            if part == 0 {
-                costs.pointer[0] = stage.finishForward(batch: batch, labels: UnsafePointer(labels.pointer))
+            if stage.isSplit {
+                if serialPending { ck_team_barrier(Int32(parts)) }
+                stage.forwardPartial(part: part, rows: split(stage.nIn, parts: parts, part: part), batch: batch,
+                                     training: training, key: keys[stage.index])
+                ck_team_barrier(Int32(parts))
+            } else if part == 0 {
+                stage.forwardPartial(part: 0, rows: 0..<stage.nIn, batch: batch, training: training, key: keys[stage.index])
             }
-            ck_team_barrier(Int32(parts))
+            if part == 0 { costs.pointer[0] = stage.finishForward(batch: batch, labels: UnsafePointer(labels.pointer)) }
+            serialPending = true
         }
-        guard training, costs.pointer[0].isFinite else { return }
+        guard training else { return }
 
-        // Dense layers backward, each fused with its update.
+        // Backward, last layer first, each fused with its update.  Thread 0
+        // knows the cost at once; the others read it after the next barrier.
         for (position, stage) in stages.enumerated().reversed() {
-            if part == 0 {
-                let above = position + 1 < stages.count ? UnsafePointer(stages[position + 1].inputGradient.pointer) : nil
-                stage.startBackward(batch: batch, labels: UnsafePointer(labels.pointer), outputGradient: above, eta: eta)
+            let above = position + 1 < stages.count ? UnsafePointer(stages[position + 1].inputGradient.pointer) : nil
+            let wantInputGradient = position > 0 || prefixCount > 0
+            if stage.isSplit {
+                if part == 0, costs.pointer[0].isFinite {
+                    stage.startBackward(batch: batch, labels: UnsafePointer(labels.pointer), outputGradient: above, eta: eta)
+                }
+                ck_team_barrier(Int32(parts))
+                guard costs.pointer[0].isFinite else { return }
+                stage.backwardAndUpdate(rows: split(stage.nIn, parts: parts, part: part), batch: batch,
+                                        wantInputGradient: wantInputGradient, eta: eta, weightDecay: weightDecay)
+                serialPending = false
+            } else {
+                if !serialPending { ck_team_barrier(Int32(parts)) }
+                if part == 0, costs.pointer[0].isFinite {
+                    stage.startBackward(batch: batch, labels: UnsafePointer(labels.pointer), outputGradient: above, eta: eta)
+                    stage.backwardAndUpdate(rows: 0..<stage.nIn, batch: batch, wantInputGradient: wantInputGradient,
+                                            eta: eta, weightDecay: weightDecay)
+                }
+                serialPending = true
             }
-            ck_team_barrier(Int32(parts))
-            stage.backwardAndUpdate(rows: split(stage.nIn, parts: parts, part: part), batch: batch,
-                                    wantInputGradient: position > 0 || prefixCount > 0, eta: eta, weightDecay: weightDecay)
-            ck_team_barrier(Int32(parts))
         }
 
         guard prefixCount > 0 else { return }
+        ck_team_barrier(Int32(parts))
+        guard costs.pointer[0].isFinite else { return }
         // Convolutional prefix backward, own samples.
         if !samples.isEmpty {
             let lastConv = replica.runners[prefixCount - 1]
