@@ -137,6 +137,11 @@ final class ImageCodecTests: XCTestCase {
         let huge = PNG.signature + PNG.chunk("IHDR", header) + PNG.chunk("IDAT", PNG.deflate([0, 0, 0, 0])) + PNG.chunk("IEND", [])
         let hugeMessage = try readError(huge)
         XCTAssertTrue(hugeMessage.contains("claims 100000x100000 pixels"), hugeMessage)
+        // Within the limits (8192x8192 RGBA, 256 MiB) but with far too little data to fill it: refused before allocating.
+        var large = PNG.bigEndian(8192) + PNG.bigEndian(8192)
+        large += [8, 6, 0, 0, 0]
+        let bluff = PNG.signature + PNG.chunk("IHDR", large) + PNG.chunk("IDAT", PNG.deflate([0, 0, 0, 0])) + PNG.chunk("IEND", [])
+        XCTAssertTrue(try readError(bluff).contains("cannot hold a 8192x8192 image"))
         // Interlaced and 16-bit images are named as such.
         let interlaced = PNG.encode(width: 4, height: 4, colorType: 0, samples: [UInt8](repeating: 9, count: 16), interlaced: true)
         XCTAssertTrue(try readError(interlaced).contains("interlaced (Adam7)"))

@@ -220,7 +220,14 @@ public enum PNG {
         guard !compressed.isEmpty else { throw ImageFormatProblem("is damaged: it has no IDAT (pixel data) chunk") }
         let bytesPerPixel = channelCount(colorType: header.colorType)!
         let stride = header.width * bytesPerPixel
-        var raw = [UInt8](repeating: 0, count: (stride + 1) * header.height)
+        // Deflate expands at most 1032-fold, so a file whose compressed data is
+        // too short for its size is refused before the pixel buffer is allocated.
+        let rawCount = (stride + 1) * header.height
+        guard rawCount <= compressed.count * 1032 + 1024 else {
+            throw ImageFormatProblem("is truncated: \(compressed.count) bytes of compressed pixel data cannot hold "
+                + "a \(header.width)x\(header.height) image")
+        }
+        var raw = [UInt8](repeating: 0, count: rawCount)
         var produced = 0
         let status = raw.withUnsafeMutableBufferPointer { out in
             compressed.withUnsafeBufferPointer {
