@@ -41,5 +41,6 @@ struct CNN: ParsableCommand {
 
     private static func isOurs(_ error: Error) -> Bool {
         error is DataFileError || error is NetworkConfigurationError || error is TrainingError || error is CheckpointError
+            || error is ImageError
     }
 }

@@ -21,17 +21,6 @@ private func checkOutputFolder(_ path: String) throws {
     }
 }
 
-/// Runs `body`, turning an image error into a ValidationError-free one-line failure.
-private func reportingImageErrors(_ body: () throws -> Void) throws {
-    do {
-        try body()
-    } catch let error as ImageError {
-        // CNN.main prints our own error types as they describe themselves;
-        // a CheckpointError carries the same "<path>: <problem>" line.
-        throw CheckpointError(path: error.path, reason: error.problem)
-    }
-}
-
 struct Errors: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Draw the test digits a saved model gets wrong, as a PNG sheet (the seed's figure).")
@@ -91,7 +80,7 @@ struct Errors: ParsableCommand {
             sheet = ErrorSheet.panel(data: test, errors: errors, title: Self.name(of: model))
             print("\(model): \(Self.summary(errors.count, of: test.count))")
         }
-        try reportingImageErrors { try PNG.write(sheet, to: out) }
+        try PNG.write(sheet, to: out)
         print("Wrote \(out) (\(sheet.width)x\(sheet.height) pixels, \(min(errors.count, ErrorSheet.capacity)) digits"
             + (compare == nil ? ")" : " on the left)"))
     }
@@ -131,7 +120,7 @@ struct Filters: ParsableCommand {
         let count = shape.filters * shape.channels
         let weights = Array(network.parameters[0..<conv.weightCount])
         let sheet = FilterSheet.draw(weights: weights, count: count, height: shape.height, width: shape.width)
-        try reportingImageErrors { try PNG.write(sheet, to: out) }
+        try PNG.write(sheet, to: out)
         print("Wrote \(out) (\(sheet.width)x\(sheet.height) pixels, \(shape.filters) filters"
             + (shape.channels > 1 ? " x \(shape.channels) channels" : "") + " of \(shape.height)x\(shape.width))")
     }
