@@ -97,7 +97,7 @@ final class NetworkGradientTests: XCTestCase {
             for index in before.indices where abs(after[index] - expected[index]) > 1e-5 * (1 + eta * scale) {
                 mismatches.append("[\(index)] got \(after[index]) want \(expected[index])")
             }
-            XCTAssertTrue(mismatches.isEmpty, "\(threads) threads: \(mismatches.count) parameters differ: \(mismatches.prefix(5))")
+            XCTAssertTrue(mismatches.isEmpty, "\(layers.count) layers, \(threads) threads: \(mismatches.count) of \(before.count) parameters differ: \(mismatches.prefix(5))")
             XCTAssertNotEqual(after, before, "\(threads) threads: the step changed nothing")
         }
     }

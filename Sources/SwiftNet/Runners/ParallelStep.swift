@@ -170,6 +170,9 @@ final class ParallelStep {
             let above = position + 1 < stages.count ? UnsafePointer(stages[position + 1].inputGradient.pointer) : nil
             let wantInputGradient = position > 0 || prefixCount > 0
             if stage.isSplit {
+                // Its output gradient may still be being written, slice by
+                // slice, by the split layer above.
+                if !serialPending { ck_team_barrier(Int32(parts)) }
                 if part == 0, costs.pointer[0].isFinite {
                     stage.startBackward(batch: batch, labels: UnsafePointer(labels.pointer), outputGradient: above, eta: eta)
                 }
