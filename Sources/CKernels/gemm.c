@@ -15,43 +15,33 @@
 #include <stdlib.h>
 #include <string.h>
 
-static pthread_key_t scratch_key;
+/* Per-thread scratch, one buffer per slot, grown on demand and kept for the
+ * thread's life (a pthread key frees it when the thread ends). */
+enum { SCRATCH_GEMM, SCRATCH_FUSED, SCRATCH_SLOTS };
+static pthread_key_t scratch_keys[SCRATCH_SLOTS];
 static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
-static _Thread_local float *scratch_floats;
-static _Thread_local size_t scratch_capacity;
+static _Thread_local float *scratch_floats[SCRATCH_SLOTS];
+static _Thread_local size_t scratch_capacity[SCRATCH_SLOTS];
 
 static void free_scratch(void *block) { free(block); }
-static void make_scratch_key(void) { pthread_key_create(&scratch_key, free_scratch); }
-
-float *ck_gemm_scratch(size_t floats) {
-    if (floats <= scratch_capacity) return scratch_floats;
-    pthread_once(&scratch_once, make_scratch_key);
-    void *block = NULL;
-    if (posix_memalign(&block, 64, floats * sizeof(float)) != 0) return NULL;
-    free(scratch_floats);
-    scratch_floats = block;
-    scratch_capacity = floats;
-    pthread_setspecific(scratch_key, block);
-    return scratch_floats;
+static void make_scratch_keys(void) {
+    for (int slot = 0; slot < SCRATCH_SLOTS; slot++) pthread_key_create(&scratch_keys[slot], free_scratch);
 }
 
-static _Thread_local float *fused_floats;
-static _Thread_local size_t fused_capacity;
-static pthread_key_t fused_key;
-static pthread_once_t fused_once = PTHREAD_ONCE_INIT;
-static void make_fused_key(void) { pthread_key_create(&fused_key, free_scratch); }
-
-float *ck_fused_scratch(size_t floats) {
-    if (floats <= fused_capacity) return fused_floats;
-    pthread_once(&fused_once, make_fused_key);
+static float *thread_scratch(int slot, size_t floats) {
+    if (floats <= scratch_capacity[slot]) return scratch_floats[slot];
+    pthread_once(&scratch_once, make_scratch_keys);
     void *block = NULL;
     if (posix_memalign(&block, 64, floats * sizeof(float)) != 0) return NULL;
-    free(fused_floats);
-    fused_floats = block;
-    fused_capacity = floats;
-    pthread_setspecific(fused_key, block);
-    return fused_floats;
+    free(scratch_floats[slot]);
+    scratch_floats[slot] = block;
+    scratch_capacity[slot] = floats;
+    pthread_setspecific(scratch_keys[slot], block);
+    return block;
 }
+
+float *ck_gemm_scratch(size_t floats) { return thread_scratch(SCRATCH_GEMM, floats); }
+float *ck_fused_scratch(size_t floats) { return thread_scratch(SCRATCH_FUSED, floats); }
 
 void ck_sgemm(int trans_a, int trans_b, int m, int n, int k, float alpha,
               const float *a, int lda, const float *b, int ldb, float beta,
