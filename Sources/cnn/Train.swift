@@ -12,6 +12,8 @@
 // The settings that define a run (network, dropout, activation, mini-batch
 // size, eta, lmbda, seed) cannot be changed on resume; --epochs may extend
 // it, and --threads may differ at the cost of bit-for-bit equality.
+// Each finished epoch also appends one JSON line to a metrics log (beside
+// the checkpoint, or --metrics PATH).
 
 import ArgumentParser
 import Foundation
@@ -53,6 +55,9 @@ struct Train: ParsableCommand {
 
     @Option(help: ArgumentHelp("Save the run after every epoch to this checkpoint, and the best model so far beside it (m.ckpt -> m.best.ckpt); Ctrl-C or SIGTERM then saves and stops.", valueName: "path"))
     var save: String?
+
+    @Option(help: ArgumentHelp("Append one JSON line per epoch to this file (default with --save m.ckpt: m.jsonl).", valueName: "path"))
+    var metrics: String?
 
     @Option(help: ArgumentHelp("Continue the run saved in this checkpoint, saving to it again unless --save says otherwise.", valueName: "path"))
     var resume: String?
@@ -119,6 +124,7 @@ struct Train: ParsableCommand {
         func checkpoint(at progress: TrainingProgress) throws -> Checkpoint {
             try Checkpoint(network: network, hyperparameters: settings, progress: progress, trainingData: trainingData)
         }
+        let metricsLog = try (metrics ?? savePath.map(MetricsLog.path(besideCheckpoint:))).map(MetricsLog.init(path:))
         if savePath != nil { try StopSignals.install() }
         let outcome = try network.train(
             trainingData: mnist.training, validationData: mnist.validation, testData: mnist.test,
@@ -128,13 +134,15 @@ struct Train: ParsableCommand {
                 fflush(stdout)
             },
             afterEpoch: { progress, report in
-                guard let savePath else { return }
-                let state = try checkpoint(at: progress)
-                // The best model first: if the process dies between the two
-                // writes, the older latest state repeats this epoch and
-                // writes the same best model again.
-                if report.isBestSoFar { try state.write(to: Checkpoint.bestModelPath(for: savePath)) }
-                try state.write(to: savePath)
+                if let savePath {
+                    let state = try checkpoint(at: progress)
+                    // The best model first: if the process dies between the two
+                    // writes, the older latest state repeats this epoch and
+                    // writes the same best model again.
+                    if report.isBestSoFar { try state.write(to: Checkpoint.bestModelPath(for: savePath)) }
+                    try state.write(to: savePath)
+                }
+                try metricsLog?.append(report)
             },
             shouldStop: { StopSignals.received != nil })
 
