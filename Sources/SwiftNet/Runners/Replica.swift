@@ -14,7 +14,6 @@ final class Replica {
     let softmax: DenseRunner
     let input: FloatBuffer
     let labels: AlignedBuffer<Int32>
-    let predictions: AlignedBuffer<Int32>
     let gradientBlock: FloatBuffer
     let capacity: Int
     private let sampleSize: Int
@@ -43,7 +42,6 @@ final class Replica {
         sampleSize = layers[0].inputShape.count
         input = FloatBuffer(count: capacity * sampleSize)
         labels = AlignedBuffer(count: capacity, zeroedWith: 0)
-        predictions = AlignedBuffer(count: capacity, zeroedWith: 0)
     }
 
     /// Copies `batch` samples of `data` from `start` into the input buffer,
@@ -98,16 +96,6 @@ final class Replica {
     /// Overwrites this replica's gradient block with d(mean NLL of its
     /// samples)/d(parameters) for the last training forward pass.
     func backward(batch: Int) {
-        gradientBlock.zeroAll()
-        for index in runners.indices.reversed() {
-            let layerInput = index == 0 ? UnsafePointer(input.pointer) : UnsafePointer(runners[index - 1].output)
-            let inputGradient = index == 0 ? nil : runners[index - 1].outputGradient.pointer
-            runners[index].backward(layerInput, inputGradient: inputGradient, batch: batch)
-        }
-    }
-
-    /// Fills `predictions` with the argmax of the last forward pass.
-    func predict(batch: Int, classes: Int) {
-        ck_argmax_rows(predictions.pointer, softmax.output, Int32(batch), Int32(classes))
+        backward(firstLayers: runners.count, batch: batch, zeroRanges: [0..<gradientBlock.count])
     }
 }
