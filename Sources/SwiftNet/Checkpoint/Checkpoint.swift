@@ -171,11 +171,17 @@ public struct Checkpoint {
     /// - Parameters:
     ///   - path: the checkpoint of the latest state.
     public static func bestModelPath(for path: String) -> String {
-        let url = URL(fileURLWithPath: path)
-        let name = url.lastPathComponent
+        let (stem, fileExtension) = splitExtension(path)
+        return stem + ".best" + fileExtension
+    }
+
+    /// "runs/m.ckpt" -> ("runs/m", ".ckpt"); a name without an extension
+    /// (or a dot-file) -> (path, "").  Only the last path component counts.
+    static func splitExtension(_ path: String) -> (stem: String, fileExtension: String) {
+        let name = URL(fileURLWithPath: path).lastPathComponent
         let directory = String(path.dropLast(name.count))
-        guard let dot = name.lastIndex(of: "."), dot != name.startIndex else { return path + ".best" }
-        return directory + name[..<dot] + ".best" + name[dot...]
+        guard let dot = name.lastIndex(of: "."), dot != name.startIndex else { return (path, "") }
+        return (directory + name[..<dot], String(name[dot...]))
     }
 }
 

@@ -47,10 +47,6 @@ public final class MetricsLog {
 
     /// The metrics file that goes with a checkpoint: m.ckpt -> m.jsonl.
     public static func path(besideCheckpoint checkpoint: String) -> String {
-        let url = URL(fileURLWithPath: checkpoint)
-        let name = url.lastPathComponent
-        let directory = String(checkpoint.dropLast(name.count))
-        guard let dot = name.lastIndex(of: "."), dot != name.startIndex else { return checkpoint + ".jsonl" }
-        return directory + name[..<dot] + ".jsonl"
+        Checkpoint.splitExtension(checkpoint).stem + ".jsonl"
     }
 }
