@@ -202,6 +202,24 @@ public final class Network {
         return Double(correct) / Double(data.count)
     }
 
+    /// The softmax output for every sample of `data`: `data.count` rows of
+    /// `classCount` probabilities, row-major (dropout layers scaled by their
+    /// keep probability, as in evaluation).
+    public func probabilities(on data: Dataset) -> [Float] {
+        var result = [Float](repeating: 0, count: data.count * classCount)
+        ck_flush_denormals_on_this_thread()
+        result.withUnsafeMutableBufferPointer { rows in
+            var start = 0
+            while start < data.count {
+                let chunk = min(evaluationBatchSize, data.count - start)
+                parallelStep.evaluate(data, start: start, batch: chunk, predictions: evaluationPredictions.pointer)
+                (rows.baseAddress! + start * classCount).update(from: parallelStep.lastOutput, count: chunk * classCount)
+                start += chunk
+            }
+        }
+        return result
+    }
+
     /// Calls `body(index, predicted, label)` for every sample of `data`, in order.
     public func forEachPrediction(on data: Dataset, _ body: (Int, Int32, Int32) -> Void) {
         ck_flush_denormals_on_this_thread()

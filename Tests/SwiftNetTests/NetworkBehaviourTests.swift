@@ -128,6 +128,24 @@ final class NetworkBehaviourTests: XCTestCase {
         XCTAssertEqual(network.accuracy(on: data), 1.0)
     }
 
+    func testProbabilitiesAreDistributionsWhoseArgmaxIsThePrediction() throws {
+        let data = syntheticDigits(count: 100, seed: 6)
+        let network = try Network(layers: seedLayers(batch: 10, dropout: 0), miniBatchSize: 10, threads: 2, seed: 3)
+        try network.sgd(trainingData: data, epochs: 60, miniBatchSize: 10, eta: 0.2, validationData: data)
+        XCTAssertGreaterThan(network.accuracy(on: data), 0.5)
+        let probabilities = network.probabilities(on: data)
+        XCTAssertEqual(probabilities.count, data.count * 10)
+        var predictions: [Int32] = []
+        network.forEachPrediction(on: data) { _, predicted, _ in predictions.append(predicted) }
+        for sample in 0..<data.count {
+            let row = probabilities[(sample * 10)..<(sample * 10 + 10)]
+            XCTAssertEqual(Double(row.reduce(0, +)), 1, accuracy: 1e-5, "sample \(sample)'s probabilities do not sum to 1")
+            XCTAssertTrue(row.allSatisfy { $0 >= 0 })
+            XCTAssertEqual(Int32(row.firstIndex(of: row.max()!)! - sample * 10), predictions[sample], "sample \(sample)")
+        }
+        XCTAssertGreaterThan(Set(predictions).count, 1, "a trained network should not predict one class for everything")
+    }
+
     func testDivergenceStopsTrainingWithAClearMessage() throws {
         let data = syntheticDigits(count: 100, seed: 3)
         let network = try Network(layers: seedLayers(batch: 10), miniBatchSize: 10, seed: 4)

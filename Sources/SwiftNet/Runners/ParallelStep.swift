@@ -120,6 +120,9 @@ final class ParallelStep {
         ck_argmax_rows(predictions, stages.last!.output.pointer, Int32(batch), Int32(stages.last!.nOut))
     }
 
+    /// The last layer's output (softmax probabilities) of the last pass, in sample order.
+    var lastOutput: UnsafePointer<Float> { UnsafePointer(stages.last!.output.pointer) }
+
     /// The labels of the last pass, in sample order.
     var lastLabels: UnsafePointer<Int32> { UnsafePointer(labels.pointer) }
 
