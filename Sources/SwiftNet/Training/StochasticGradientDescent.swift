@@ -165,6 +165,10 @@ extension Network {
                 progress.epochCostSum += Double(cost)
                 progress.windowCostSum += Double(cost)
                 progress.miniBatchesDone += 1
+                report(.miniBatchFinished(MiniBatchProgress(
+                    epoch: epoch, miniBatchesDone: progress.miniBatchesDone, miniBatchesPerEpoch: batches,
+                    miniBatchSize: miniBatchSize, meanCost: progress.epochCostSum / Double(progress.miniBatchesDone),
+                    seconds: progress.epochTrainingSeconds + Date().timeIntervalSince(started))))
                 if shouldStop() {
                     progress.epochTrainingSeconds += Date().timeIntervalSince(started)
                     return .stopped(progress)

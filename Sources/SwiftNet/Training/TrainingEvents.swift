@@ -35,10 +35,27 @@ public struct TrainingSummary: Sendable {
     public let epochs: [EpochReport]
 }
 
+/// Where an epoch stands after one of its mini-batches, for progress displays.
+public struct MiniBatchProgress: Sendable {
+    /// Zero-based, as the seed counts.
+    public let epoch: Int
+    /// Mini-batches of this epoch done so far, 1 up to `miniBatchesPerEpoch`.
+    public let miniBatchesDone: Int
+    public let miniBatchesPerEpoch: Int
+    /// Images per mini-batch.
+    public let miniBatchSize: Int
+    /// Mean cost of this epoch's mini-batches so far (NLL with dropout, without the L2 term).
+    public let meanCost: Double
+    /// Wall time of this epoch's training steps so far.
+    public let seconds: Double
+}
+
 /// What sgd() reports while it trains.
 public enum TrainingEvent: Sendable {
     /// Every 1000 mini-batches, before training on that one.
     case miniBatch(iteration: Int)
+    /// After every mini-batch; prints nothing in the seed's lines.
+    case miniBatchFinished(MiniBatchProgress)
     case epochFinished(EpochReport)
     case finished(TrainingSummary)
 
@@ -48,6 +65,8 @@ public enum TrainingEvent: Sendable {
         switch self {
         case .miniBatch(let iteration):
             return ["Training mini-batch number \(iteration)"]
+        case .miniBatchFinished:
+            return []
         case .epochFinished(let report):
             var lines = ["Epoch \(report.epoch): validation accuracy \(percent(report.validationAccuracy))"]
             if report.isBestSoFar {
