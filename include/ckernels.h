@@ -165,18 +165,22 @@ void ck_linear_backward_ref(float *dinp, float *dweight, const float *dout,
  *   dinp[b,i] += mask[b,i] * sum_o dout[b,o] * weight[i,o]   (OLD weights)
  *   weight[i,:] -= eta * (sum_b inp[b,i] * dout[b,:] + l2 * weight[i,:])
  * for i in the slice.  inp is the input the forward pass multiplied (after
- * dropout); dinp and mask may be NULL.  Summation order differs from
- * ck_linear_backward + ck_sgd_update, so results agree to rounding. */
+ * dropout); dinp and mask may be NULL.  With a velocity (laid out like
+ * weight) the update is ck_sgd_update's momentum rule instead.  Summation
+ * order differs from ck_linear_backward + ck_sgd_update, so results agree
+ * to rounding. */
 void ck_linear_backward_update_rows(float *dinp, float *weight,
                                     const float *dout, const float *inp,
                                     const float *mask, int B, int IN, int OUT,
                                     int row_begin, int row_end, float eta,
-                                    float l2);
+                                    float l2, float *velocity, float mu,
+                                    int nesterov);
 void ck_linear_backward_update_rows_ref(float *dinp, float *weight,
                                         const float *dout, const float *inp,
                                         const float *mask, int B, int IN,
                                         int OUT, int row_begin, int row_end,
-                                        float eta, float l2);
+                                        float eta, float l2, float *velocity,
+                                        float mu, int nesterov);
 
 /* ------------------------------------------------- softmax + log-likelihood */
 
@@ -222,18 +226,23 @@ void ck_dropout_backward(float *dinp, const float *dout, const float *mask,
 
 /* -------------------------------------------------------------- utilities */
 
-/* SGD with the seed's L2 term: params -= eta * (grads + l2 * params), where
- * l2 = lmbda / number-of-training-mini-batches for weights and 0 for biases. */
+/* SGD with the seed's L2 term, where l2 = lmbda / number-of-training-
+ * mini-batches for weights and 0 for biases.  With d = grads + l2 * params:
+ *   velocity NULL (the seed's plain SGD):  params -= eta * d
+ *   momentum:  velocity = mu * velocity + d;  params -= eta * velocity
+ *   nesterov:  velocity = mu * velocity + d;  params -= eta * (d + mu * velocity)
+ * (PyTorch's formulation; velocity is laid out like params and starts at 0). */
 void ck_sgd_update(float *params, const float *grads, float eta, float l2,
-                   size_t n);
+                   float *velocity, float mu, int nesterov, size_t n);
 void ck_sgd_update_ref(float *params, const float *grads, float eta, float l2,
-                       size_t n);
-/* The update from a weighted sum of per-thread gradients, summed in index
- * order of `grads` (so the result does not depend on thread timing):
- * params -= eta * (sum_t weights[t] * grads[t] + l2 * params). */
+                       float *velocity, float mu, int nesterov, size_t n);
+/* The same update from a weighted sum of per-thread gradients, summed in
+ * index order of `grads` (so the result does not depend on thread timing):
+ * d = sum_t weights[t] * grads[t] + l2 * params. */
 void ck_sgd_update_combined(float *params, const float *const *grads,
                             const float *weights, int count, float eta,
-                            float l2, size_t n);
+                            float l2, float *velocity, float mu, int nesterov,
+                            size_t n);
 /* out[i] = sum over p of partials[p * stride + i], in order p = 0, 1, ...
  * (the reduction of per-thread partial products; out may be partials). */
 void ck_sum_partials(float *out, const float *partials, int parts,

@@ -192,15 +192,16 @@ void ck_argmax_rows(int32_t *predicted, const float *x, int B, int K) {
 }
 
 void ck_sgd_update(float *params, const float *grads, float eta, float l2,
-                   size_t n) {
-    ck_active_variant()->sgd_update(params, grads, eta, l2, n);
+                   float *velocity, float mu, int nesterov, size_t n) {
+    ck_active_variant()->sgd_update(params, grads, eta, l2, velocity, mu, nesterov, n);
 }
 
 void ck_sgd_update_combined(float *params, const float *const *grads,
                             const float *weights, int count, float eta,
-                            float l2, size_t n) {
+                            float l2, float *velocity, float mu, int nesterov,
+                            size_t n) {
     if (count <= 0 || n == 0) return;
-    ck_active_variant()->sgd_update_combined(params, grads, weights, count, eta, l2, n);
+    ck_active_variant()->sgd_update_combined(params, grads, weights, count, eta, l2, velocity, mu, nesterov, n);
 }
 
 /* Blocks of rows: big enough that the GEMM calls' fixed cost is small,
@@ -211,12 +212,14 @@ void ck_linear_backward_update_rows(float *dinp, float *weight,
                                     const float *dout, const float *inp,
                                     const float *mask, int B, int IN, int OUT,
                                     int row_begin, int row_end, float eta,
-                                    float l2) {
+                                    float l2, float *velocity, float mu,
+                                    int nesterov) {
     if (row_end <= row_begin || B <= 0 || OUT <= 0) return;
     size_t rows_max = (size_t)(row_end - row_begin < FUSED_ROWS ? row_end - row_begin : FUSED_ROWS);
     float *scratch = ck_fused_scratch(rows_max * (size_t)OUT + (size_t)B * rows_max);
     if (scratch == NULL) {
-        ck_linear_backward_update_rows_ref(dinp, weight, dout, inp, mask, B, IN, OUT, row_begin, row_end, eta, l2);
+        ck_linear_backward_update_rows_ref(dinp, weight, dout, inp, mask, B, IN, OUT, row_begin, row_end, eta, l2,
+                                           velocity, mu, nesterov);
         return;
     }
     float *gradient = scratch;                        /* rows x OUT */
@@ -239,6 +242,7 @@ void ck_linear_backward_update_rows(float *dinp, float *weight,
             }
         }
         ck_sgemm_layer(1, 0, rows, OUT, B, 1.0f, inp + r0, IN, dout, OUT, 0.0f, gradient, OUT);
-        ck_sgd_update(w, gradient, eta, l2, (size_t)rows * OUT);
+        ck_sgd_update(w, gradient, eta, l2, velocity ? velocity + (size_t)r0 * OUT : NULL, mu, nesterov,
+                      (size_t)rows * OUT);
     }
 }

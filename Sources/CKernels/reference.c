@@ -178,16 +178,28 @@ void ck_softmax_loglik_backward_ref(float *dlogits, const float *probs,
         }
 }
 
+/* One parameter's step under ck_sgd_update's rule. */
+static void update_one(float *param, float grad, float eta, float l2, float *velocity, float mu, int nesterov) {
+    if (velocity == NULL) {
+        *param -= eta * (grad + l2 * *param);
+        return;
+    }
+    float d = grad + l2 * *param;
+    *velocity = mu * *velocity + d;
+    *param -= eta * (nesterov ? d + mu * *velocity : *velocity);
+}
+
 void ck_sgd_update_ref(float *params, const float *grads, float eta, float l2,
-                       size_t n) {
-    for (size_t i = 0; i < n; i++) params[i] -= eta * (grads[i] + l2 * params[i]);
+                       float *velocity, float mu, int nesterov, size_t n) {
+    for (size_t i = 0; i < n; i++) update_one(&params[i], grads[i], eta, l2, velocity ? &velocity[i] : NULL, mu, nesterov);
 }
 
 void ck_linear_backward_update_rows_ref(float *dinp, float *weight,
                                         const float *dout, const float *inp,
                                         const float *mask, int B, int IN,
                                         int OUT, int row_begin, int row_end,
-                                        float eta, float l2) {
+                                        float eta, float l2, float *velocity,
+                                        float mu, int nesterov) {
     for (int i = row_begin; i < row_end; i++) {
         float *w = weight + (size_t)i * OUT;
         if (dinp)
@@ -200,7 +212,8 @@ void ck_linear_backward_update_rows_ref(float *dinp, float *weight,
         for (int o = 0; o < OUT; o++) {
             double gradient = 0.0;
             for (int b = 0; b < B; b++) gradient += (double)inp[(size_t)b * IN + i] * dout[(size_t)b * OUT + o];
-            w[o] -= eta * ((float)gradient + l2 * w[o]);
+            size_t at = (size_t)i * OUT + o;
+            update_one(&w[o], (float)gradient, eta, l2, velocity ? &velocity[at] : NULL, mu, nesterov);
         }
     }
 }

@@ -24,7 +24,7 @@ typedef struct {
                                      const float *dout, const float *out,
                                      int B, int C, int S, ck_activation act);
     void (*sgd_update)(float *params, const float *grads, float eta, float l2,
-                       size_t n);
+                       float *velocity, float mu, int nesterov, size_t n);
     void (*maxpool2x2_forward)(float *out, int32_t *argmax, const float *inp,
                                int B, int C, int H, int W);
     /* mask[i] = 1 if hash(key, first + i) >= threshold, else 0 */
@@ -32,7 +32,8 @@ typedef struct {
                          uint32_t threshold, int n);
     void (*sgd_update_combined)(float *params, const float *const *grads,
                                 const float *weights, int count, float eta,
-                                float l2, size_t n);
+                                float l2, float *velocity, float mu,
+                                int nesterov, size_t n);
 } ck_variant_table;
 
 extern const ck_variant_table ck_variant_scalar;

@@ -302,15 +302,39 @@ static void dropout_mask(float *restrict mask, uint64_t key, uint32_t first,
     }
 }
 
+/* The update rule of ck_sgd_update; plain SGD keeps the seed's exact expression. */
+static inline void apply_update(float *restrict params, const float *restrict grads,
+                                float eta, float l2, float *restrict velocity,
+                                float mu, int nesterov, size_t n) {
+    if (velocity == NULL) {
+        for (size_t i = 0; i < n; i++) params[i] -= eta * (grads[i] + l2 * params[i]);
+    } else if (nesterov) {
+        for (size_t i = 0; i < n; i++) {
+            float d = grads[i] + l2 * params[i];
+            float v = mu * velocity[i] + d;
+            velocity[i] = v;
+            params[i] -= eta * (d + mu * v);
+        }
+    } else {
+        for (size_t i = 0; i < n; i++) {
+            float v = mu * velocity[i] + (grads[i] + l2 * params[i]);
+            velocity[i] = v;
+            params[i] -= eta * v;
+        }
+    }
+}
+
 static void sgd_update(float *restrict params, const float *restrict grads,
-                       float eta, float l2, size_t n) {
-    for (size_t i = 0; i < n; i++) params[i] -= eta * (grads[i] + l2 * params[i]);
+                       float eta, float l2, float *velocity, float mu,
+                       int nesterov, size_t n) {
+    apply_update(params, grads, eta, l2, velocity, mu, nesterov, n);
 }
 
 static void sgd_update_combined(float *restrict params,
                                 const float *const *grads,
                                 const float *weights, int count, float eta,
-                                float l2, size_t n) {
+                                float l2, float *velocity, float mu,
+                                int nesterov, size_t n) {
     /* in blocks, so the partial sums stay in L1 between the passes */
     enum { BLOCK = 1024 };
     float sum[BLOCK];
@@ -323,8 +347,7 @@ static void sgd_update_combined(float *restrict params,
             float w = weights[t];
             for (size_t i = 0; i < len; i++) sum[i] += w * g[i];
         }
-        float *restrict p = params + start;
-        for (size_t i = 0; i < len; i++) p[i] -= eta * (sum[i] + l2 * p[i]);
+        apply_update(params + start, sum, eta, l2, velocity ? velocity + start : NULL, mu, nesterov, len);
     }
 }
 

@@ -33,6 +33,8 @@ public final class Network {
     public let threads: Int
 
     let parameterBlock: FloatBuffer
+    /// Momentum's velocity of every parameter, laid out like parameterBlock.
+    let velocityBlock: FloatBuffer
     /// Weights occupy parameterBlock[0..<weightCount]; biases follow.
     public let weightCount: Int
     public let biasCount: Int
@@ -74,6 +76,7 @@ public final class Network {
         weightCount = layers.reduce(0) { $0 + $1.weightCount }
         biasCount = layers.reduce(0) { $0 + $1.biasCount }
         parameterBlock = FloatBuffer(count: weightCount + biasCount)
+        velocityBlock = FloatBuffer(count: weightCount + biasCount)
 
         var initRandom = RandomSource(seed: seed)
         var weightOffset = 0
@@ -151,6 +154,14 @@ public final class Network {
     /// All parameters, weights first, then biases.
     public var parameters: UnsafeMutableBufferPointer<Float> { parameterBlock.buffer }
 
+    /// The momentum of each SGD step: 0 (the default) is the seed's plain SGD.
+    public var momentum: Float = 0
+    /// Whether the momentum is Nesterov's.
+    public var nesterov = false
+    /// Momentum's velocity of every parameter, laid out like `parameters`;
+    /// zero until a step with momentum, and part of a run's state.
+    public var velocities: UnsafeMutableBufferPointer<Float> { velocityBlock.buffer }
+
     /// The first thread's gradients of its last backward pass, laid out like
     /// `parameters` (the whole mini-batch's when there is one thread).
     public var gradients: UnsafeMutableBufferPointer<Float> { replicas[0].gradientBlock.buffer }
@@ -166,13 +177,15 @@ public final class Network {
     /// `start`: forward with dropout, backward, update.  Returns the
     /// mini-batch's mean NLL; a non-finite cost is returned WITHOUT
     /// updating, so the parameters stay those of the last good step.
+    /// `momentum` and `nesterov` choose the update rule.
     /// - Parameters:
     ///   - eta: the learning rate.
     ///   - weightDecay: lmbda / (number of training mini-batches), the seed's L2 term.
     @discardableResult
     public func trainMiniBatch(_ data: Dataset, start: Int, eta: Float, weightDecay: Float) -> Float {
         drawDropoutKeys()
-        return parallelStep.train(data, start: start, eta: eta, weightDecay: weightDecay)
+        return parallelStep.train(data, start: start,
+                                  rule: UpdateRule(eta: eta, weightDecay: weightDecay, momentum: momentum, nesterov: nesterov))
     }
 
     /// Loads `batch` samples into the first replica (single-thread paths and tests).

@@ -164,8 +164,8 @@ private func seedKernels(batch b: Int) -> [KernelCase] {
             fast: { ck_linear_backward(dx, dweight, dout, x, weight, B, Int32(nIn), Int32(nOut)) },
             reference: { ck_linear_backward_ref(dx, dweight, dout, x, weight, B, Int32(nIn), Int32(nOut)) }))
         cases.append(KernelCase(name: "linear backward+update \(nIn) -> \(nOut)", flops: 2 * flops,
-            fast: { ck_linear_backward_update_rows(dx, weight, dout, x, nil, B, Int32(nIn), Int32(nOut), 0, Int32(nIn), 0, 0) },
-            reference: { ck_linear_backward_update_rows_ref(dx, weight, dout, x, nil, B, Int32(nIn), Int32(nOut), 0, Int32(nIn), 0, 0) }))
+            fast: { ck_linear_backward_update_rows(dx, weight, dout, x, nil, B, Int32(nIn), Int32(nOut), 0, Int32(nIn), 0, 0, nil, 0, 0) },
+            reference: { ck_linear_backward_update_rows_ref(dx, weight, dout, x, nil, B, Int32(nIn), Int32(nOut), 0, Int32(nIn), 0, 0, nil, 0, 0) }))
     }
 
     // softmax + log-likelihood, and the update of the whole seed network
@@ -182,8 +182,8 @@ private func seedKernels(batch b: Int) -> [KernelCase] {
     let parameterCount = 500 + 2880 * 100 + 1000
     let parameters = buffer(parameterCount), gradients = buffer(parameterCount)
     cases.append(KernelCase(name: "sgd update \(parameterCount) parameters", flops: 4.0 * Double(parameterCount),
-        fast: { ck_sgd_update(parameters, gradients, 0, 0, parameterCount) },
-        reference: { ck_sgd_update_ref(parameters, gradients, 0, 0, parameterCount) }))
+        fast: { ck_sgd_update(parameters, gradients, 0, 0, nil, 0, 0, parameterCount) },
+        reference: { ck_sgd_update_ref(parameters, gradients, 0, 0, nil, 0, 0, parameterCount) }))
     return cases
 }
 

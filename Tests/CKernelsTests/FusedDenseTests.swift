@@ -34,12 +34,12 @@ final class FusedDenseTests: KernelTestCase {
             ck_linear_backward_ref(&rawInput, &gradient, c.dout, c.inp, c.weight, Int32(B), Int32(IN), Int32(OUT))
             let wantInput = (0..<(B * IN)).map { c.prefill[$0] + c.mask[$0] * rawInput[$0] }
             var wantWeight = c.weight
-            ck_sgd_update_ref(&wantWeight, gradient, eta, l2, IN * OUT)
+            ck_sgd_update_ref(&wantWeight, gradient, eta, l2, nil, 0, 0, IN * OUT)
 
             var gotInput = c.prefill
             var gotWeight = c.weight
             ck_linear_backward_update_rows_ref(&gotInput, &gotWeight, c.dout, c.inp, c.mask, Int32(B), Int32(IN),
-                                               Int32(OUT), 0, Int32(IN), eta, l2)
+                                               Int32(OUT), 0, Int32(IN), eta, l2, nil, 0, 0)
             let what = "fused oracle B \(B) IN \(IN) OUT \(OUT)"
             assertClose(gotInput, wantInput, .float32Sum(terms: OUT, termScale: 1, extra: 1), "\(what) dinp")
             assertClose(gotWeight, wantWeight, .float32Sum(terms: B, termScale: eta, extra: 1), "\(what) weight")
@@ -49,31 +49,58 @@ final class FusedDenseTests: KernelTestCase {
 
     func testVariantsMatchTheOracleSliceBySlice() {
         let eta: Float = 0.1, l2: Float = 0.002
+        // Plain SGD (no velocity), momentum and Nesterov momentum.
+        let rules: [(mu: Float, nesterov: Int32)] = [(0, 0), (0.9, 0), (0.9, 1)]
         for (index, (B, IN, OUT)) in shapes.enumerated() {
             let c = makeCase(B, IN, OUT, seed: 900 + UInt64(index))
+            var random = TestRandom(seed: 950 + UInt64(index))
+            let startVelocity = random.floats(IN * OUT)
             let begin = IN / 3, end = IN - IN / 4
             for useMask in [true, false] {
-                var wantInput = c.prefill, wantWeight = c.weight
-                ck_linear_backward_update_rows_ref(&wantInput, &wantWeight, c.dout, c.inp, useMask ? c.mask : nil,
-                                                   Int32(B), Int32(IN), Int32(OUT), Int32(begin), Int32(end), eta, l2)
-                let what = "fused B \(B) IN \(IN) OUT \(OUT) rows \(begin)..<\(end) mask \(useMask)"
-                forEachISA { isa in
-                    var gotInput = c.prefill, gotWeight = c.weight
-                    ck_linear_backward_update_rows(&gotInput, &gotWeight, c.dout, c.inp, useMask ? c.mask : nil,
-                                                   Int32(B), Int32(IN), Int32(OUT), Int32(begin), Int32(end), eta, l2)
-                    // Rows and columns outside the slice are copied through: exact.
-                    assertClose(gotInput, wantInput, .float32Sum(terms: OUT, termScale: 1, extra: 1), "\(what) [\(isa)] dinp")
-                    assertClose(gotWeight, wantWeight, .float32Sum(terms: B, termScale: eta, extra: 1), "\(what) [\(isa)] weight")
-                    for row in 0..<IN where row < begin || row >= end {
-                        XCTAssertEqual(Array(gotWeight[(row * OUT)..<((row + 1) * OUT)]),
-                                       Array(c.weight[(row * OUT)..<((row + 1) * OUT)]), "\(what) [\(isa)] row \(row) touched")
-                        for b in 0..<B { XCTAssertEqual(gotInput[b * IN + row], c.prefill[b * IN + row]) }
+                for rule in rules {
+                    let withVelocity = rule.mu > 0
+                    var wantInput = c.prefill, wantWeight = c.weight, wantVelocity = startVelocity
+                    withOptionalPointer(to: &wantVelocity, if: withVelocity) { velocity in
+                        ck_linear_backward_update_rows_ref(&wantInput, &wantWeight, c.dout, c.inp, useMask ? c.mask : nil,
+                                                           Int32(B), Int32(IN), Int32(OUT), Int32(begin), Int32(end), eta, l2,
+                                                           velocity, rule.mu, rule.nesterov)
                     }
-                    // Without dinp the weights still update identically.
-                    var weightOnly = c.weight
-                    ck_linear_backward_update_rows(nil, &weightOnly, c.dout, c.inp, nil, Int32(B), Int32(IN), Int32(OUT),
-                                                   Int32(begin), Int32(end), eta, l2)
-                    XCTAssertEqual(weightOnly, gotWeight, "\(what) [\(isa)]: dinp changed the update")
+                    let what = "fused B \(B) IN \(IN) OUT \(OUT) rows \(begin)..<\(end) mask \(useMask) mu \(rule.mu) nesterov \(rule.nesterov)"
+                    forEachISA { isa in
+                        var gotInput = c.prefill, gotWeight = c.weight, gotVelocity = startVelocity
+                        withOptionalPointer(to: &gotVelocity, if: withVelocity) { velocity in
+                            ck_linear_backward_update_rows(&gotInput, &gotWeight, c.dout, c.inp, useMask ? c.mask : nil,
+                                                           Int32(B), Int32(IN), Int32(OUT), Int32(begin), Int32(end), eta, l2,
+                                                           velocity, rule.mu, rule.nesterov)
+                        }
+                        // Rows and columns outside the slice are copied through: exact.
+                        assertClose(gotInput, wantInput, .float32Sum(terms: OUT, termScale: 1, extra: 1), "\(what) [\(isa)] dinp")
+                        // A velocity adds one rounding of mu * v (|v| <= about 2)
+                        // and, for Nesterov, one more of d + mu * v.
+                        let roundings: Float = withVelocity ? 3 : 1
+                        assertClose(gotWeight, wantWeight, .float32Sum(terms: B, termScale: eta, extra: roundings),
+                                    "\(what) [\(isa)] weight")
+                        assertClose(gotVelocity, wantVelocity, .float32Sum(terms: B, termScale: 1, extra: roundings),
+                                    "\(what) [\(isa)] velocity")
+                        if withVelocity {
+                            XCTAssertNotEqual(gotVelocity, startVelocity, "\(what) [\(isa)]: the velocity did not move")
+                        }
+                        for row in 0..<IN where row < begin || row >= end {
+                            let outside = (row * OUT)..<((row + 1) * OUT)
+                            XCTAssertEqual(Array(gotWeight[outside]), Array(c.weight[outside]), "\(what) [\(isa)] row \(row) touched")
+                            XCTAssertEqual(Array(gotVelocity[outside]), Array(startVelocity[outside]), "\(what) [\(isa)] velocity row \(row) touched")
+                            for b in 0..<B { XCTAssertEqual(gotInput[b * IN + row], c.prefill[b * IN + row]) }
+                        }
+                        // Without dinp the weights still update identically.
+                        var weightOnly = c.weight, velocityOnly = startVelocity
+                        withOptionalPointer(to: &velocityOnly, if: withVelocity) { velocity in
+                            ck_linear_backward_update_rows(nil, &weightOnly, c.dout, c.inp, nil, Int32(B), Int32(IN), Int32(OUT),
+                                                           Int32(begin), Int32(end), eta, l2,
+                                                           velocity, rule.mu, rule.nesterov)
+                        }
+                        XCTAssertEqual(weightOnly, gotWeight, "\(what) [\(isa)]: dinp changed the update")
+                        XCTAssertEqual(velocityOnly, gotVelocity, "\(what) [\(isa)]: dinp changed the velocity")
+                    }
                 }
             }
         }
@@ -85,11 +112,11 @@ final class FusedDenseTests: KernelTestCase {
         forEachISA { isa in
             var wholeInput = c.prefill, wholeWeight = c.weight
             ck_linear_backward_update_rows(&wholeInput, &wholeWeight, c.dout, c.inp, c.mask, Int32(B), Int32(IN),
-                                           Int32(OUT), 0, Int32(IN), 0.1, 0.001)
+                                           Int32(OUT), 0, Int32(IN), 0.1, 0.001, nil, 0, 0)
             var splitInput = c.prefill, splitWeight = c.weight
             for (begin, end) in [(0, 150), (150, IN)] {
                 ck_linear_backward_update_rows(&splitInput, &splitWeight, c.dout, c.inp, c.mask, Int32(B), Int32(IN),
-                                               Int32(OUT), Int32(begin), Int32(end), 0.1, 0.001)
+                                               Int32(OUT), Int32(begin), Int32(end), 0.1, 0.001, nil, 0, 0)
             }
             XCTAssertEqual(splitInput, wholeInput, "[\(isa)] rows are independent, so a split is bit-identical")
             XCTAssertEqual(splitWeight, wholeWeight, "[\(isa)]")

@@ -250,3 +250,11 @@ func assertGradient(_ analytic: [Float], matches numeric: [Double], rtol: Double
                 + "\(rtol) x \(scale); " + mismatches.joined(separator: ", "), file: file, line: line)
     }
 }
+
+/// Calls `body` with a pointer to `array`'s storage when `enabled`, else
+/// with nil: for the kernels' optional buffers (a velocity, a gradient).
+func withOptionalPointer<Result>(to array: inout [Float], if enabled: Bool,
+                                 _ body: (UnsafeMutablePointer<Float>?) -> Result) -> Result {
+    guard enabled else { return body(nil) }
+    return array.withUnsafeMutableBufferPointer { body($0.baseAddress) }
+}

@@ -7,25 +7,82 @@ import XCTest
 final class UtilityTests: KernelTestCase {
     /// One step is p - eta (g + l2 p) with |p|, |g| <= 1: a handful of
     /// roundings of values at most about 1, which FMA contraction in the
-    /// vector variants may fuse differently from the oracle.
+    /// vector variants may fuse differently from the oracle.  Momentum adds
+    /// v = mu v + d (|v| <= about 3) and, for Nesterov, d + mu v: a few more.
     func testSgdUpdateMatchesReferenceAndDouble() {
-        let tolerance = Tolerance(atol: 4 * float32Epsilon, rtol: 4 * float32Epsilon)
         for n in [1, 15, 16, 17, 31, 1003] {
             var random = TestRandom(seed: 2100 + UInt64(n))
             let params = random.floats(n)
             let grads = random.floats(n)
+            let startVelocity = random.floats(n)
             for (eta, l2): (Float, Float) in [(0.1, 0), (0.03, 5e-4), (1, 0.3)] {
-                let what = "sgd_update n \(n) eta \(eta) l2 \(l2)"
-                var want = params
-                ck_sgd_update_ref(&want, grads, eta, l2, n)
-                let exact = (0..<n).map { i in
-                    Float(Double(params[i]) - Double(eta) * (Double(grads[i]) + Double(l2) * Double(params[i])))
+                for (mu, nesterov): (Float, Int32) in [(0, 0), (0.9, 0), (0.5, 1)] {
+                    let tolerance = mu == 0
+                        ? Tolerance(atol: 4 * float32Epsilon, rtol: 4 * float32Epsilon)
+                        : Tolerance(atol: 16 * float32Epsilon, rtol: 4 * float32Epsilon)
+                    let what = "sgd_update n \(n) eta \(eta) l2 \(l2) mu \(mu) nesterov \(nesterov)"
+                    var want = params, wantVelocity = startVelocity
+                    withOptionalPointer(to: &wantVelocity, if: mu > 0) { velocity in
+                        ck_sgd_update_ref(&want, grads, eta, l2, velocity, mu, nesterov, n)
+                    }
+                    var exact: [Float] = [], exactVelocity: [Float] = []
+                    for i in 0..<n {
+                        let d = Double(grads[i]) + Double(l2) * Double(params[i])
+                        let v = mu > 0 ? Double(mu) * Double(startVelocity[i]) + d : 0
+                        let step = mu == 0 ? d : (nesterov != 0 ? d + Double(mu) * v : v)
+                        exact.append(Float(Double(params[i]) - Double(eta) * step))
+                        exactVelocity.append(mu > 0 ? Float(v) : startVelocity[i])
+                    }
+                    assertClose(want, exact, tolerance, "\(what) [ref vs double]")
+                    assertClose(wantVelocity, exactVelocity, tolerance, "\(what) [ref velocity vs double]")
+                    forEachISA { isa in
+                        var got = params, gotVelocity = startVelocity
+                        withOptionalPointer(to: &gotVelocity, if: mu > 0) { velocity in
+                            ck_sgd_update(&got, grads, eta, l2, velocity, mu, nesterov, n)
+                        }
+                        assertClose(got, want, tolerance, "\(what) [\(isa)]")
+                        assertClose(gotVelocity, wantVelocity, tolerance, "\(what) [\(isa)] velocity")
+                    }
                 }
-                assertClose(want, exact, tolerance, "\(what) [ref vs double]")
+            }
+        }
+    }
+
+    /// The threaded update sums per-thread gradients (weighted) in thread
+    /// order, then steps like ck_sgd_update: checked against that
+    /// composition through the oracle, across its 1024-value blocks.
+    func testCombinedUpdateEqualsSummedGradientsThroughTheOracle() {
+        for n in [1, 17, 1024, 2500] {
+            var random = TestRandom(seed: 2300 + UInt64(n))
+            let params = random.floats(n), startVelocity = random.floats(n)
+            let parts = (0..<3).map { _ in random.floats(n) }
+            let weights: [Float] = [1, 0.5, 2]
+            var summed = [Float](repeating: 0, count: n)
+            for i in 0..<n { summed[i] = weights[0] * parts[0][i] + weights[1] * parts[1][i] + weights[2] * parts[2][i] }
+            for (mu, nesterov): (Float, Int32) in [(0, 0), (0.9, 0), (0.9, 1)] {
+                let what = "sgd_update_combined n \(n) mu \(mu) nesterov \(nesterov)"
+                var want = params, wantVelocity = startVelocity
+                withOptionalPointer(to: &wantVelocity, if: mu > 0) { velocity in
+                    ck_sgd_update_ref(&want, summed, 0.05, 0.01, velocity, mu, nesterov, n)
+                }
                 forEachISA { isa in
-                    var got = params
-                    ck_sgd_update(&got, grads, eta, l2, n)
+                    var got = params, gotVelocity = startVelocity
+                    parts[0].withUnsafeBufferPointer { p0 in
+                        parts[1].withUnsafeBufferPointer { p1 in
+                            parts[2].withUnsafeBufferPointer { p2 in
+                                let sources: [UnsafePointer<Float>?] = [p0.baseAddress, p1.baseAddress, p2.baseAddress]
+                                withOptionalPointer(to: &gotVelocity, if: mu > 0) { velocity in
+                                    ck_sgd_update_combined(&got, sources, weights, 3, 0.05, 0.01,
+                                                           velocity, mu, nesterov, n)
+                                }
+                            }
+                        }
+                    }
+                    // Three products summed (|sum| <= 3.5), then the step's roundings.
+                    let tolerance = Tolerance(atol: 24 * float32Epsilon, rtol: 4 * float32Epsilon)
                     assertClose(got, want, tolerance, "\(what) [\(isa)]")
+                    assertClose(gotVelocity, wantVelocity, tolerance, "\(what) [\(isa)] velocity")
+                    XCTAssertNotEqual(got, params, "\(what) [\(isa)]: nothing moved")
                 }
             }
         }

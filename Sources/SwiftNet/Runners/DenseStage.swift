@@ -18,6 +18,9 @@ final class DenseStage {
     let activation: Activation?
     let weights: UnsafeMutablePointer<Float>
     let biases: UnsafeMutablePointer<Float>
+    /// Momentum's velocities, laid out like `weights` and `biases`.
+    private let weightVelocity: UnsafeMutablePointer<Float>
+    private let biasVelocity: UnsafeMutablePointer<Float>
     /// The layer's index in the network (its dropout key's slot).
     let index: Int
 
@@ -40,7 +43,8 @@ final class DenseStage {
     var isSplit: Bool { parts > 1 }
 
     init(layer: any Layer, index: Int, input: UnsafeMutablePointer<Float>, weights: UnsafeMutablePointer<Float>,
-         biases: UnsafeMutablePointer<Float>, capacity: Int, parts: Int) {
+         biases: UnsafeMutablePointer<Float>, weightVelocity: UnsafeMutablePointer<Float>,
+         biasVelocity: UnsafeMutablePointer<Float>, capacity: Int, parts: Int) {
         if let dense = layer as? FullyConnectedLayer {
             (nIn, nOut, pDropout, activation) = (dense.nIn, dense.nOut, dense.pDropout, dense.activation)
         } else {
@@ -51,6 +55,8 @@ final class DenseStage {
         self.input = input
         self.weights = weights
         self.biases = biases
+        self.weightVelocity = weightVelocity
+        self.biasVelocity = biasVelocity
         self.capacity = capacity
         self.parts = parts
         droppedBuffer = FloatBuffer(count: pDropout > 0 ? capacity * nIn : 0)
@@ -104,7 +110,7 @@ final class DenseStage {
     /// the labels for the softmax, else from `outputGradient`), and the
     /// bias update.
     func startBackward(batch: Int, labels: UnsafePointer<Int32>, outputGradient: UnsafePointer<Float>?,
-                       eta: Float) {
+                       rule: UpdateRule) {
         preActivationGradient.zero(first: batch * nOut)
         if let activation {
             ck_bias_activation_backward(preActivationGradient.pointer, nil, outputGradient!, output.pointer,
@@ -115,11 +121,12 @@ final class DenseStage {
         biasGradient.zeroAll()
         ck_bias_activation_backward(nil, biasGradient.pointer, preActivationGradient.pointer, output.pointer,
                                     Int32(batch), Int32(nOut), 1, CK_ACT_LINEAR)
-        ck_sgd_update(biases, biasGradient.pointer, eta, 0, nOut)
+        ck_sgd_update(biases, biasGradient.pointer, rule.eta, 0, rule.velocity(biasVelocity), rule.momentum,
+                      rule.nesterovFlag, nOut)
     }
 
     /// This part's rows: input-gradient columns (if wanted) and the update.
-    func backwardAndUpdate(rows: Range<Int>, batch: Int, wantInputGradient: Bool, eta: Float, weightDecay: Float) {
+    func backwardAndUpdate(rows: Range<Int>, batch: Int, wantInputGradient: Bool, rule: UpdateRule) {
         guard !rows.isEmpty else { return }
         if wantInputGradient {
             for sample in 0..<batch {
@@ -129,6 +136,7 @@ final class DenseStage {
         ck_linear_backward_update_rows(wantInputGradient ? inputGradient.pointer : nil, weights,
                                        preActivationGradient.pointer, multiplied(training: true),
                                        pDropout > 0 ? maskBuffer.pointer : nil, Int32(batch), Int32(nIn), Int32(nOut),
-                                       Int32(rows.lowerBound), Int32(rows.upperBound), eta, weightDecay)
+                                       Int32(rows.lowerBound), Int32(rows.upperBound), rule.eta, rule.weightDecay,
+                                       rule.velocity(weightVelocity), rule.momentum, rule.nesterovFlag)
     }
 }

@@ -45,8 +45,7 @@ final class ParallelStep {
     private var data: Dataset?
     private var start = 0
     private var batch = 0
-    private var eta: Float = 0
-    private var weightDecay: Float = 0
+    private var rule = UpdateRule(eta: 0, weightDecay: 0, momentum: 0, nesterov: false)
     private var training = false
 
     /// - Parameter runnable: conv layers first, then dense layers (Network checks this).
@@ -79,6 +78,8 @@ final class ParallelStep {
             let stage = DenseStage(layer: layer, index: index, input: input,
                                    weights: network.parameterBlock.pointer + weightOffset,
                                    biases: network.parameterBlock.pointer + biasOffset,
+                                   weightVelocity: network.velocityBlock.pointer + weightOffset,
+                                   biasVelocity: network.velocityBlock.pointer + biasOffset,
                                    capacity: capacity, parts: isSplit ? parts : 1)
             stages.append(stage)
             input = stage.output.pointer
@@ -102,9 +103,9 @@ final class ParallelStep {
 
     /// One SGD step on `batch` samples from `start`; returns the mean NLL.
     /// A non-finite cost stops the step before any parameter changes.
-    func train(_ data: Dataset, start: Int, eta: Float, weightDecay: Float) -> Float {
+    func train(_ data: Dataset, start: Int, rule: UpdateRule) -> Float {
         self.data = data
-        (self.start, self.batch, self.eta, self.weightDecay, training) = (start, network.miniBatchSize, eta, weightDecay, true)
+        (self.start, self.batch, self.rule, training) = (start, network.miniBatchSize, rule, true)
         ck_team_run(Int32(parts), Self.entry, Unmanaged.passUnretained(self).toOpaque())
         self.data = nil
         return costs.pointer[0]
@@ -177,19 +178,19 @@ final class ParallelStep {
                 // slice, by the split layer above.
                 if !serialPending { ck_team_barrier(Int32(parts)) }
                 if part == 0, costs.pointer[0].isFinite {
-                    stage.startBackward(batch: batch, labels: UnsafePointer(labels.pointer), outputGradient: above, eta: eta)
+                    stage.startBackward(batch: batch, labels: UnsafePointer(labels.pointer), outputGradient: above, rule: rule)
                 }
                 ck_team_barrier(Int32(parts))
                 guard costs.pointer[0].isFinite else { return }
                 stage.backwardAndUpdate(rows: split(stage.nIn, parts: parts, part: part), batch: batch,
-                                        wantInputGradient: wantInputGradient, eta: eta, weightDecay: weightDecay)
+                                        wantInputGradient: wantInputGradient, rule: rule)
                 serialPending = false
             } else {
                 if !serialPending { ck_team_barrier(Int32(parts)) }
                 if part == 0, costs.pointer[0].isFinite {
-                    stage.startBackward(batch: batch, labels: UnsafePointer(labels.pointer), outputGradient: above, eta: eta)
+                    stage.startBackward(batch: batch, labels: UnsafePointer(labels.pointer), outputGradient: above, rule: rule)
                     stage.backwardAndUpdate(rows: 0..<stage.nIn, batch: batch, wantInputGradient: wantInputGradient,
-                                            eta: eta, weightDecay: weightDecay)
+                                            rule: rule)
                 }
                 serialPending = true
             }
@@ -209,11 +210,15 @@ final class ParallelStep {
 
         // Conv parameters: own slice of the weights, summed over replicas.
         let slice = split(prefixWeightRange.count, parts: parts, part: part)
+        let velocity = network.velocityBlock.pointer
         ck_sgd_update_combined(network.parameterBlock.pointer + slice.lowerBound, prefixWeightSources[part].pointer,
-                               unitWeights.pointer, Int32(parts), eta, weightDecay, slice.count)
+                               unitWeights.pointer, Int32(parts), rule.eta, rule.weightDecay,
+                               rule.velocity(velocity + slice.lowerBound), rule.momentum, rule.nesterovFlag, slice.count)
         if part == parts - 1 {
             ck_sgd_update_combined(network.parameterBlock.pointer + prefixBiasRange.lowerBound, prefixBiasSources.pointer,
-                                   unitWeights.pointer, Int32(parts), eta, 0, prefixBiasRange.count)
+                                   unitWeights.pointer, Int32(parts), rule.eta, 0,
+                                   rule.velocity(velocity + prefixBiasRange.lowerBound), rule.momentum, rule.nesterovFlag,
+                                   prefixBiasRange.count)
         }
     }
 }
