@@ -253,6 +253,12 @@ double ck_sum_squares(const float *x, size_t n);
 int ck_all_finite(const float *x, size_t n);
 /* out[i] = in[i] * scale: bytes to floats (MNIST pixels are byte/256). */
 void ck_u8_to_float(float *out, const uint8_t *in, float scale, size_t n);
+/* One image (C,H,W) of bytes to floats, moved by (dy, dx) pixels: out[c,y,x]
+ * = in[c, y - dy, x - dx] * scale where that lies inside the image, else 0
+ * (the one-pixel shifts of the book's expand_mnist.py: dy = 1 moves the
+ * digit down one row and blanks the top row). */
+void ck_u8_to_float_shifted(float *out, const uint8_t *in, float scale, int C,
+                            int H, int W, int dy, int dx);
 
 /* Sets flush-to-zero and denormals-are-zero for the calling thread (x86
  * MXCSR; a no-op elsewhere).  Saturated sigmoids and a diverging run make

@@ -88,6 +88,25 @@ void ck_u8_to_float(float *restrict out, const uint8_t *restrict in, float scale
     for (size_t i = 0; i < n; i++) out[i] = (float)in[i] * scale;
 }
 
+void ck_u8_to_float_shifted(float *restrict out, const uint8_t *restrict in,
+                            float scale, int C, int H, int W, int dy, int dx) {
+    for (int c = 0; c < C; c++) {
+        for (int y = 0; y < H; y++) {
+            float *row = out + ((size_t)c * H + y) * W;
+            int source_y = y - dy;
+            if (source_y < 0 || source_y >= H) {
+                for (int x = 0; x < W; x++) row[x] = 0.0f;
+                continue;
+            }
+            const uint8_t *source = in + ((size_t)c * H + source_y) * W;
+            for (int x = 0; x < W; x++) {
+                int source_x = x - dx;
+                row[x] = source_x >= 0 && source_x < W ? (float)source[source_x] * scale : 0.0f;
+            }
+        }
+    }
+}
+
 void ck_flush_denormals_on_this_thread(void) {
 #if defined(__x86_64__) || defined(__i386__)
     _mm_setcsr(_mm_getcsr() | 0x8040); /* FTZ (bit 15) | DAZ (bit 6) */

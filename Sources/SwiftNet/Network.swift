@@ -5,7 +5,7 @@
 // first, then all biases, so the L2-regularised part is one contiguous run),
 // and creates one Replica per thread (runners and buffers for that thread's
 // share of a mini-batch) and the ParallelStep that runs them on the thread
-// team.  Conv layers come first, then dense layers; the last is a
+// team.  Conv and pool layers come first, then dense layers; the last is a
 // SoftmaxLayer, whose negative log-likelihood is the cost.  The training
 // loop lives in Training/StochasticGradientDescent.swift.
 //
@@ -31,6 +31,8 @@ public final class Network {
     public let evaluationBatchSize: Int
     /// Threads that share each mini-batch.
     public let threads: Int
+    /// The seed the network was built with; shuffling draws from it too.
+    public let seed: UInt64
 
     let parameterBlock: FloatBuffer
     /// Momentum's velocity of every parameter, laid out like parameterBlock.
@@ -70,6 +72,7 @@ public final class Network {
 
         self.layers = layers
         self.miniBatchSize = miniBatchSize
+        self.seed = seed
         self.evaluationBatchSize = evaluationBatchSize
         // More threads than samples would leave some idle.
         self.threads = min(threads, miniBatchSize)
@@ -123,9 +126,9 @@ public final class Network {
                 throw NetworkConfigurationError(
                     "layer \(index + 1), \(conv.summary): imageShape's mini-batch size \(conv.imageShape.batch) differs from the network's \(miniBatchSize)")
             }
-            if layer is ConvPoolLayer, index > 0, !(layers[index - 1] is ConvPoolLayer) {
+            if known.isSpatial, index > 0, !runnable[index - 1].isSpatial {
                 throw NetworkConfigurationError(
-                    "layer \(index + 1), \(layer.summary), follows a dense layer; conv layers must come first")
+                    "layer \(index + 1), \(layer.summary), follows a dense layer; conv and pool layers must come first")
             }
             if index > 0 {
                 let previous = layers[index - 1]
@@ -181,10 +184,12 @@ public final class Network {
     /// - Parameters:
     ///   - eta: the learning rate.
     ///   - weightDecay: lmbda / (number of training mini-batches), the seed's L2 term.
+    ///   - plan: the epoch's order and expansion; `start` then counts positions in it.
     @discardableResult
-    public func trainMiniBatch(_ data: Dataset, start: Int, eta: Float, weightDecay: Float) -> Float {
+    public func trainMiniBatch(_ data: Dataset, start: Int, eta: Float, weightDecay: Float,
+                               plan: EpochPlan? = nil) -> Float {
         drawDropoutKeys()
-        return parallelStep.train(data, start: start,
+        return parallelStep.train(data, start: start, plan: plan,
                                   rule: UpdateRule(eta: eta, weightDecay: weightDecay, momentum: momentum, nesterov: nesterov))
     }
 

@@ -26,6 +26,27 @@ struct Train: ParsableCommand {
     @Option(help: "The network: one-conv or two-conv (default: one-conv).")
     var net: SeedNetwork?
 
+    @Option(help: ArgumentHelp("Any network, as a spec: e.g. \"conv 20 5x5 relu, pool 2, fc 100 relu dropout 0.5, softmax 10\" (parts conv N KxK [act], pool P, fc N [act] [dropout P], softmax N [dropout P]).", valueName: "spec"))
+    var layers: String?
+
+    @Flag(help: "Visit the training images in a new order every epoch, drawn from --seed (default: file order, as the seed).")
+    var shuffle = false
+
+    @Flag(help: "Train on every image and its four one-pixel shifts, as the book's expand_mnist.py (250,000 samples per epoch).")
+    var expand = false
+
+    @Option(help: "SGD momentum in [0, 1) (default: 0, the seed's plain SGD).")
+    var momentum: Float?
+
+    @Flag(help: "Use Nesterov momentum (needs --momentum).")
+    var nesterov = false
+
+    @Option(help: ArgumentHelp("Learning-rate schedule: constant, step:EVERY:FACTOR, cosine, or plateau:PATIENCE:HALVINGS (halve eta after PATIENCE epochs without a new best validation accuracy, stop after HALVINGS halvings; the book uses plateau:10:7).", valueName: "schedule"))
+    var schedule: String?
+
+    @Option(name: .customLong("early-stopping"), help: ArgumentHelp("Stop after this many epochs without a new best validation accuracy.", valueName: "epochs"))
+    var earlyStopping: Int?
+
     @Option(help: "Probability of dropping each input of the fully connected layer while training (default: 0.3).")
     var dropout: Float?
 
@@ -77,10 +98,27 @@ struct Train: ParsableCommand {
                 throw ValidationError("--dropout must lie in [0, 1), got \(dropout)")
             }
         }
+        if layers != nil {
+            if net != nil { throw ValidationError("--net and --layers both choose the network; give one") }
+            if dropout != nil { throw ValidationError("--dropout applies to --net; with --layers write 'dropout P' in the fc and softmax parts") }
+        }
+        if let momentum {
+            guard momentum.isFinite, momentum >= 0, momentum < 1 else { throw ValidationError("--momentum must lie in [0, 1), got \(momentum)") }
+        }
+        if nesterov, (momentum ?? 0) == 0 { throw ValidationError("--nesterov needs --momentum above 0") }
+        if let earlyStopping {
+            guard earlyStopping >= 1 else { throw ValidationError("--early-stopping must be at least 1 epoch, got \(earlyStopping)") }
+        }
+        if let schedule {
+            do { _ = try LearningRateSchedule(parsing: schedule) } catch { throw ValidationError("--\(error)") }
+        }
         if let resume {
-            let fixed: [(String, Bool)] = [("--net", net != nil), ("--dropout", dropout != nil), ("--activation", activation != nil),
+            let fixed: [(String, Bool)] = [("--net", net != nil), ("--layers", layers != nil), ("--dropout", dropout != nil),
+                                           ("--activation", activation != nil),
                                            ("--mini-batch-size", miniBatchSize != nil), ("--eta", eta != nil),
-                                           ("--lmbda", lmbda != nil), ("--seed", seed != nil)]
+                                           ("--lmbda", lmbda != nil), ("--seed", seed != nil), ("--shuffle", shuffle),
+                                           ("--expand", expand), ("--momentum", momentum != nil), ("--nesterov", nesterov),
+                                           ("--schedule", schedule != nil), ("--early-stopping", earlyStopping != nil)]
             if let (flag, _) = fixed.first(where: { $0.1 }) {
                 throw ValidationError("\(flag) cannot be combined with --resume: a resumed run keeps the settings saved in \(resume)")
             }
@@ -112,12 +150,26 @@ struct Train: ParsableCommand {
             }
         } else {
             let miniBatchSize = miniBatchSize ?? 10
-            network = try Network(
-                layers: (net ?? .oneConv).layers(miniBatchSize: miniBatchSize, activation: activation ?? .sigmoid,
-                                                 dropout: dropout ?? 0.3),
-                miniBatchSize: miniBatchSize, threads: threads ?? ProcessInfo.processInfo.activeProcessorCount,
-                seed: seed ?? 0)
-            settings = TrainingHyperparameters(epochs: epochs ?? 30, eta: eta ?? 0.1, lmbda: lmbda ?? 0, seed: seed ?? 0)
+            let image = SampleShape(channels: mnist.training.channels, height: mnist.training.height, width: mnist.training.width)
+            let chosen = try layers.map {
+                try NetworkSpec.layers(from: $0, input: image, miniBatchSize: miniBatchSize, activation: activation ?? .sigmoid)
+            } ?? (net ?? .oneConv).layers(miniBatchSize: miniBatchSize, activation: activation ?? .sigmoid, dropout: dropout ?? 0.3)
+            network = try Network(layers: chosen, miniBatchSize: miniBatchSize,
+                                  threads: threads ?? ProcessInfo.processInfo.activeProcessorCount, seed: seed ?? 0)
+            var options = TrainingOptions()
+            options.shuffle = shuffle
+            options.expand = expand
+            options.momentum = momentum ?? 0
+            options.nesterov = nesterov
+            options.schedule = try schedule.map(LearningRateSchedule.init(parsing:)) ?? .constant
+            options.earlyStoppingPatience = earlyStopping ?? 0
+            settings = TrainingHyperparameters(epochs: epochs ?? 30, eta: eta ?? 0.1, lmbda: lmbda ?? 0, seed: seed ?? 0,
+                                               options: options)
+        }
+        // The seed's runs print only the seed's lines; any other run says first what it trains.
+        if !settings.options.summary.isEmpty || !isSeedPreset(network) {
+            print("Network: \(NetworkSpec.describe(network.layers))")
+            if !settings.options.summary.isEmpty { print("Options: \(settings.options.summary)") }
         }
 
         let savePath = save ?? resume
@@ -128,7 +180,7 @@ struct Train: ParsableCommand {
         if savePath != nil { try StopSignals.install() }
         let outcome = try network.train(
             trainingData: mnist.training, validationData: mnist.validation, testData: mnist.test,
-            epochs: settings.epochs, eta: settings.eta, lmbda: settings.lmbda, from: progress,
+            epochs: settings.epochs, eta: settings.eta, lmbda: settings.lmbda, options: settings.options, from: progress,
             report: { event in
                 for line in event.seedLines { print(line) }
                 fflush(stdout)
@@ -156,6 +208,18 @@ struct Train: ParsableCommand {
         note("stopped by \(name) \(place); saved \(savePath)")
         note("to continue: cnn train --resume \(savePath)" + (data == "data/mnist.pkl.gz" ? "" : " --data \(data)"))
         throw ExitCode(128 + signal)
+    }
+
+    /// Whether the network is one that --net builds (with any --activation and --dropout).
+    private func isSeedPreset(_ network: Network) -> Bool {
+        guard let dense = network.layers.first(where: { $0 is FullyConnectedLayer }) as? FullyConnectedLayer else { return false }
+        let spec = NetworkSpec.describe(network.layers)
+        return SeedNetwork.allCases.contains { preset in
+            Activation.allCases.contains { activation in
+                let layers = preset.layers(miniBatchSize: network.miniBatchSize, activation: activation, dropout: dense.pDropout)
+                return NetworkSpec.describe(layers) == spec
+            }
+        }
     }
 
     /// One line on stderr, away from the seed's lines on stdout.

@@ -35,12 +35,12 @@ final class CheckpointDamageTests: CheckpointTestCase {
 
     func testANewerVersionIsRefusedAsNewerNotAsDamaged() throws {
         var bytes = try valid()
-        bytes[8] = 2
-        try assertRefused(repairCRCs(bytes), because: "format version 2 is newer than this SwiftNet reads (up to 1); use a newer cnn", at: 8)
+        bytes[8] = 3
+        try assertRefused(repairCRCs(bytes), because: "format version 3 is newer than this SwiftNet reads (up to 2); use a newer cnn", at: 8)
         bytes[8] = 0
         try assertRefused(repairCRCs(bytes), because: "format version 0 does not exist")
         // Without a matching header CRC the same byte is damage.
-        bytes[8] = 2
+        bytes[8] = 3
         try assertRefused(bytes, because: "the header is damaged", at: 0)
     }
 

@@ -64,7 +64,7 @@ final class NetworkBehaviourTests: XCTestCase {
             SoftmaxLayer(nIn: 2, nOut: 2),
         ]
         XCTAssertThrowsError(try Network(layers: afterDense, miniBatchSize: 10)) { error in
-            XCTAssertTrue(String(describing: error).contains("conv layers must come first"), String(describing: error))
+            XCTAssertTrue(String(describing: error).contains("conv and pool layers must come first"), String(describing: error))
         }
         let tooLarge = ConvPoolLayer(filterShape: (2, 1, 30, 30), imageShape: (10, 1, 28, 28))
         XCTAssertThrowsError(try Network(layers: [tooLarge, SoftmaxLayer(nIn: 2, nOut: 2)], miniBatchSize: 10))

@@ -29,17 +29,21 @@ public struct TrainingHyperparameters: Equatable, Sendable {
     public var lmbda: Float
     /// The seed the run's network was built with.
     public var seed: UInt64
+    /// Shuffling, expansion, momentum, schedule and early stopping.
+    public var options: TrainingOptions
 
     /// - Parameters:
     ///   - epochs: the run's total number of epochs.
     ///   - eta: the learning rate.
     ///   - lmbda: the L2 regularisation strength.
     ///   - seed: the seed of the initial weights and dropout masks.
-    public init(epochs: Int, eta: Float, lmbda: Float = 0, seed: UInt64 = 0) {
+    ///   - options: the run's options beyond the seed's SGD.
+    public init(epochs: Int, eta: Float, lmbda: Float = 0, seed: UInt64 = 0, options: TrainingOptions = TrainingOptions()) {
         self.epochs = epochs
         self.eta = eta
         self.lmbda = lmbda
         self.seed = seed
+        self.options = options
     }
 }
 
@@ -68,8 +72,9 @@ public struct DataFingerprint: Equatable, Sendable {
 
 /// A saved network and the state of its training run.
 public struct Checkpoint {
-    /// The format version this SwiftNet writes and the newest it reads.
-    public static let formatVersion: UInt32 = 1
+    /// The format version this SwiftNet writes and the newest it reads
+    /// (version 1 files, from before training options, still load).
+    public static let formatVersion: UInt32 = 2
     /// The first 8 bytes of every checkpoint.
     public static let magic: [UInt8] = Array("SWNETCKP".utf8)
 
@@ -87,12 +92,14 @@ public struct Checkpoint {
     public var randomState: [UInt64]
     /// Every parameter, laid out as `Network.parameters`: all weights, then all biases.
     public var parameters: [Float]
+    /// Momentum's velocities, laid out like `parameters`; nil when the run has no momentum.
+    public var velocities: [Float]?
     /// Where this checkpoint was read from, for messages ("checkpoint" if not from a file).
     public var source = "checkpoint"
 
     /// Captures a network and where its run stands.
     /// - Parameters:
-    ///   - network: the network; its layers must be ConvPoolLayer, FullyConnectedLayer or SoftmaxLayer.
+    ///   - network: the network; its layers must be of the kinds SwiftNet defines.
     ///   - hyperparameters: the run's settings.
     ///   - progress: where the run stands (a fresh value for a model that has not trained).
     ///   - trainingData: the run's training set, if any.
@@ -100,7 +107,7 @@ public struct Checkpoint {
     public init(network: Network, hyperparameters: TrainingHyperparameters,
                 progress: TrainingProgress = TrainingProgress(), trainingData: DataFingerprint? = nil) throws {
         for (index, layer) in network.layers.enumerated()
-        where !(layer is ConvPoolLayer || layer is FullyConnectedLayer || layer is SoftmaxLayer) {
+        where Self.record(of: layer).first == 0 {
             throw CheckpointError(path: "checkpoint", reason: "layer \(index + 1), \(layer.summary), is not a kind a checkpoint can store")
         }
         layers = network.layers
@@ -112,6 +119,7 @@ public struct Checkpoint {
         self.progress = progress
         randomState = network.random.stateWords
         parameters = Array(network.parameters)
+        velocities = hyperparameters.options.momentum > 0 ? Array(network.velocities) : nil
     }
 
     /// Builds the network this checkpoint describes, with its parameters and random state.
@@ -148,6 +156,11 @@ public struct Checkpoint {
         }
         precondition(network.parameters.count == parameters.count, "equal layers must have equal parameter counts")
         _ = network.parameters.update(fromContentsOf: parameters)
+        if let velocities {
+            _ = network.velocities.update(fromContentsOf: velocities)
+        } else {
+            network.velocities.update(repeating: 0)
+        }
         network.random = RandomSource(stateWords: randomState)
     }
 
@@ -217,8 +230,8 @@ extension Checkpoint {
 extension Checkpoint {
     /// Section tags, in file order (the parameter sections repeat per layer).
     enum Tag: String {
-        case architecture = "ARCH", hyperparameters = "HYPR", progress = "PROG", random = "RAND"
-        case weights = "WGHT", biases = "BIAS"
+        case architecture = "ARCH", hyperparameters = "HYPR", progress = "PROG", options = "OPTS"
+        case velocities = "VELO", random = "RAND", weights = "WGHT", biases = "BIAS"
     }
 
     static let headerSize = 20
@@ -260,6 +273,19 @@ extension Checkpoint {
                 out.u32(UInt32(truncatingIfNeeded: value))
             }
             out.u8(code(of: conv.activation))
+        case let conv as ConvLayer:
+            out.u8(4)
+            for value in [conv.filterShape.filters, conv.filterShape.channels, conv.filterShape.height, conv.filterShape.width,
+                          conv.inputShape.channels, conv.inputShape.height, conv.inputShape.width] {
+                out.u32(UInt32(truncatingIfNeeded: value))
+            }
+            out.u8(code(of: conv.activation))
+        case let pool as MaxPoolLayer:
+            out.u8(5)
+            for value in [pool.inputShape.channels, pool.inputShape.height, pool.inputShape.width,
+                          pool.poolSize.height, pool.poolSize.width] {
+                out.u32(UInt32(truncatingIfNeeded: value))
+            }
         case let dense as FullyConnectedLayer:
             out.u8(2)
             out.u32(UInt32(truncatingIfNeeded: dense.nIn))
@@ -315,6 +341,16 @@ extension Checkpoint {
         run.u8(progress.bestTestAccuracy == nil ? 0 : 1)
         run.f64(progress.bestTestAccuracy ?? 0)
         sections.append((.progress, run.bytes))
+        sections.append((.options, CheckpointOptionsRecord.encode(hyperparameters.options, progress)))
+        if hyperparameters.options.momentum > 0 {
+            let velocities = self.velocities ?? [Float](repeating: 0, count: parameters.count)
+            precondition(velocities.count == parameters.count, "Checkpoint holds \(velocities.count) velocities for \(parameters.count) parameters")
+            var tensor = CheckpointByteWriter()
+            tensor.reserve(4 + 4 * velocities.count)
+            tensor.count(velocities.count)
+            velocities.withUnsafeBufferPointer { tensor.floats($0) }
+            sections.append((.velocities, tensor.bytes))
+        }
 
         var random = CheckpointByteWriter()
         for word in randomState { random.u64(word) }
@@ -377,6 +413,7 @@ private struct CheckpointDecoder {
     let bytes: [UInt8]
     var position = 0
     var sectionsLeft = 0
+    var version: UInt32 = 0
 
     init(bytes: [UInt8]) { self.bytes = bytes }
 
@@ -388,9 +425,11 @@ private struct CheckpointDecoder {
         try readHeader()
         var architecture = try section(.architecture)
         let records = try readArchitecture(&architecture)
-        let expectedSections = 4 + 2 * records.count
-        guard sectionsLeft + 1 == expectedSections else {
-            throw problem("the header announces \(sectionsLeft + 1) sections, but a network of \(records.count) layers has \(expectedSections)", at: 12)
+        // Version 2 adds OPTS, and VELO when the run has momentum.
+        let expectedSections = 4 + 2 * records.count + (version >= 2 ? 1 : 0)
+        let announced = sectionsLeft + 1
+        guard announced == expectedSections || (version >= 2 && announced == expectedSections + 1) else {
+            throw problem("the header announces \(announced) sections, but a network of \(records.count) layers has \(expectedSections)", at: 12)
         }
         var settings = try section(.hyperparameters)
         let miniBatchSize = try settings.count("mini-batch size", in: 1...Checkpoint.maximumBatch)
@@ -407,7 +446,7 @@ private struct CheckpointDecoder {
         let imageCount = try settings.count("training image count", in: 0...Int(Int32.max))
         let dataCRC = try settings.u32("training data CRC-32")
         try settings.expectEnd()
-        let hyperparameters = TrainingHyperparameters(epochs: epochs, eta: eta, lmbda: lmbda, seed: seed)
+        var hyperparameters = TrainingHyperparameters(epochs: epochs, eta: eta, lmbda: lmbda, seed: seed)
         let layers = try makeLayers(records, miniBatchSize: miniBatchSize)
 
         var run = try section(.progress)
@@ -442,6 +481,35 @@ private struct CheckpointDecoder {
         }
         guard progress.epoch < epochs || progress.miniBatchesDone == 0 else {
             throw problem("the progress stands inside epoch \(progress.epoch) of a run of \(epochs) epochs", at: progressStart)
+        }
+        let parameterCount = layers.reduce(0) { $0 + $1.weightCount + $1.biasCount }
+        var velocities: [Float]?
+        if version >= 2 {
+            var record = try section(.options)
+            hyperparameters.options = try CheckpointOptionsRecord.decode(&record, progress: &progress,
+                                                                         epochLimit: Checkpoint.maximumEpochs)
+            let hasVelocities = hyperparameters.options.momentum > 0
+            guard announced == expectedSections + (hasVelocities ? 1 : 0) else {
+                throw problem("the header announces \(announced) sections, but a network of \(records.count) layers "
+                    + (hasVelocities ? "trained with momentum has \(expectedSections + 1)" : "trained without momentum has \(expectedSections)"), at: 12)
+            }
+            if hasVelocities {
+                var tensor = try section(.velocities)
+                let start = tensor.position
+                let count = try tensor.count("value count", in: 0...Int(UInt32.max))
+                guard count == parameterCount else {
+                    throw problem("section VELO holds \(count) velocities, but the network has \(parameterCount) parameters", at: start)
+                }
+                var values = [Float](repeating: 0, count: count)
+                try values.withUnsafeMutableBufferPointer { buffer in
+                    try tensor.floats(count, into: buffer.baseAddress!, "velocities")
+                    guard ck_all_finite(buffer.baseAddress!, count) != 0 else {
+                        throw problem("the velocities are not all finite", at: start)
+                    }
+                }
+                try tensor.expectEnd()
+                velocities = values
+            }
         }
 
         var random = try section(.random)
@@ -489,6 +557,7 @@ private struct CheckpointDecoder {
                                         threads: threads, hyperparameters: hyperparameters, progress: progress,
                                         randomState: randomState, parameters: parameters)
         checkpoint.trainingData = imageCount > 0 ? DataFingerprint(imageCount: imageCount, crc32: dataCRC) : nil
+        checkpoint.velocities = velocities
         return checkpoint
     }
 
@@ -519,10 +588,11 @@ private struct CheckpointDecoder {
                 + "use a newer cnn", at: 8)
         }
         guard version >= 1 else { throw problem("format version 0 does not exist", at: 8) }
-        guard sections <= UInt32(4 + 2 * Checkpoint.maximumLayers) else {
+        guard sections <= UInt32(6 + 2 * Checkpoint.maximumLayers) else {
             throw problem("the header announces \(sections) sections, more than a network of \(Checkpoint.maximumLayers) layers has", at: 12)
         }
         sectionsLeft = Int(sections)
+        self.version = version
         position = Checkpoint.headerSize
     }
 
@@ -563,6 +633,8 @@ private struct CheckpointDecoder {
     /// A layer as stored, before the mini-batch size is known.
     enum LayerRecord {
         case conv(filters: [Int], image: [Int], pool: [Int], Activation)
+        case convOnly(filters: [Int], input: [Int], Activation)
+        case pool(input: [Int], pool: [Int])
         case dense(nIn: Int, nOut: Int, Activation, pDropout: Float)
         case softmax(nIn: Int, nOut: Int, pDropout: Float)
     }
@@ -598,6 +670,19 @@ private struct CheckpointDecoder {
                 }
                 records.append(.conv(filters: Array(sizes[0..<4]), image: Array(sizes[4..<8]), pool: Array(sizes[8..<10]),
                                      try activation()))
+            case 4 where version >= 2:
+                var sizes: [Int] = []
+                for field in ["filters", "filter channels", "filter height", "filter width",
+                              "input channels", "input height", "input width"] {
+                    sizes.append(try reader.count("\(layer)'s \(field)", in: 1...Checkpoint.maximumExtent))
+                }
+                records.append(.convOnly(filters: Array(sizes[0..<4]), input: Array(sizes[4..<7]), try activation()))
+            case 5 where version >= 2:
+                var sizes: [Int] = []
+                for field in ["input channels", "input height", "input width", "pool height", "pool width"] {
+                    sizes.append(try reader.count("\(layer)'s \(field)", in: 1...Checkpoint.maximumExtent))
+                }
+                records.append(.pool(input: Array(sizes[0..<3]), pool: Array(sizes[3..<5])))
             case 2:
                 let nIn = try reader.count("\(layer)'s input count", in: 1...Checkpoint.maximumWidth)
                 let nOut = try reader.count("\(layer)'s output count", in: 1...Checkpoint.maximumWidth)
@@ -607,8 +692,8 @@ private struct CheckpointDecoder {
                 let nOut = try reader.count("\(layer)'s class count", in: 2...Checkpoint.maximumWidth)
                 records.append(.softmax(nIn: nIn, nOut: nOut, pDropout: try dropout()))
             case let kind:
-                throw problem("\(layer) is of kind \(kind); known kinds are 1 (ConvPoolLayer), 2 (FullyConnectedLayer) "
-                    + "and 3 (SoftmaxLayer)", at: start)
+                throw problem("\(layer) is of kind \(kind); known kinds are 1 (ConvPoolLayer), 2 (FullyConnectedLayer), "
+                    + "3 (SoftmaxLayer), and from format version 2, 4 (ConvLayer) and 5 (MaxPoolLayer)", at: start)
             }
         }
         try reader.expectEnd()
@@ -639,6 +724,21 @@ private struct CheckpointDecoder {
                         throw NetworkConfigurationError("\(conv.summary) needs more than \(Checkpoint.maximumSampleValues) values per sample")
                     }
                     layer = conv
+                case .convOnly(let filters, let input, let activation):
+                    let conv = ConvLayer(filterShape: (filters[0], filters[1], filters[2], filters[3]),
+                                         inputShape: SampleShape(channels: input[0], height: input[1], width: input[2]),
+                                         activation: activation)
+                    try conv.validate()
+                    let workspace = [filters[1], filters[2], filters[3], conv.outputShape.height, conv.outputShape.width]
+                    guard Self.product(workspace) <= Checkpoint.maximumSampleValues else {
+                        throw NetworkConfigurationError("\(conv.summary) needs more than \(Checkpoint.maximumSampleValues) values per sample")
+                    }
+                    layer = conv
+                case .pool(let input, let pool):
+                    let maxPool = MaxPoolLayer(inputShape: SampleShape(channels: input[0], height: input[1], width: input[2]),
+                                               poolSize: (pool[0], pool[1]))
+                    try maxPool.validate()
+                    layer = maxPool
                 case .dense(let nIn, let nOut, let activation, let pDropout):
                     let dense = FullyConnectedLayer(nIn: nIn, nOut: nOut, activation: activation, pDropout: pDropout)
                     try dense.validate()

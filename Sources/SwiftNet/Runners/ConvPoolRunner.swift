@@ -1,12 +1,31 @@
-// ConvPoolRunner.swift: runs a ConvPoolLayer through the C kernels.
+// ConvPoolRunner.swift: runs a ConvPoolLayer, or a ConvLayer, through the C kernels.
 //
 // forward:  conv (no bias) -> max-pool (saving argmax) -> act(pooled + b)
 // backward: act' -> bias gradient, scatter through argmax, conv backward.
+// A ConvLayer is the same without the pool: act(conv + b).
 
 import CKernels
 
 final class ConvPoolRunner: LayerRunner {
-    private let layer: ConvPoolLayer
+    /// What the runner needs of either layer kind.
+    struct Geometry {
+        let input: SampleShape
+        let filters: Int, kernelHeight: Int, kernelWidth: Int
+        /// nil for a ConvLayer.
+        let pool: (height: Int, width: Int)?
+        let activation: Activation
+
+        var convolved: SampleShape {
+            SampleShape(channels: filters, height: input.height - kernelHeight + 1, width: input.width - kernelWidth + 1)
+        }
+
+        var output: SampleShape {
+            guard let pool else { return convolved }
+            return SampleShape(channels: filters, height: convolved.height / pool.height, width: convolved.width / pool.width)
+        }
+    }
+
+    private let geometry: Geometry
     private let parameters: ParameterViews
     private let convolved: FloatBuffer
     private let convolvedGradient: FloatBuffer
@@ -17,57 +36,71 @@ final class ConvPoolRunner: LayerRunner {
     private let activations: FloatBuffer
     let outputGradient: FloatBuffer
 
-    init(layer: ConvPoolLayer, capacity: Int, parameters: ParameterViews) {
-        self.layer = layer
+    init(geometry: Geometry, capacity: Int, parameters: ParameterViews) {
+        self.geometry = geometry
         self.parameters = parameters
-        let convolvedCount = capacity * layer.convolvedShape.count
-        let outputCount = capacity * layer.outputShape.count
-        convolved = FloatBuffer(count: convolvedCount)
+        let convolvedCount = capacity * geometry.convolved.count
+        let outputCount = capacity * geometry.output.count
+        let pooled = geometry.pool != nil
+        convolved = FloatBuffer(count: pooled ? convolvedCount : 0)
         convolvedGradient = FloatBuffer(count: convolvedCount)
-        pooledGradient = FloatBuffer(count: outputCount)
-        argmax = AlignedBuffer(count: outputCount, zeroedWith: 0)
+        pooledGradient = FloatBuffer(count: pooled ? outputCount : 0)
+        argmax = AlignedBuffer(count: pooled ? outputCount : 0, zeroedWith: 0)
         activations = FloatBuffer(count: outputCount)
         outputGradient = FloatBuffer(count: outputCount)
-        let input = layer.inputShape
+        let input = geometry.input
         workspace = FloatBuffer(count: ck_conv2d_workspace_floats(
             Int32(input.channels), Int32(input.height), Int32(input.width),
-            Int32(layer.filterShape.height), Int32(layer.filterShape.width)))
+            Int32(geometry.kernelHeight), Int32(geometry.kernelWidth)))
     }
 
     var output: UnsafeMutablePointer<Float> { activations.pointer }
 
     private var shapeArguments: (Int32, Int32, Int32, Int32, Int32, Int32) {
-        let input = layer.inputShape
+        let input = geometry.input
         return (Int32(input.channels), Int32(input.height), Int32(input.width),
-                Int32(layer.filterShape.filters), Int32(layer.filterShape.height), Int32(layer.filterShape.width))
+                Int32(geometry.filters), Int32(geometry.kernelHeight), Int32(geometry.kernelWidth))
     }
 
     func forward(_ input: UnsafePointer<Float>, batch: Int, context: PassContext) {
         let (c, h, w, filters, kh, kw) = shapeArguments
-        let convolvedShape = layer.convolvedShape
-        let pooled = layer.outputShape
+        let convolvedShape = geometry.convolved
+        let outputArea = Int32(geometry.output.height * geometry.output.width)
+        guard let pool = geometry.pool else {
+            ck_conv2d_forward(activations.pointer, workspace.pointer, input, parameters.weights, nil,
+                              Int32(batch), c, h, w, filters, kh, kw)
+            ck_bias_activation_forward(activations.pointer, activations.pointer, parameters.biases, Int32(batch),
+                                       filters, outputArea, geometry.activation.kernelCode)
+            return
+        }
         ck_conv2d_forward(convolved.pointer, workspace.pointer, input, parameters.weights, nil,
                           Int32(batch), c, h, w, filters, kh, kw)
         ck_maxpool2d_forward(activations.pointer, argmax.pointer, convolved.pointer, Int32(batch), filters,
                              Int32(convolvedShape.height), Int32(convolvedShape.width),
-                             Int32(layer.poolSize.height), Int32(layer.poolSize.width))
+                             Int32(pool.height), Int32(pool.width))
         ck_bias_activation_forward(activations.pointer, activations.pointer, parameters.biases, Int32(batch),
-                                   filters, Int32(pooled.height * pooled.width), layer.activation.kernelCode)
+                                   filters, outputArea, geometry.activation.kernelCode)
     }
 
     func backward(_ input: UnsafePointer<Float>, inputGradient: UnsafeMutablePointer<Float>?, batch: Int) {
         let (c, h, w, filters, kh, kw) = shapeArguments
-        let convolvedShape = layer.convolvedShape
-        let pooled = layer.outputShape
-        pooledGradient.zero(first: batch * pooled.count)
-        ck_bias_activation_backward(pooledGradient.pointer, parameters.biasGradients, outputGradient.pointer,
-                                    activations.pointer, Int32(batch), filters,
-                                    Int32(pooled.height * pooled.width), layer.activation.kernelCode)
+        let convolvedShape = geometry.convolved
+        let output = geometry.output
         convolvedGradient.zero(first: batch * convolvedShape.count)
-        ck_maxpool2d_backward(convolvedGradient.pointer, pooledGradient.pointer, argmax.pointer, Int32(batch),
-                              filters, Int32(convolvedShape.height), Int32(convolvedShape.width),
-                              Int32(layer.poolSize.height), Int32(layer.poolSize.width))
-        inputGradient?.update(repeating: 0, count: batch * layer.inputShape.count)
+        if let pool = geometry.pool {
+            pooledGradient.zero(first: batch * output.count)
+            ck_bias_activation_backward(pooledGradient.pointer, parameters.biasGradients, outputGradient.pointer,
+                                        activations.pointer, Int32(batch), filters,
+                                        Int32(output.height * output.width), geometry.activation.kernelCode)
+            ck_maxpool2d_backward(convolvedGradient.pointer, pooledGradient.pointer, argmax.pointer, Int32(batch),
+                                  filters, Int32(convolvedShape.height), Int32(convolvedShape.width),
+                                  Int32(pool.height), Int32(pool.width))
+        } else {
+            ck_bias_activation_backward(convolvedGradient.pointer, parameters.biasGradients, outputGradient.pointer,
+                                        activations.pointer, Int32(batch), filters,
+                                        Int32(output.height * output.width), geometry.activation.kernelCode)
+        }
+        inputGradient?.update(repeating: 0, count: batch * geometry.input.count)
         ck_conv2d_backward(inputGradient, parameters.weightGradients, nil, workspace.pointer,
                            convolvedGradient.pointer, input, parameters.weights,
                            Int32(batch), c, h, w, filters, kh, kw)
@@ -76,8 +109,24 @@ final class ConvPoolRunner: LayerRunner {
 
 extension ConvPoolLayer: RunnableLayer {
     var usesDropout: Bool { false }
+    var isSpatial: Bool { true }
 
     func makeRunner(capacity: Int, parameters: ParameterViews, index: Int) -> LayerRunner {
-        ConvPoolRunner(layer: self, capacity: capacity, parameters: parameters)
+        let geometry = ConvPoolRunner.Geometry(input: inputShape, filters: filterShape.filters,
+                                               kernelHeight: filterShape.height, kernelWidth: filterShape.width,
+                                               pool: poolSize, activation: activation)
+        return ConvPoolRunner(geometry: geometry, capacity: capacity, parameters: parameters)
+    }
+}
+
+extension ConvLayer: RunnableLayer {
+    var usesDropout: Bool { false }
+    var isSpatial: Bool { true }
+
+    func makeRunner(capacity: Int, parameters: ParameterViews, index: Int) -> LayerRunner {
+        let geometry = ConvPoolRunner.Geometry(input: inputShape, filters: filterShape.filters,
+                                               kernelHeight: filterShape.height, kernelWidth: filterShape.width,
+                                               pool: nil, activation: activation)
+        return ConvPoolRunner(geometry: geometry, capacity: capacity, parameters: parameters)
     }
 }

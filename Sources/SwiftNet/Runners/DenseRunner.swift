@@ -86,6 +86,7 @@ final class DenseRunner: LayerRunner {
 
 extension FullyConnectedLayer: RunnableLayer {
     var usesDropout: Bool { pDropout > 0 }
+    var isSpatial: Bool { false }
 
     func makeRunner(capacity: Int, parameters: ParameterViews, index: Int) -> LayerRunner {
         DenseRunner(nIn: nIn, nOut: nOut, pDropout: pDropout, head: .activation(activation),
@@ -95,6 +96,7 @@ extension FullyConnectedLayer: RunnableLayer {
 
 extension SoftmaxLayer: RunnableLayer {
     var usesDropout: Bool { pDropout > 0 }
+    var isSpatial: Bool { false }
 
     func makeRunner(capacity: Int, parameters: ParameterViews, index: Int) -> LayerRunner {
         DenseRunner(nIn: nIn, nOut: nOut, pDropout: pDropout, head: .softmax,

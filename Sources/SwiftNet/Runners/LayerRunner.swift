@@ -49,4 +49,7 @@ protocol RunnableLayer: Layer {
     func makeRunner(capacity: Int, parameters: ParameterViews, index: Int) -> LayerRunner
     /// Whether a training pass draws a dropout key for this layer.
     var usesDropout: Bool { get }
+    /// Conv and pool layers, which keep an image's shape and run
+    /// data-parallel; they come before the dense layers.
+    var isSpatial: Bool { get }
 }

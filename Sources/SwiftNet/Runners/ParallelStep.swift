@@ -43,6 +43,7 @@ final class ParallelStep {
 
     // The job of the current team run.
     private var data: Dataset?
+    private var plan: EpochPlan?
     private var start = 0
     private var batch = 0
     private var rule = UpdateRule(eta: 0, weightDecay: 0, momentum: 0, nesterov: false)
@@ -50,9 +51,8 @@ final class ParallelStep {
 
     /// - Parameter runnable: conv layers first, then dense layers (Network checks this).
     init(network: Network, runnable: [any RunnableLayer], capacity: Int) {
-        let prefixCount = runnable.prefix { $0 is ConvPoolLayer }.count
-        precondition(runnable[prefixCount...].allSatisfy { $0 is FullyConnectedLayer || $0 is SoftmaxLayer },
-                     "conv layers must precede the dense layers")
+        let prefixCount = runnable.prefix { $0.isSpatial }.count
+        precondition(runnable[prefixCount...].allSatisfy { !$0.isSpatial }, "conv and pool layers must precede the dense layers")
         self.network = network
         self.prefixCount = prefixCount
         self.capacity = capacity
@@ -103,11 +103,11 @@ final class ParallelStep {
 
     /// One SGD step on `batch` samples from `start`; returns the mean NLL.
     /// A non-finite cost stops the step before any parameter changes.
-    func train(_ data: Dataset, start: Int, rule: UpdateRule) -> Float {
-        self.data = data
+    func train(_ data: Dataset, start: Int, plan: EpochPlan?, rule: UpdateRule) -> Float {
+        (self.data, self.plan) = (data, plan)
         (self.start, self.batch, self.rule, training) = (start, network.miniBatchSize, rule, true)
         ck_team_run(Int32(parts), Self.entry, Unmanaged.passUnretained(self).toOpaque())
-        self.data = nil
+        (self.data, self.plan) = (nil, nil)
         return costs.pointer[0]
     }
 
@@ -138,7 +138,7 @@ final class ParallelStep {
 
         // Convolutional prefix, own samples, gathered into `features`.
         if !samples.isEmpty {
-            replica.load(data!, start: start + samples.lowerBound, batch: samples.count)
+            replica.load(data!, start: start + samples.lowerBound, batch: samples.count, plan: plan)
             (labels.pointer + samples.lowerBound).update(from: replica.labels.pointer, count: samples.count)
             let context = PassContext(training: training, dropoutKeys: keys, firstSample: samples.lowerBound)
             let output = prefixCount > 0

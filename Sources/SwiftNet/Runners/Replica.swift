@@ -45,16 +45,39 @@ final class Replica {
     }
 
     /// Copies `batch` samples of `data` from `start` into the input buffer,
-    /// bytes to floats (value / 256, the seed's pixels).
-    func load(_ data: Dataset, start: Int, batch: Int) {
+    /// bytes to floats (value / 256, the seed's pixels).  With a plan,
+    /// positions are those of the plan's epoch (shuffled, expanded).
+    func load(_ data: Dataset, start: Int, batch: Int, plan: EpochPlan? = nil) {
         precondition(batch <= capacity, "a pass of \(batch) samples exceeds this replica's \(capacity)")
         precondition(data.imageSize == sampleSize,
                      "dataset \(data.name) has \(data.imageSize) values per image, network expects \(sampleSize)")
+        if let plan, !plan.isFileOrder {
+            load(data, start: start, batch: batch, following: plan)
+            return
+        }
         data.pixels.withUnsafeBufferPointer { pixels in
             ck_u8_to_float(input.pointer, pixels.baseAddress! + start * sampleSize, 1.0 / 256.0, batch * sampleSize)
         }
         data.labels.withUnsafeBufferPointer { source in
             labels.pointer.update(from: source.baseAddress! + start, count: batch)
+        }
+    }
+
+    private func load(_ data: Dataset, start: Int, batch: Int, following plan: EpochPlan) {
+        data.pixels.withUnsafeBufferPointer { pixels in
+            for index in 0..<batch {
+                let (image, shift) = plan.sample(at: start + index)
+                let source = pixels.baseAddress! + image * sampleSize
+                let destination = input.pointer + index * sampleSize
+                if shift == 0 {
+                    ck_u8_to_float(destination, source, 1.0 / 256.0, sampleSize)
+                } else {
+                    let (dy, dx) = EpochPlan.shifts[shift]
+                    ck_u8_to_float_shifted(destination, source, 1.0 / 256.0, Int32(data.channels), Int32(data.height),
+                                           Int32(data.width), Int32(dy), Int32(dx))
+                }
+                labels.pointer[index] = data.labels[image]
+            }
         }
     }
 

@@ -14,9 +14,11 @@ extension EpochReport {
     /// when the epoch was not a new best and so had no test pass.
     public var jsonLine: String {
         let test = testAccuracy.map { String(format: "%.4f", $0) } ?? "null"
+        let rate = eta.map { String(format: ",\"eta\":%.6g", $0) } ?? ""
         return String(format: "{\"epoch\":%d,\"training_cost\":%.6f,\"validation_accuracy\":%.4f,\"test_accuracy\":%@,"
-                          + "\"seconds\":%.3f,\"images_per_second\":%.1f}",
-                      epoch, trainingCost, validationAccuracy, test as NSString, trainingSeconds, imagesPerSecond)
+                          + "\"seconds\":%.3f,\"images_per_second\":%.1f%@}",
+                      epoch, trainingCost, validationAccuracy, test as NSString, trainingSeconds, imagesPerSecond,
+                      rate as NSString)
     }
 }
 

@@ -49,6 +49,12 @@ public struct TrainingProgress: Equatable, Sendable {
     public var bestIteration = 0
     /// The test accuracy measured at that best, if there was test data.
     public var bestTestAccuracy: Double?
+    /// Epochs finished since the last new best validation accuracy.
+    public var epochsSinceBest = 0
+    /// How often the plateau schedule has halved eta.
+    public var etaHalvings = 0
+    /// True once early stopping (or the plateau schedule) has ended the run.
+    public var stoppedEarly = false
 
     /// The start of a run.
     public init() {}
@@ -105,6 +111,7 @@ extension Network {
     ///   - epochs: the run's total number of epochs, those already done included.
     ///   - eta: the learning rate.
     ///   - lmbda: the L2 regularisation strength.
+    ///   - options: shuffling, expansion, momentum, schedule and early stopping (all off: the seed's run).
     ///   - start: where the run stands; a fresh `TrainingProgress()` starts it.
     ///   - report: receives progress events; `TrainingEvent.seedLines` prints them like the seed.
     ///   - afterEpoch: called after each epoch's report with the progress at
@@ -115,7 +122,7 @@ extension Network {
     /// - Returns: `.finished` with the summary, or `.stopped` with the progress to resume from.
     /// - Throws: `TrainingError` on bad arguments or a diverging run, or what `afterEpoch` throws.
     public func train(trainingData: Dataset, validationData: Dataset, testData: Dataset? = nil,
-                      epochs: Int, eta: Float, lmbda: Float = 0,
+                      epochs: Int, eta: Float, lmbda: Float = 0, options: TrainingOptions = TrainingOptions(),
                       from start: TrainingProgress = TrainingProgress(),
                       report: (TrainingEvent) -> Void = { _ in },
                       afterEpoch: (TrainingProgress, EpochReport) throws -> Void = { _, _ in },
@@ -123,9 +130,11 @@ extension Network {
         for data in [trainingData, validationData] + (testData.map { [$0] } ?? []) where data.imageSize != inputShape.count {
             throw TrainingError(description: "the \(data.name) images have \(data.imageSize) values but the network's input is \(inputShape)")
         }
-        let batches = trainingData.count / miniBatchSize
+        try options.validate()
+        let samplesPerEpoch = EpochPlan(imageCount: trainingData.count, expand: options.expand, shuffleSeed: nil, epoch: 0).count
+        let batches = samplesPerEpoch / miniBatchSize
         guard batches > 0 else {
-            throw TrainingError(description: "\(trainingData.count) training images do not fill one mini-batch of \(miniBatchSize)")
+            throw TrainingError(description: "\(samplesPerEpoch) training samples do not fill one mini-batch of \(miniBatchSize)")
         }
         guard eta.isFinite, eta > 0 else { throw TrainingError(description: "eta must be a positive number, got \(eta)") }
         guard lmbda.isFinite, lmbda >= 0 else { throw TrainingError(description: "lmbda must be zero or positive, got \(lmbda)") }
@@ -139,12 +148,18 @@ extension Network {
         }
 
         ck_flush_denormals_on_this_thread()
+        // The seed's L2 term: lmbda over the number of mini-batches per epoch.
         let weightDecay = lmbda / Float(batches)
         let divergedCost = 5 * log(Double(classCount))
+        momentum = options.momentum
+        nesterov = options.nesterov
         var progress = start
         var history: [EpochReport] = []
-        while progress.epoch < epochs {
+        while progress.epoch < epochs, !progress.stoppedEarly {
             let epoch = progress.epoch
+            let plan = EpochPlan(imageCount: trainingData.count, expand: options.expand,
+                                 shuffleSeed: options.shuffle ? seed : nil, epoch: epoch)
+            let eta = options.schedule.eta(base: eta, epoch: epoch, epochs: epochs, halvings: progress.etaHalvings)
             let started = Date()
             while progress.miniBatchesDone < batches {
                 let batchIndex = progress.miniBatchesDone
@@ -158,7 +173,7 @@ extension Network {
                     report(.miniBatch(iteration: iteration))
                 }
                 let cost = trainMiniBatch(trainingData, start: batchIndex * miniBatchSize,
-                                          eta: eta, weightDecay: weightDecay)
+                                          eta: eta, weightDecay: weightDecay, plan: plan)
                 guard cost.isFinite else {
                     throw diverged("the cost became \(cost)", epoch: epoch, batch: batchIndex, eta: eta)
                 }
@@ -198,21 +213,43 @@ extension Network {
             let epochReport = EpochReport(
                 epoch: epoch, trainingCost: meanCost + penalty, validationAccuracy: validation,
                 isBestSoFar: isBest, testAccuracy: test, trainingSeconds: seconds,
-                imagesPerSecond: Double(batches * miniBatchSize) / max(seconds, 1e-9))
+                imagesPerSecond: Double(batches * miniBatchSize) / max(seconds, 1e-9), eta: Double(eta))
             progress.epoch += 1
             progress.miniBatchesDone = 0
             progress.epochCostSum = 0
             progress.epochTrainingSeconds = 0
             history.append(epochReport)
             report(.epochFinished(epochReport))
+            let decision = Self.afterValidation(&progress, isBest: isBest, options: options)
+            if let decision { report(.note(decision)) }
             try afterEpoch(progress, epochReport)
-            if progress.epoch < epochs, shouldStop() { return .stopped(progress) }
+            if progress.epoch < epochs, !progress.stoppedEarly, shouldStop() { return .stopped(progress) }
         }
         let summary = TrainingSummary(bestValidationAccuracy: progress.bestValidationAccuracy,
                                       bestIteration: progress.bestIteration,
                                       testAccuracy: progress.bestTestAccuracy, epochs: history)
         report(.finished(summary))
         return .finished(summary)
+    }
+
+    /// Counts epochs without a new best and applies the plateau schedule
+    /// and early stopping; returns a line saying what it decided, if anything.
+    static func afterValidation(_ progress: inout TrainingProgress, isBest: Bool, options: TrainingOptions) -> String? {
+        progress.epochsSinceBest = isBest ? 0 : progress.epochsSinceBest + 1
+        if case .halveOnPlateau(let patience, let maxHalvings) = options.schedule, progress.epochsSinceBest >= patience {
+            if progress.etaHalvings >= maxHalvings {
+                progress.stoppedEarly = true
+                return "No new best validation accuracy in \(patience) epochs after \(maxHalvings) halvings of eta: stopping."
+            }
+            progress.etaHalvings += 1
+            progress.epochsSinceBest = 0
+            return "No new best validation accuracy in \(patience) epochs: halving eta (\(progress.etaHalvings) of \(maxHalvings))."
+        }
+        if options.earlyStoppingPatience > 0, progress.epochsSinceBest >= options.earlyStoppingPatience {
+            progress.stoppedEarly = true
+            return "No new best validation accuracy in \(options.earlyStoppingPatience) epochs: stopping early."
+        }
+        return nil
     }
 
     private func diverged(_ what: String, epoch: Int, batch: Int, eta: Float) -> TrainingError {

@@ -22,6 +22,8 @@ public struct EpochReport: Sendable {
     /// Wall time of the epoch's training steps, excluding evaluation.
     public let trainingSeconds: Double
     public let imagesPerSecond: Double
+    /// The epoch's learning rate (it changes under a schedule); nil if not recorded.
+    public var eta: Double? = nil
 }
 
 /// The outcome of a whole run.
@@ -57,6 +59,8 @@ public enum TrainingEvent: Sendable {
     /// After every mini-batch; prints nothing in the seed's lines.
     case miniBatchFinished(MiniBatchProgress)
     case epochFinished(EpochReport)
+    /// A decision of the schedule or of early stopping, in words.
+    case note(String)
     case finished(TrainingSummary)
 
     /// The lines network3.py printed for this event, word for word, plus a
@@ -67,6 +71,8 @@ public enum TrainingEvent: Sendable {
             return ["Training mini-batch number \(iteration)"]
         case .miniBatchFinished:
             return []
+        case .note(let text):
+            return [text]
         case .epochFinished(let report):
             var lines = ["Epoch \(report.epoch): validation accuracy \(percent(report.validationAccuracy))"]
             if report.isBestSoFar {

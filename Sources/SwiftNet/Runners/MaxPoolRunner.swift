@@ -1,0 +1,46 @@
+// MaxPoolRunner.swift: runs a MaxPoolLayer through the C kernels.
+//
+// forward saves which input won each window (argmax); backward scatters
+// the output gradient back to those inputs, as darknet's maxpool layer does.
+
+import CKernels
+
+final class MaxPoolRunner: LayerRunner {
+    private let layer: MaxPoolLayer
+    private let argmax: AlignedBuffer<Int32>
+    private let pooled: FloatBuffer
+    let outputGradient: FloatBuffer
+
+    init(layer: MaxPoolLayer, capacity: Int) {
+        self.layer = layer
+        let outputCount = capacity * layer.outputShape.count
+        argmax = AlignedBuffer(count: outputCount, zeroedWith: 0)
+        pooled = FloatBuffer(count: outputCount)
+        outputGradient = FloatBuffer(count: outputCount)
+    }
+
+    var output: UnsafeMutablePointer<Float> { pooled.pointer }
+
+    func forward(_ input: UnsafePointer<Float>, batch: Int, context: PassContext) {
+        let shape = layer.inputShape
+        ck_maxpool2d_forward(pooled.pointer, argmax.pointer, input, Int32(batch), Int32(shape.channels),
+                             Int32(shape.height), Int32(shape.width), Int32(layer.poolSize.height), Int32(layer.poolSize.width))
+    }
+
+    func backward(_ input: UnsafePointer<Float>, inputGradient: UnsafeMutablePointer<Float>?, batch: Int) {
+        guard let inputGradient else { return }
+        let shape = layer.inputShape
+        inputGradient.update(repeating: 0, count: batch * shape.count)
+        ck_maxpool2d_backward(inputGradient, outputGradient.pointer, argmax.pointer, Int32(batch), Int32(shape.channels),
+                              Int32(shape.height), Int32(shape.width), Int32(layer.poolSize.height), Int32(layer.poolSize.width))
+    }
+}
+
+extension MaxPoolLayer: RunnableLayer {
+    var usesDropout: Bool { false }
+    var isSpatial: Bool { true }
+
+    func makeRunner(capacity: Int, parameters: ParameterViews, index: Int) -> LayerRunner {
+        MaxPoolRunner(layer: self, capacity: capacity)
+    }
+}

@@ -1,0 +1,139 @@
+// TrainingOptions.swift: what a run may do beyond the seed's plain SGD.
+//
+// Every option is off by default, so a run without any is the seed's, bit
+// for bit.  They are the standard tools the book discusses in chapters 3
+// and 6 and every trainer offers:
+//
+// - shuffle: a new order of the training samples each epoch (EpochPlan);
+// - expand: the book's four one-pixel shifts of every training image;
+// - momentum and Nesterov momentum (UpdateRule has the formulas);
+// - a learning-rate schedule (LearningRateSchedule);
+// - early stopping: stop when validation accuracy has not reached a new
+//   best for `earlyStoppingPatience` epochs.
+//
+// A checkpoint records the options with the run, and resuming honours them.
+
+import Foundation
+
+/// How the learning rate changes from epoch to epoch.
+public enum LearningRateSchedule: Equatable, Sendable, CustomStringConvertible {
+    /// The seed's: eta throughout.
+    case constant
+    /// eta * factor^(epoch / every): multiply by `factor` every `every` epochs.
+    case step(every: Int, factor: Float)
+    /// Cosine annealing from eta at epoch 0 towards 0 at the run's last epoch:
+    /// eta * (1 + cos(pi * epoch / epochs)) / 2.
+    case cosine
+    /// The book's chapter 3 rule: halve eta whenever validation accuracy has
+    /// not reached a new best for `patience` epochs, and stop the run at the
+    /// `maxHalvings + 1`-th time this happens (the book: 10 epochs, eta / 128).
+    case halveOnPlateau(patience: Int, maxHalvings: Int)
+
+    /// The learning rate of `epoch`.
+    /// - Parameters:
+    ///   - eta: the run's base learning rate.
+    ///   - epoch: the epoch, from 0.
+    ///   - epochs: the run's epoch count.
+    ///   - halvings: how often the plateau rule has halved eta so far.
+    public func eta(base eta: Float, epoch: Int, epochs: Int, halvings: Int) -> Float {
+        switch self {
+        case .constant:
+            return eta
+        case .step(let every, let factor):
+            return eta * Float(pow(Double(factor), Double(epoch / every)))
+        case .cosine:
+            return Float(Double(eta) * (1 + cos(Double.pi * Double(epoch) / Double(max(epochs, 1)))) / 2)
+        case .halveOnPlateau:
+            return eta / Float(1 << min(halvings, 62))
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .constant: return "constant"
+        case .step(let every, let factor): return "step:\(every):\(factor)"
+        case .cosine: return "cosine"
+        case .halveOnPlateau(let patience, let maxHalvings): return "plateau:\(patience):\(maxHalvings)"
+        }
+    }
+
+    /// Parses the CLI form: `constant`, `step:EVERY:FACTOR`, `cosine`, or `plateau:PATIENCE:HALVINGS`.
+    /// - Throws: `TrainingError` saying what is wrong with `text`.
+    public init(parsing text: String) throws {
+        let parts = text.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
+        func fail(_ why: String) -> TrainingError {
+            TrainingError(description: "schedule '\(text)': \(why); use constant, step:EVERY:FACTOR, cosine or plateau:PATIENCE:HALVINGS")
+        }
+        switch parts[0] {
+        case "constant" where parts.count == 1:
+            self = .constant
+        case "cosine" where parts.count == 1:
+            self = .cosine
+        case "step":
+            guard parts.count == 3, let every = Int(parts[1]), every >= 1 else { throw fail("EVERY must be a whole number of epochs, at least 1") }
+            guard let factor = Float(parts[2]), factor > 0, factor <= 1 else { throw fail("FACTOR must be a number in (0, 1]") }
+            self = .step(every: every, factor: factor)
+        case "plateau":
+            guard parts.count == 3, let patience = Int(parts[1]), patience >= 1 else { throw fail("PATIENCE must be a whole number of epochs, at least 1") }
+            guard let halvings = Int(parts[2]), (0...30).contains(halvings) else { throw fail("HALVINGS must be a whole number from 0 to 30") }
+            self = .halveOnPlateau(patience: patience, maxHalvings: halvings)
+        default:
+            throw fail("unknown schedule or wrong number of fields")
+        }
+    }
+}
+
+/// Options of a training run beyond the seed's; all off by default.
+public struct TrainingOptions: Equatable, Sendable {
+    /// Visit the training samples in a new order each epoch (from the run's seed).
+    public var shuffle = false
+    /// Train on every image and its four one-pixel shifts (5x the samples per epoch).
+    public var expand = false
+    /// SGD momentum in [0, 1): 0 is the seed's plain SGD.
+    public var momentum: Float = 0
+    /// Nesterov's form of momentum (needs momentum > 0).
+    public var nesterov = false
+    public var schedule = LearningRateSchedule.constant
+    /// Stop after this many epochs without a new best validation accuracy; 0 never stops early.
+    public var earlyStoppingPatience = 0
+
+    /// The seed's plain run.
+    public init() {}
+
+    /// Checks the values, as a run and a checkpoint both need.
+    /// - Throws: `TrainingError` naming the bad option.
+    public func validate() throws {
+        guard momentum.isFinite, momentum >= 0, momentum < 1 else {
+            throw TrainingError(description: "momentum must lie in [0, 1), got \(momentum)")
+        }
+        guard !nesterov || momentum > 0 else {
+            throw TrainingError(description: "Nesterov momentum needs a momentum above 0")
+        }
+        guard earlyStoppingPatience >= 0 else {
+            throw TrainingError(description: "early stopping patience must be 0 (off) or more epochs, got \(earlyStoppingPatience)")
+        }
+        switch schedule {
+        case .step(let every, let factor):
+            guard every >= 1, factor.isFinite, factor > 0, factor <= 1 else {
+                throw TrainingError(description: "a step schedule needs EVERY >= 1 and FACTOR in (0, 1], got \(schedule)")
+            }
+        case .halveOnPlateau(let patience, let maxHalvings):
+            guard patience >= 1, (0...30).contains(maxHalvings) else {
+                throw TrainingError(description: "a plateau schedule needs PATIENCE >= 1 and HALVINGS in 0...30, got \(schedule)")
+            }
+        case .constant, .cosine:
+            break
+        }
+    }
+
+    /// The options in words, for a run's first line and `cnn eval`; empty for the seed's plain run.
+    public var summary: String {
+        var parts: [String] = []
+        if shuffle { parts.append("shuffled") }
+        if expand { parts.append("expanded x5") }
+        if momentum > 0 { parts.append("\(nesterov ? "Nesterov " : "")momentum \(momentum)") }
+        if schedule != .constant { parts.append("schedule \(schedule)") }
+        if earlyStoppingPatience > 0 { parts.append("early stopping after \(earlyStoppingPatience) epochs") }
+        return parts.joined(separator: ", ")
+    }
+}
