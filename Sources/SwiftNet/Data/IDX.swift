@@ -80,6 +80,17 @@ public enum IDX {
         return bytes.map { Int32($0) }
     }
 
+    /// The number of dimensions if `path` starts like an IDX file of bytes (after
+    /// gunzip), else nil; for telling a person who named one IDX file where a
+    /// folder or a pickle was expected what they have.
+    public static func dimensions(ofFileAt path: String) -> Int? {
+        guard let input = try? UncompressedByteStream(path: path, missingFileHint: ""),
+              let magic = try? (0..<4).map({ _ in try input.readByte() }),
+              magic[0] == 0, magic[1] == 0, magic[2] == unsignedByteType, let count = magic[3], (1...4).contains(count)
+        else { return nil }
+        return Int(count)
+    }
+
     /// Checks the magic number and reads the extents.
     private static func header(of input: UncompressedByteStream, what: String,
                                dimensions: ClosedRange<Int>) throws -> [Int] {
