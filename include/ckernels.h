@@ -326,6 +326,16 @@ int ck_zlib_compress(uint8_t *out, size_t *out_length, const uint8_t *in, size_t
 int ck_zlib_uncompress(uint8_t *out, size_t out_length, size_t *produced,
                        const uint8_t *in, size_t in_length);
 
+/* ------------------------------------------------------------ gzip output */
+
+/* The most bytes ck_gzip_compress can produce from `length` bytes. */
+size_t ck_gzip_compress_bound(size_t length);
+/* Deflates in[0..in_length) into one gzip member (as gzip(1) writes) in out;
+ * *out_length is out's capacity on entry (at least ck_gzip_compress_bound)
+ * and the bytes written on return.  CK_ZLIB_OK, or CK_ZLIB_TOO_LONG if out
+ * is too small, or CK_ZLIB_DAMAGED if zlib cannot start (a bad level). */
+int ck_gzip_compress(uint8_t *out, size_t *out_length, const uint8_t *in, size_t in_length, int level);
+
 #ifdef __cplusplus
 }
 #endif

@@ -7,6 +7,11 @@
 // count and evaluation batch size are used by default, so the figures are
 // exactly those training printed.  --confusion adds the test set's
 // confusion matrix as a table, and --confusion-png draws it as a heat map.
+//
+// --model may be repeated: each member's accuracy is printed on a line of
+// its own, then the ensemble's (Ensemble.swift), whose predictions the
+// confusion matrix then counts.  The data flags are DataOptions', so a
+// model can be evaluated on network3's pickle or on IDX files.
 
 import ArgumentParser
 import Foundation
@@ -16,11 +21,16 @@ struct Eval: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Print a saved model's validation and test accuracy on MNIST, without training.")
 
-    @Option(help: ArgumentHelp("The checkpoint: from cnn train --save, or cnn import-network3.", valueName: "path"))
-    var model: String
+    @Option(help: ArgumentHelp("The checkpoint: from cnn train --save, or cnn import-network3. "
+        + "Repeat it to evaluate an ensemble of several models.", valueName: "path"))
+    var model: [String] = []
 
-    @Option(help: "The MNIST pickle (network3.py's mnist.pkl.gz).")
-    var data: String = "data/mnist.pkl.gz"
+    @Option(help: ArgumentHelp("How several models combine: vote (each votes for its most probable digit; a tie goes to "
+        + "the tied digit with the highest summed probability, then the lowest) or average (the most probable digit of "
+        + "their mean probabilities) (default: vote, as in the book).", valueName: "vote|average"))
+    var ensemble: EnsembleRule?
+
+    @OptionGroup var dataOptions: DataOptions
 
     @Option(help: "Threads (default: the checkpoint's, or every core).")
     var threads: Int?
@@ -33,6 +43,10 @@ struct Eval: ParsableCommand {
     var confusionPNG: String?
 
     func validate() throws {
+        guard !model.isEmpty else { throw ValidationError("--model is required: the checkpoint to evaluate") }
+        if let ensemble, model.count < 2 {
+            throw ValidationError("--ensemble \(ensemble.rawValue) needs two or more --model; one model is evaluated on its own")
+        }
         if let threads { guard threads >= 1 else { throw ValidationError("--threads must be at least 1, got \(threads)") } }
         if let confusionPNG {
             let folder = URL(fileURLWithPath: confusionPNG).deletingLastPathComponent().path
@@ -44,19 +58,33 @@ struct Eval: ParsableCommand {
     }
 
     func run() throws {
-        let checkpoint = try Checkpoint.load(contentsOf: model)
-        let mnist = try MNIST.load(contentsOf: data)
-        let network = try checkpoint.makeNetwork(threads: threads)
-        guard network.inputShape.count == mnist.test.imageSize else {
-            throw CheckpointError(path: model, reason: "its network takes inputs of \(network.inputShape), "
-                + "not the \(mnist.test.imageSize)-pixel images of \(data)")
+        let networks = try model.map { path in
+            (path, try Checkpoint.load(contentsOf: path).makeNetwork(threads: threads))
         }
-        print(String(format: "Validation accuracy %.2f%%", network.accuracy(on: mnist.validation) * 100))
-        print(String(format: "Test accuracy %.2f%%", network.accuracy(on: mnist.test) * 100))
-        guard confusion || confusionPNG != nil else { return }
-        let matrix = ConfusionMatrix(network: network, data: mnist.test)
+        let (firstPath, first) = networks[0]
+        for (path, network) in networks.dropFirst() {
+            guard network.inputShape == first.inputShape, network.classCount == first.classCount else {
+                throw CheckpointError(path: path, reason: "its network takes inputs of \(network.inputShape) and has "
+                    + "\(network.classCount) classes, but \(firstPath)'s takes \(first.inputShape) and has \(first.classCount); "
+                    + "an ensemble's members must agree")
+            }
+        }
+        let mnist = try dataOptions.load()
+        guard first.inputShape.count == mnist.test.imageSize else {
+            throw CheckpointError(path: firstPath, reason: "its network takes inputs of \(first.inputShape), "
+                + "not the \(mnist.test.imageSize)-pixel images of \(dataOptions.description)")
+        }
+        let matrix: ConfusionMatrix
+        if networks.count == 1 {
+            print(String(format: "Validation accuracy %.2f%%", first.accuracy(on: mnist.validation) * 100))
+            print(String(format: "Test accuracy %.2f%%", first.accuracy(on: mnist.test) * 100))
+            guard confusion || confusionPNG != nil else { return }
+            matrix = ConfusionMatrix(network: first, data: mnist.test)
+        } else {
+            matrix = evaluateEnsemble(networks, on: mnist)
+        }
         if confusion {
-            print("Confusion matrix of the \(matrix.total) test images:")
+            print("Confusion matrix of the \(matrix.total) test images" + (networks.count == 1 ? ":" : ", the ensemble's predictions:"))
             print(matrix.table)
         }
         if let confusionPNG {
@@ -69,4 +97,32 @@ struct Eval: ParsableCommand {
             print("Wrote \(confusionPNG)")
         }
     }
+
+    /// Prints each member's accuracy and the ensemble's; returns the ensemble's test confusion matrix.
+    private func evaluateEnsemble(_ networks: [(String, Network)], on mnist: MNIST) -> ConfusionMatrix {
+        let rule = ensemble ?? .vote
+        let classes = networks[0].1.classCount
+        var members: [(validation: [Float], test: [Float])] = []
+        for (path, network) in networks {
+            let rows = (validation: network.probabilities(on: mnist.validation), test: network.probabilities(on: mnist.test))
+            members.append(rows)
+            print(line(path + ":", Ensemble.predictions(rows.validation, classes: classes),
+                       Ensemble.predictions(rows.test, classes: classes), mnist))
+        }
+        let test = Ensemble.predictions(members.map(\.test), classes: classes, rule: rule)
+        print(line("Ensemble of \(networks.count) (\(rule.rawValue)):",
+                   Ensemble.predictions(members.map(\.validation), classes: classes, rule: rule), test, mnist))
+        let largestLabel = Int(mnist.test.labels.max() ?? 0)
+        var matrix = ConfusionMatrix(classes: max(classes, largestLabel + 1))
+        for (predicted, label) in zip(test, mnist.test.labels) { matrix.add(truth: Int(label), predicted: Int(predicted)) }
+        return matrix
+    }
+
+    private func line(_ name: String, _ validation: [Int32], _ test: [Int32], _ mnist: MNIST) -> String {
+        name + String(format: " validation accuracy %.2f%%, test accuracy %.2f%%",
+                      Ensemble.accuracy(validation, labels: mnist.validation.labels) * 100,
+                      Ensemble.accuracy(test, labels: mnist.test.labels) * 100)
+    }
 }
+
+extension EnsembleRule: ExpressibleByArgument {}

@@ -31,8 +31,7 @@ struct Errors: ParsableCommand {
     @Option(help: ArgumentHelp("The PNG file to write.", valueName: "path"))
     var out: String = "errors.png"
 
-    @Option(help: "The MNIST pickle (network3.py's mnist.pkl.gz).")
-    var data: String = "data/mnist.pkl.gz"
+    @OptionGroup var dataOptions: DataOptions
 
     @Option(help: ArgumentHelp("A second checkpoint, drawn beside the first; green frames mark the digits one model fixes.",
                                valueName: "path"))
@@ -51,7 +50,7 @@ struct Errors: ParsableCommand {
         let network = try Checkpoint.load(contentsOf: path).makeNetwork(threads: threads)
         guard network.inputShape.count == test.imageSize else {
             throw CheckpointError(path: path, reason: "its network takes inputs of \(network.inputShape), "
-                + "not the \(test.imageSize)-pixel images of \(data)")
+                + "not the \(test.imageSize)-pixel images of \(dataOptions.description)")
         }
         var errors: [Misclassification] = []
         network.forEachPrediction(on: test) { index, predicted, label in
@@ -61,9 +60,9 @@ struct Errors: ParsableCommand {
     }
 
     func run() throws {
-        let test = try MNIST.load(contentsOf: data).test
+        let test = try dataOptions.load().test
         guard test.channels == 1 else {
-            throw CheckpointError(path: data, reason: "its images have \(test.channels) channels; the sheet draws gray digits")
+            throw CheckpointError(path: dataOptions.description, reason: "its images have \(test.channels) channels; the sheet draws gray digits")
         }
         let errors = try misclassified(by: model, on: test)
         var sheet: Image

@@ -14,6 +14,20 @@ public struct MNIST: Sendable {
 
     static let channels = 1, height = 28, width = 28
 
+    /// Puts three splits together; they must hold images of one shape.
+    /// - Parameters:
+    ///   - training: the images to train on.
+    ///   - validation: the images that choose the best epoch.
+    ///   - test: the images that report the final accuracy.
+    public init(training: Dataset, validation: Dataset, test: Dataset) {
+        let shapes = [training, validation, test].map { [$0.channels, $0.height, $0.width] }
+        precondition(shapes[1] == shapes[0] && shapes[2] == shapes[0],
+                     "MNIST: the training, validation and test images have shapes \(shapes); they must agree")
+        self.training = training
+        self.validation = validation
+        self.test = test
+    }
+
     /// Reads network3.py's mnist.pkl.gz (or the same pickle uncompressed).
     ///
     /// The pickle is decoded by a restricted reader that runs no code from the
