@@ -2,7 +2,9 @@
 //
 // Its defaults are network3.py's final script: one conv-pool layer, FC 100
 // with dropout 0.3, softmax 10, sigmoid, 30 epochs, mini-batch 10, eta 0.1.
-// It prints the seed's lines word for word, plus a timing line per epoch.
+// It prints the seed's lines word for word, plus a timing line per epoch;
+// on a terminal a live progress bar replaces the mini-batch lines (--plain
+// keeps them).
 //
 // With --save PATH it writes the run's state to PATH after every epoch and
 // the best model so far to PATH with ".best" before its extension, each
@@ -61,6 +63,9 @@ struct Train: ParsableCommand {
 
     @Option(help: ArgumentHelp("Continue the run saved in this checkpoint, saving to it again unless --save says otherwise.", valueName: "path"))
     var resume: String?
+
+    @Flag(help: "Print the seed's plain lines even on a terminal, instead of a live progress bar.")
+    var plain = false
 
     func validate() throws {
         if let epochs { guard epochs >= 1 else { throw ValidationError("--epochs must be at least 1, got \(epochs)") } }
@@ -126,13 +131,12 @@ struct Train: ParsableCommand {
         }
         let metricsLog = try (metrics ?? savePath.map(MetricsLog.path(besideCheckpoint:))).map(MetricsLog.init(path:))
         if savePath != nil { try StopSignals.install() }
+        let display = ProgressDisplay(plain: plain)
+        defer { display.clear() }
         let outcome = try network.train(
             trainingData: mnist.training, validationData: mnist.validation, testData: mnist.test,
             epochs: settings.epochs, eta: settings.eta, lmbda: settings.lmbda, from: progress,
-            report: { event in
-                for line in event.seedLines { print(line) }
-                fflush(stdout)
-            },
+            report: display.show,
             afterEpoch: { progress, report in
                 if let savePath {
                     let state = try checkpoint(at: progress)
@@ -145,6 +149,7 @@ struct Train: ParsableCommand {
                 try metricsLog?.append(report)
             },
             shouldStop: { StopSignals.received != nil })
+        display.clear()
 
         guard case .stopped(let stop) = outcome, let savePath, let signal = StopSignals.received else { return }
         try checkpoint(at: stop).write(to: savePath)
