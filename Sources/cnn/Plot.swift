@@ -29,7 +29,7 @@ struct Plot: ParsableCommand {
     func validate() throws {
         guard !logs.isEmpty else { throw ValidationError("give at least one metrics log to plot") }
         guard labels.isEmpty || labels.count == logs.count else {
-            throw ValidationError("--label was given \(labels.count) times for \(logs.count) logs; give one per log, or none")
+            throw ValidationError("--label names \(labels.count) of \(logs.count) logs; give one per log, or none")
         }
         let folder = URL(fileURLWithPath: out).deletingLastPathComponent().path
         var isFolder: ObjCBool = false
