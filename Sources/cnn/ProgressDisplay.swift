@@ -53,18 +53,26 @@ final class ProgressDisplay {
 
     /// One line for the epoch so far, fitted into `columns` characters:
     /// "Epoch 3 [#####-----] 2500/5000  31204 img/s  ETA 0:01  cost 0.1234".
+    /// A narrow terminal loses the bar first, then images/s, then the cost.
     static func bar(_ progress: MiniBatchProgress, columns: Int) -> String {
         let done = progress.miniBatchesDone, total = max(1, progress.miniBatchesPerEpoch)
         let rate = progress.seconds > 0 ? Double(done * progress.miniBatchSize) / progress.seconds : 0
         let left = done > 0 ? progress.seconds / Double(done) * Double(total - done) : 0
-        let head = "Epoch \(progress.epoch) "
-        let tail = String(format: " %d/%d  %.0f img/s  ETA %@  cost %.4f", done, total, rate, clock(left) as NSString, progress.meanCost)
+        let head = "Epoch \(progress.epoch)", count = " \(done)/\(total)"
+        let speed = String(format: "  %.0f img/s", rate), eta = "  ETA " + clock(left), cost = String(format: "  cost %.4f", progress.meanCost)
         // Leave the last column free: writing into it makes some terminals wrap.
-        let room = columns - 1 - head.count - tail.count - 2
-        guard room >= 10 else { return String((head + tail.dropFirst()).prefix(max(0, columns - 1))) }
-        let width = min(room, 40)
-        let filled = min(width, width * done / total)
-        return head + "[" + String(repeating: "#", count: filled) + String(repeating: "-", count: width - filled) + "]" + tail
+        let room = columns - 1
+        let barRoom = room - head.count - 3 - count.count - speed.count - eta.count - cost.count
+        if barRoom >= 10 {
+            let width = min(barRoom, 40), filled = min(width, width * done / total)
+            return head + " [" + String(repeating: "#", count: filled) + String(repeating: "-", count: width - filled) + "]"
+                + count + speed + eta + cost
+        }
+        for candidate in [head + count + speed + eta + cost, head + count + eta + cost, head + count + eta]
+        where candidate.count <= room {
+            return candidate
+        }
+        return String((head + count).prefix(max(0, room)))
     }
 
     /// "m:ss", or "h:mm:ss" from an hour up.
