@@ -37,6 +37,8 @@ final class ProgressDisplay {
             lastDraw = now
             write("\r" + Self.bar(progress, columns: Self.terminalColumns()) + "\u{1B}[K")
             barShown = true
+        case .miniBatchFinished:
+            return  // no seed line, and no flush after every mini-batch
         default:
             clear()
             for line in event.seedLines { print(line) }
