@@ -51,7 +51,7 @@ public struct ChartAxis: Equatable, Sendable {
 /// A plot area on an image and the axes that map values onto it.
 public struct ChartPanel: Sendable {
     public let title: String
-    /// The plot area, in image pixels: values map into x..<x+width, y..<y+height.
+    /// The plot area inside the frame, in image pixels: x..<x+width, y..<y+height.
     public let x: Int, y: Int, width: Int, height: Int
     public let xAxis: ChartAxis, yAxis: ChartAxis
 
@@ -65,10 +65,15 @@ public struct ChartPanel: Sendable {
         self.yAxis = yAxis
     }
 
+    /// The axes' ends lie this far inside the frame, so that a point at an
+    /// end (the first or last epoch, a single epoch) is not hidden by it.
+    public static let inset = 12
+
     /// Where the value pair (vx, vy) lands, in image coordinates (larger y is lower).
     public func position(_ vx: Double, _ vy: Double) -> (x: Double, y: Double) {
-        (Double(x) + (vx - xAxis.lower) / (xAxis.upper - xAxis.lower) * Double(width),
-         Double(y + height) - (vy - yAxis.lower) / (yAxis.upper - yAxis.lower) * Double(height))
+        let inset = Double(Self.inset)
+        return (Double(x) + inset + (vx - xAxis.lower) / (xAxis.upper - xAxis.lower) * (Double(width) - 2 * inset),
+                Double(y + height) - inset - (vy - yAxis.lower) / (yAxis.upper - yAxis.lower) * (Double(height) - 2 * inset))
     }
 
     /// Text colour, and the frame's; grid lines are light gray.
