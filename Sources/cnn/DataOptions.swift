@@ -45,6 +45,18 @@ struct DataOptions: ParsableArguments {
     /// The pickle or folder --data names (or the default pickle).
     var path: String { data ?? Self.defaultPickle }
 
+    /// The flags that name the same data again (empty for the default pickle), for a printed command.
+    var arguments: [String] {
+        var flags: [String] = []
+        if let data { flags += ["--data", data] }
+        for (flag, value) in [("--train-images", trainImages), ("--train-labels", trainLabels),
+                              ("--test-images", testImages), ("--test-labels", testLabels)] {
+            if let value { flags += [flag, value] }
+        }
+        if let validationSize { flags += ["--validation-size", String(validationSize)] }
+        return flags
+    }
+
     /// The data in words for messages: the pickle or folder, or the IDX training image file.
     var description: String { namedFiles?.trainingImages ?? path }
 

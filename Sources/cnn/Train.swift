@@ -2,7 +2,9 @@
 //
 // Its defaults are network3.py's final script: one conv-pool layer, FC 100
 // with dropout 0.3, softmax 10, sigmoid, 30 epochs, mini-batch 10, eta 0.1.
-// It prints the seed's lines word for word, plus a timing line per epoch.
+// It prints the seed's lines word for word, plus a timing line per epoch;
+// on a terminal a live progress bar replaces the mini-batch lines (--plain
+// keeps them).
 //
 // With --save PATH it writes the run's state to PATH after every epoch and
 // the best model so far to PATH with ".best" before its extension, each
@@ -71,8 +73,7 @@ struct Train: ParsableCommand {
     @Option(help: "Seed of the initial weights and dropout masks (default: 0).")
     var seed: UInt64?
 
-    @Option(help: "The MNIST pickle (network3.py's mnist.pkl.gz).")
-    var data: String = "data/mnist.pkl.gz"
+    @OptionGroup var dataOptions: DataOptions
 
     @Option(help: ArgumentHelp("Save the run after every epoch to this checkpoint, and the best model so far beside it (m.ckpt -> m.best.ckpt); Ctrl-C or SIGTERM then saves and stops.", valueName: "path"))
     var save: String?
@@ -82,6 +83,9 @@ struct Train: ParsableCommand {
 
     @Option(help: ArgumentHelp("Continue the run saved in this checkpoint, saving to it again unless --save says otherwise.", valueName: "path"))
     var resume: String?
+
+    @Flag(help: "Print the seed's plain lines even on a terminal, instead of a live progress bar.")
+    var plain = false
 
     func validate() throws {
         if let epochs { guard epochs >= 1 else { throw ValidationError("--epochs must be at least 1, got \(epochs)") } }
@@ -126,7 +130,7 @@ struct Train: ParsableCommand {
     }
 
     func run() throws {
-        let mnist = try MNIST.load(contentsOf: data)
+        let mnist = try dataOptions.load()
         let trainingData = DataFingerprint(mnist.training)
         let network: Network
         var settings: TrainingHyperparameters
@@ -135,7 +139,7 @@ struct Train: ParsableCommand {
             let checkpoint = try Checkpoint.load(contentsOf: resume)
             if let saved = checkpoint.trainingData, saved != trainingData {
                 throw CheckpointError(path: resume, reason: "its run trained on \(saved.imageCount) other images "
-                    + "(CRC-32 \(saved.crc32)), not on the \(trainingData.imageCount) of \(data) (CRC-32 \(trainingData.crc32))")
+                    + "(CRC-32 \(saved.crc32)), not on the \(trainingData.imageCount) of \(dataOptions.description) (CRC-32 \(trainingData.crc32))")
             }
             network = try checkpoint.makeNetwork(threads: threads)
             if checkpoint.threads > 0, network.threads != checkpoint.threads {
@@ -178,13 +182,12 @@ struct Train: ParsableCommand {
         }
         let metricsLog = try (metrics ?? savePath.map(MetricsLog.path(besideCheckpoint:))).map(MetricsLog.init(path:))
         if savePath != nil { try StopSignals.install() }
+        let display = ProgressDisplay(plain: plain)
+        defer { display.clear() }
         let outcome = try network.train(
             trainingData: mnist.training, validationData: mnist.validation, testData: mnist.test,
             epochs: settings.epochs, eta: settings.eta, lmbda: settings.lmbda, options: settings.options, from: progress,
-            report: { event in
-                for line in event.seedLines { print(line) }
-                fflush(stdout)
-            },
+            report: display.show,
             afterEpoch: { progress, report in
                 if let savePath {
                     let state = try checkpoint(at: progress)
@@ -197,6 +200,7 @@ struct Train: ParsableCommand {
                 try metricsLog?.append(report)
             },
             shouldStop: { StopSignals.received != nil })
+        display.clear()
 
         guard case .stopped(let stop) = outcome, let savePath, let signal = StopSignals.received else { return }
         try checkpoint(at: stop).write(to: savePath)
@@ -206,7 +210,7 @@ struct Train: ParsableCommand {
             ? "at the start of epoch \(stop.epoch)"
             : "in epoch \(stop.epoch) after mini-batch \(stop.miniBatchesDone) of \(batches)"
         note("stopped by \(name) \(place); saved \(savePath)")
-        note("to continue: cnn train --resume \(savePath)" + (data == "data/mnist.pkl.gz" ? "" : " --data \(data)"))
+        note("to continue: cnn train --resume \(savePath)" + dataOptions.arguments.map { " " + $0 }.joined())
         throw ExitCode(128 + signal)
     }
 

@@ -1,0 +1,51 @@
+// Plot.swift: `cnn plot`, training runs' curves from their metrics logs.
+//
+// `cnn train --save m.ckpt` leaves m.jsonl, one JSON line per epoch; this
+// command draws one or more such logs as validation accuracy and training
+// cost against epoch (TrainingCurves), one colour per run, named in the
+// legend by file name or --label.  Every log is read and checked before
+// anything is drawn, and the PNG is written atomically.
+
+import ArgumentParser
+import Foundation
+import SwiftNet
+
+struct Plot: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Draw runs' validation accuracy and training cost against epoch, from cnn train's metrics logs, as a PNG.")
+
+    @Argument(help: ArgumentHelp("Metrics logs (m.jsonl beside m.ckpt, or cnn train --metrics PATH), one run each.",
+                                 valueName: "log"))
+    var logs: [String]
+
+    @Option(help: ArgumentHelp("The PNG file to write.", valueName: "path"))
+    var out: String = "curves.png"
+
+    @Option(name: .customLong("label"),
+            help: ArgumentHelp("A run's name in the legend, once per log in order (default: the log's file name without extension).",
+                               valueName: "name"))
+    var labels: [String] = []
+
+    func validate() throws {
+        guard !logs.isEmpty else { throw ValidationError("give at least one metrics log to plot") }
+        guard labels.isEmpty || labels.count == logs.count else {
+            throw ValidationError("--label names \(labels.count) of \(logs.count) logs; give one per log, or none")
+        }
+        let folder = URL(fileURLWithPath: out).deletingLastPathComponent().path
+        var isFolder: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: folder, isDirectory: &isFolder), isFolder.boolValue else {
+            throw ValidationError("--out \(out): the folder \(folder) does not exist")
+        }
+    }
+
+    func run() throws {
+        let runs = try logs.enumerated().map { index, path in
+            TrainingRun(name: labels.isEmpty ? URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent : labels[index],
+                        epochs: try MetricsLog.read(contentsOf: path))
+        }
+        let chart = TrainingCurves.draw(runs)
+        try PNG.write(chart, to: out)
+        let epochs = runs.map { "\($0.epochs.count)" }.joined(separator: ", ")
+        print("Wrote \(out) (\(chart.width)x\(chart.height) pixels, \(runs.count) run\(runs.count == 1 ? "" : "s") of \(epochs) epochs)")
+    }
+}
