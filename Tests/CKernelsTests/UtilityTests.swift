@@ -88,6 +88,29 @@ final class UtilityTests: KernelTestCase {
         }
     }
 
+    /// The expansion's shifted load against a plain loop, for every shift
+    /// of up to two pixels, on a 3-channel odd-sized image.
+    func testShiftedByteLoadMatchesAPlainLoop() {
+        let (C, H, W) = (3, 5, 7)
+        var random = TestRandom(seed: 2400)
+        let bytes = (0..<(C * H * W)).map { _ in UInt8(truncatingIfNeeded: Int(random.unit() * 256)) }
+        for dy in -2...2 {
+            for dx in -2...2 {
+                var got = [Float](repeating: -1, count: C * H * W)
+                ck_u8_to_float_shifted(&got, bytes, 1.0 / 256.0, Int32(C), Int32(H), Int32(W), Int32(dy), Int32(dx))
+                var want = [Float](repeating: 0, count: C * H * W)
+                for c in 0..<C {
+                    for y in 0..<H {
+                        for x in 0..<W where (0..<H).contains(y - dy) && (0..<W).contains(x - dx) {
+                            want[(c * H + y) * W + x] = Float(bytes[(c * H + y - dy) * W + x - dx]) / 256
+                        }
+                    }
+                }
+                XCTAssertEqual(got, want, "shift (\(dy), \(dx))")
+            }
+        }
+    }
+
     func testSumSquaresAccumulatesInDouble() {
         XCTAssertEqual(ck_sum_squares(nil, 0), 0, "an empty sum is 0")
         var random = TestRandom(seed: 2200)

@@ -26,7 +26,9 @@ final class CheckpointResumeTests: CheckpointTestCase {
     /// Trains the tiny network for `hyperparameters.epochs`, stopping when
     /// shouldStop has been polled `stopCalls` times (counted over the whole
     /// run) and resuming each time from a checkpoint's bytes.
-    private func train(data: Dataset, batch: Int, threads: Int, stopCalls: Set<Int> = []) throws -> Run {
+    private func train(data: Dataset, batch: Int, threads: Int, stopCalls: Set<Int> = [],
+                       settings: TrainingHyperparameters? = nil) throws -> Run {
+        let hyperparameters = settings ?? self.hyperparameters
         var run = Run()
         var network = try TinyNetwork.network(batch: batch, threads: threads, seed: hyperparameters.seed)
         var progress = TrainingProgress()
@@ -36,10 +38,11 @@ final class CheckpointResumeTests: CheckpointTestCase {
         while true {
             let outcome = try network.train(
                 trainingData: data, validationData: validation, testData: test,
-                epochs: hyperparameters.epochs, eta: hyperparameters.eta, lmbda: hyperparameters.lmbda, from: progress,
+                epochs: hyperparameters.epochs, eta: hyperparameters.eta, lmbda: hyperparameters.lmbda,
+                options: hyperparameters.options, from: progress,
                 report: { run.lines += $0.seedLines.filter { !TrainingEvent.isTimingLine($0) } },
                 afterEpoch: { [network] progress, _ in
-                    run.finalCheckpoint = try Checkpoint(network: network, hyperparameters: self.hyperparameters,
+                    run.finalCheckpoint = try Checkpoint(network: network, hyperparameters: hyperparameters,
                                                          progress: progress, trainingData: DataFingerprint(data)).encoded()
                 },
                 shouldStop: { calls += 1; return stopCalls.contains(calls) })
@@ -48,6 +51,7 @@ final class CheckpointResumeTests: CheckpointTestCase {
             let saved = try Checkpoint(network: network, hyperparameters: hyperparameters, progress: stop,
                                        trainingData: DataFingerprint(data)).encoded()
             let checkpoint = try Checkpoint(decoding: saved, source: "resume")
+            XCTAssertEqual(checkpoint.hyperparameters, hyperparameters, "the options come back from the checkpoint")
             network = try checkpoint.makeNetwork()
             XCTAssertEqual(network.threads, threads)
             progress = checkpoint.progress
@@ -74,6 +78,37 @@ final class CheckpointResumeTests: CheckpointTestCase {
         // The stop points are the ones the comments promise.
         let points = try train(data: data, batch: 5, threads: 1, stopCalls: [3, 9, 10, 15]).stops
         XCTAssertEqual(points.map { [$0.epoch, $0.miniBatchesDone] }, [[0, 3], [0, 9], [1, 0], [1, 5]])
+    }
+
+    func testARunWithEveryOptionResumesExactly() throws {
+        // Shuffled, expanded (5 x 23 samples = 23 mini-batches of 5), Nesterov
+        // momentum (so the velocities must travel in the checkpoint) and the
+        // plateau schedule with patience 1 (so eta halves, and the run may stop early).
+        var options = TrainingOptions()
+        options.shuffle = true
+        options.expand = true
+        options.momentum = 0.5
+        options.nesterov = true
+        options.schedule = .halveOnPlateau(patience: 1, maxHalvings: 2)
+        let settings = TrainingHyperparameters(epochs: 5, eta: 0.5, lmbda: 0.1, seed: 5, options: options)
+        let data = TinyNetwork.data(count: 23, seed: 12)
+        for threads in [1, 2] {
+            let uninterrupted = try train(data: data, batch: 5, threads: threads, settings: settings)
+            XCTAssertFalse(uninterrupted.finalCheckpoint.isEmpty)
+            XCTAssertTrue(uninterrupted.lines.contains { $0.contains("halving eta") }, "the schedule acted: \(uninterrupted.lines)")
+            for stopCalls: Set<Int> in [[4], [23], [24], [30, 41, 60]] {
+                let resumed = try train(data: data, batch: 5, threads: threads, stopCalls: stopCalls, settings: settings)
+                let context = "\(threads) threads, stops at polls \(stopCalls.sorted())"
+                XCTAssertFalse(resumed.stops.isEmpty, context)
+                XCTAssertEqual(resumed.lines, uninterrupted.lines, context)
+                XCTAssertTrue(resumed.finalCheckpoint == uninterrupted.finalCheckpoint, "\(context): the final checkpoints differ")
+            }
+        }
+        // Without shuffling the same run trains differently: the option is honoured, not ignored.
+        var unshuffled = settings
+        unshuffled.options.shuffle = false
+        XCTAssertNotEqual(try train(data: data, batch: 5, threads: 1, settings: unshuffled).finalCheckpoint,
+                          try train(data: data, batch: 5, threads: 1, settings: settings).finalCheckpoint)
     }
 
     func testResumingAcrossTheThousandthMiniBatchKeepsItsReportAndDivergenceWindow() throws {

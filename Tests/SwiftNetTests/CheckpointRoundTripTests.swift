@@ -31,6 +31,78 @@ final class CheckpointRoundTripTests: CheckpointTestCase {
         XCTAssertEqual(decoded.source, "memory")
     }
 
+    /// Every layer kind and every training option, velocities included,
+    /// comes back exactly, and re-encodes to the same bytes.
+    func testNewLayerKindsAndOptionsRoundTrip() throws {
+        let layers = try NetworkSpec.layers(from: "conv 3 3x3 relu, pool 2, conv 2 2 tanh, fc 5 relu dropout 0.5, softmax 3",
+                                            input: SampleShape(channels: 1, height: 8, width: 8), miniBatchSize: 5)
+        XCTAssertTrue(layers.contains { $0 is ConvLayer })
+        let withPool = try NetworkSpec.layers(from: "conv 3 3x3, pool 2, pool 1x2, fc 4, softmax 3",
+                                              input: SampleShape(channels: 1, height: 8, width: 8), miniBatchSize: 5)
+        XCTAssertTrue(withPool.contains { $0 is MaxPoolLayer })
+        var options = TrainingOptions()
+        options.shuffle = true
+        options.expand = true
+        options.momentum = 0.9
+        options.nesterov = true
+        options.schedule = .step(every: 3, factor: 0.25)
+        options.earlyStoppingPatience = 4
+        for (architecture, options) in [(layers, options), (withPool, TrainingOptions())] {
+            let network = try Network(layers: architecture, miniBatchSize: 5, threads: 1, seed: 2)
+            var random = RandomSource(seed: 6)
+            network.velocities.fillGaussian(standardDeviation: 1, random: &random)
+            var progress = TrainingProgress()
+            (progress.epoch, progress.epochsSinceBest, progress.etaHalvings) = (2, 1, 0)
+            let hyperparameters = TrainingHyperparameters(epochs: 9, eta: 0.1, lmbda: 0.5, seed: 2, options: options)
+            let checkpoint = try Checkpoint(network: network, hyperparameters: hyperparameters, progress: progress)
+            let bytes = checkpoint.encoded()
+            let decoded = try Checkpoint(decoding: bytes, source: "memory")
+            XCTAssertEqual(decoded.hyperparameters, hyperparameters)
+            XCTAssertEqual(decoded.progress, progress)
+            XCTAssertEqual(NetworkSpec.describe(decoded.layers), NetworkSpec.describe(architecture))
+            XCTAssertEqual(decoded.encoded(), bytes)
+            let rebuilt = try decoded.makeNetwork()
+            if options.momentum > 0 {
+                XCTAssertEqual(Array(rebuilt.velocities), Array(network.velocities), "the velocities travel with the run")
+            } else {
+                XCTAssertNil(decoded.velocities, "a run without momentum stores no velocities")
+                XCTAssertTrue(rebuilt.velocities.allSatisfy { $0 == 0 })
+            }
+        }
+    }
+
+    /// A file of format version 1 (before training options) still loads, as
+    /// the seed's plain run: the version 2 file of such a run with its OPTS
+    /// section taken out is exactly a version 1 file.
+    func testAVersionOneFileStillLoads() throws {
+        let (checkpoint, network) = try tinyCheckpoint()
+        var bytes = checkpoint.encoded()
+        func u32(_ offset: Int) -> Int { (0..<4).reduce(0) { $0 | Int(bytes[offset + $1]) << (8 * $1) } }
+        var position = 20
+        var removed = false
+        while position < bytes.count {
+            let length = u32(position + 4)
+            if Array(bytes[position..<(position + 4)]) == Array("OPTS".utf8) {
+                bytes.removeSubrange(position..<(position + 12 + length))
+                removed = true
+                break
+            }
+            position += 12 + length
+        }
+        XCTAssertTrue(removed)
+        bytes[8] = 1
+        bytes[12] -= 1
+        let loaded = try Checkpoint(decoding: repairCRCs(bytes), source: "v1.ckpt")
+        XCTAssertEqual(loaded.hyperparameters.options, TrainingOptions())
+        XCTAssertEqual(loaded.progress, checkpoint.progress)
+        XCTAssertEqual(loaded.parameters.map(\.bitPattern), network.parameters.map(\.bitPattern))
+        // A version 1 file cannot hold the layer kinds that came with version 2.
+        bytes[36] = 4
+        XCTAssertThrowsError(try Checkpoint(decoding: repairCRCs(bytes), source: "v1.ckpt")) { error in
+            XCTAssertTrue("\(error)".contains("known kinds are 1 (ConvPoolLayer)"), "\(error)")
+        }
+    }
+
     func testTheHeaderCRCIsZlibsCRC32() throws {
         let bytes = try tinyCheckpoint().0.encoded()
         XCTAssertEqual(Array(bytes[0..<8]), Array("SWNETCKP".utf8))

@@ -15,8 +15,17 @@ final class NetworkGradientTests: XCTestCase {
     /// A small network with every kind of layer, and parameters made
     /// non-trivial (the softmax starts at zero, which would zero every
     /// upstream gradient).
-    private func makeNetwork(activation: Activation, batch: Int) throws -> Network {
-        let network = try Network(layers: [
+    private func makeNetwork(activation: Activation, batch: Int, separateLayers: Bool = false) throws -> Network {
+        // The same shapes from ConvLayer, MaxPoolLayer and a conv without pooling.
+        let separate: [any Layer] = [
+            ConvLayer(filterShape: (3, 2, 3, 3), inputShape: SampleShape(channels: 2, height: 9, width: 8), activation: activation),
+            MaxPoolLayer(inputShape: SampleShape(channels: 3, height: 7, width: 6), poolSize: (2, 2)),
+            ConvLayer(filterShape: (4, 3, 2, 2), inputShape: SampleShape(channels: 3, height: 3, width: 3), activation: activation),
+            MaxPoolLayer(inputShape: SampleShape(channels: 4, height: 2, width: 2), poolSize: (1, 2)),
+            FullyConnectedLayer(nIn: 4 * 2 * 1, nOut: 7, activation: activation, pDropout: 0.25),
+            SoftmaxLayer(nIn: 7, nOut: 5, pDropout: 0.2),
+        ]
+        let network = try Network(layers: separateLayers ? separate : [
             ConvPoolLayer(filterShape: (3, 2, 3, 3), imageShape: (batch, 2, 9, 8), poolSize: (2, 2), activation: activation),
             ConvPoolLayer(filterShape: (4, 3, 2, 2), imageShape: (batch, 3, 3, 3), poolSize: (1, 2), activation: activation),
             FullyConnectedLayer(nIn: 4 * 2 * 1, nOut: 7, activation: activation, pDropout: 0.25),
@@ -38,6 +47,34 @@ final class NetworkGradientTests: XCTestCase {
     func testBackwardMatchesFiniteDifferencesForEveryActivation() throws {
         for activation in [Activation.sigmoid, .tanh, .linear] {
             try checkGradients(activation: activation)
+        }
+    }
+
+    func testSeparateConvAndPoolLayersBackwardMatchesFiniteDifferences() throws {
+        for activation in [Activation.sigmoid, .relu] {
+            try checkGradients(activation: activation, separateLayers: true)
+        }
+    }
+
+    /// ConvLayer + MaxPoolLayer compute what ConvPoolLayer computes (pooling
+    /// commutes with the non-decreasing activations), forward and backward.
+    func testConvThenPoolEqualsConvPool() throws {
+        let batch = 3
+        for activation in Activation.allCases {
+            let fused = try makeNetwork(activation: activation, batch: batch)
+            let separate = try makeNetwork(activation: activation, batch: batch, separateLayers: true)
+            XCTAssertEqual(fused.parameters.count, separate.parameters.count)
+            _ = separate.parameters.update(fromContentsOf: Array(fused.parameters))
+            separate.random = fused.random
+            let data = syntheticData(count: batch, shape: fused.inputShape, classes: 5, seed: 21)
+            fused.loadBatch(data, start: 0, batch: batch)
+            separate.loadBatch(data, start: 0, batch: batch)
+            let costs = (fused.forward(batch: batch, training: true), separate.forward(batch: batch, training: true))
+            XCTAssertEqual(costs.0, costs.1, accuracy: 1e-6 * max(1, abs(costs.0)), "\(activation): cost")
+            fused.backward(batch: batch)
+            separate.backward(batch: batch)
+            let worst = zip(fused.gradients, separate.gradients).map { abs($0 - $1) }.max() ?? 0
+            XCTAssertLessThan(worst, 1e-5, "\(activation): gradients differ by \(worst)")
         }
     }
 
@@ -71,10 +108,16 @@ final class NetworkGradientTests: XCTestCase {
         ]
         let cases = [(withConvolutions, 1), (withConvolutions, 2), (withConvolutions, 3), (wideDense, 1), (wideDense, 2),
                      (wideDense, 3), (denseOnly, 1), (denseOnly, 2)]
+        // Plain SGD, then momentum and Nesterov momentum from a non-zero velocity.
+        let rules: [(momentum: Float, nesterov: Bool)] = [(0, false), (0.9, false), (0.7, true)]
         for (layers, threads) in cases {
+          for rule in rules {
             let network = try Network(layers: layers, miniBatchSize: batch, threads: threads, seed: 3)
             var random = RandomSource(seed: 17)
             network.parameters.fillGaussian(standardDeviation: 0.7, random: &random)
+            network.velocities.fillGaussian(standardDeviation: 0.3, random: &random)
+            (network.momentum, network.nesterov) = rule
+            let velocity = Array(network.velocities)
             let data = syntheticData(count: batch, shape: SampleShape(channels: 2, height: 9, width: 8), classes: 5, seed: 8)
             let before = Array(network.parameters)
             let savedRandom = network.random
@@ -84,8 +127,11 @@ final class NetworkGradientTests: XCTestCase {
             let referenceCost = network.forward(batch: batch, training: true)
             network.backward(batch: batch)
             let gradient = Array(network.gradients)
-            let expected = before.indices.map { index in
-                before[index] - eta * (gradient[index] + (index < network.weightCount ? decay * before[index] : 0))
+            let expected = before.indices.map { index -> Float in
+                let d = gradient[index] + (index < network.weightCount ? decay * before[index] : 0)
+                guard rule.momentum > 0 else { return before[index] - eta * d }
+                let v = rule.momentum * velocity[index] + d
+                return before[index] - eta * (rule.nesterov ? d + rule.momentum * v : v)
             }
 
             network.random = savedRandom
@@ -97,14 +143,18 @@ final class NetworkGradientTests: XCTestCase {
             for index in before.indices where abs(after[index] - expected[index]) > 1e-5 * (1 + eta * scale) {
                 mismatches.append("[\(index)] got \(after[index]) want \(expected[index])")
             }
-            XCTAssertTrue(mismatches.isEmpty, "\(layers.count) layers, \(threads) threads: \(mismatches.count) of \(before.count) parameters differ: \(mismatches.prefix(5))")
+            XCTAssertTrue(mismatches.isEmpty, "\(layers.count) layers, \(threads) threads, \(rule): \(mismatches.count) of \(before.count) parameters differ: \(mismatches.prefix(5))")
             XCTAssertNotEqual(after, before, "\(threads) threads: the step changed nothing")
+            if rule.momentum == 0 {
+                XCTAssertEqual(Array(network.velocities), velocity, "plain SGD must leave the velocities alone")
+            }
+          }
         }
     }
 
-    private func checkGradients(activation: Activation) throws {
+    private func checkGradients(activation: Activation, separateLayers: Bool = false) throws {
         let batch = 3
-        let network = try makeNetwork(activation: activation, batch: batch)
+        let network = try makeNetwork(activation: activation, batch: batch, separateLayers: separateLayers)
         let data = syntheticData(count: batch, shape: network.inputShape, classes: 5, seed: 5)
         network.loadBatch(data, start: 0, batch: batch)
         let savedRandom = network.random
@@ -114,7 +164,10 @@ final class NetworkGradientTests: XCTestCase {
         // unperturbed one.  Parameters whose nudge crosses a kink are
         // skipped (and counted), not compared.
         func poolingPattern() -> [Int32] {
-            network.replicas[0].runners.compactMap { $0 as? ConvPoolRunner }.flatMap { Array($0.argmax.buffer) }
+            network.replicas[0].runners.flatMap { runner -> [Int32] in
+                if let pool = runner as? MaxPoolRunner { return Array(pool.argmax.buffer) }
+                return (runner as? ConvPoolRunner).map { Array($0.argmax.buffer) } ?? []
+            }
         }
         func cost() -> Double {
             network.random = savedRandom

@@ -472,13 +472,6 @@ private struct CheckpointDecoder {
         }
         progress.bestIteration = Int(bestIteration)
         progress.bestTestAccuracy = hasTest == 1 ? test : nil
-        if imageCount > 0 {
-            let batches = imageCount / miniBatchSize
-            guard batches >= 1, progress.miniBatchesDone <= batches else {
-                throw problem("the progress stands at mini-batch \(progress.miniBatchesDone), but \(imageCount) training images "
-                    + "make \(batches) mini-batches of \(miniBatchSize)", at: progressStart + 4)
-            }
-        }
         guard progress.epoch < epochs || progress.miniBatchesDone == 0 else {
             throw problem("the progress stands inside epoch \(progress.epoch) of a run of \(epochs) epochs", at: progressStart)
         }
@@ -509,6 +502,15 @@ private struct CheckpointDecoder {
                 }
                 try tensor.expectEnd()
                 velocities = values
+            }
+        }
+        if imageCount > 0 {
+            let samples = EpochPlan(imageCount: imageCount, expand: hyperparameters.options.expand, shuffleSeed: nil, epoch: 0).count
+            let batches = samples / miniBatchSize
+            guard batches >= 1, progress.miniBatchesDone <= batches else {
+                throw problem("the progress stands at mini-batch \(progress.miniBatchesDone), but \(imageCount) training images "
+                    + (hyperparameters.options.expand ? "expanded to \(samples) " : "")
+                    + "make \(batches) mini-batches of \(miniBatchSize)", at: progressStart + 4)
             }
         }
 

@@ -7,7 +7,8 @@ import CKernels
 
 final class MaxPoolRunner: LayerRunner {
     private let layer: MaxPoolLayer
-    private let argmax: AlignedBuffer<Int32>
+    /// Which input won each window in the last forward pass.
+    let argmax: AlignedBuffer<Int32>
     private let pooled: FloatBuffer
     let outputGradient: FloatBuffer
 
