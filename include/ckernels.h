@@ -260,6 +260,29 @@ void ck_u8_to_float(float *out, const uint8_t *in, float scale, size_t n);
 void ck_u8_to_float_shifted(float *out, const uint8_t *in, float scale, int C,
                             int H, int W, int dy, int dx);
 
+/* Resamples one (C,H,W) byte image into floats: out[c,y,x] = scale *
+ * bilinear(in[c], sy, sx), zero outside, where (y', x') = (y + field_dy,
+ * x + field_dx) (fields H x W, or NULL for none) and
+ * sy = affine[0] y' + affine[1] x' + affine[2],
+ * sx = affine[3] y' + affine[4] x' + affine[5]. */
+void ck_warp_image(float *out, const uint8_t *in, float scale, int C, int H,
+                   int W, const float affine[6], const float *field_dy,
+                   const float *field_dx);
+/* Floats of scratch ck_augment_image needs for an H x W elastic field. */
+size_t ck_augment_scratch_floats(int H, int W);
+/* One randomly distorted copy of a (C,H,W) byte image, drawn from `key`
+ * alone: moved by (base_dy, base_dx) plus a uniform shift in
+ * [-max_shift, max_shift] per axis, rotated about its centre by a uniform
+ * angle in [-max_rotation_degrees, max_rotation_degrees], and, when
+ * elastic_alpha > 0, displaced by a uniform random field smoothed by a
+ * Gaussian of width elastic_sigma and scaled by elastic_alpha (Simard et
+ * al. 2003).  scratch holds ck_augment_scratch_floats(H, W) floats. */
+void ck_augment_image(float *out, const uint8_t *in, float scale, int C, int H,
+                      int W, uint64_t key, float base_dy, float base_dx,
+                      float max_shift, float max_rotation_degrees,
+                      float elastic_alpha, float elastic_sigma,
+                      float *scratch);
+
 /* Sets flush-to-zero and denormals-are-zero for the calling thread (x86
  * MXCSR; a no-op elsewhere).  Saturated sigmoids and a diverging run make
  * denormal floats, which x86 handles some hundred times slower. */

@@ -46,6 +46,15 @@ struct Train: ParsableCommand {
     @Option(help: ArgumentHelp("Learning-rate schedule: constant, step:EVERY:FACTOR, cosine, or plateau:PATIENCE:HALVINGS (halve eta after PATIENCE epochs without a new best validation accuracy, stop after HALVINGS halvings; the book uses plateau:10:7).", valueName: "schedule"))
     var schedule: String?
 
+    @Option(name: .customLong("augment-shift"), help: ArgumentHelp("Move each training sample by a random amount up to this many pixels along each axis, anew every epoch.", valueName: "pixels"))
+    var augmentShift: Float?
+
+    @Option(name: .customLong("augment-rotate"), help: ArgumentHelp("Rotate each training sample by a random angle up to this many degrees either way.", valueName: "degrees"))
+    var augmentRotate: Float?
+
+    @Option(name: .customLong("augment-elastic"), help: ArgumentHelp("Distort each training sample elastically (Simard et al. 2003): ALPHA:SIGMA in pixels, e.g. 2:4 (0 is off).", valueName: "alpha:sigma"))
+    var augmentElastic: String?
+
     @Option(name: .customLong("early-stopping"), help: ArgumentHelp("Stop after this many epochs without a new best validation accuracy.", valueName: "epochs"))
     var earlyStopping: Int?
 
@@ -116,13 +125,18 @@ struct Train: ParsableCommand {
         if let schedule {
             do { _ = try LearningRateSchedule(parsing: schedule) } catch { throw ValidationError("--\(error)") }
         }
+        if let augmentation = try augmentation() {
+            do { try augmentation.validate() } catch { throw ValidationError("--augment-*: \(error)") }
+        }
         if let resume {
             let fixed: [(String, Bool)] = [("--net", net != nil), ("--layers", layers != nil), ("--dropout", dropout != nil),
                                            ("--activation", activation != nil),
                                            ("--mini-batch-size", miniBatchSize != nil), ("--eta", eta != nil),
                                            ("--lmbda", lmbda != nil), ("--seed", seed != nil), ("--shuffle", shuffle),
                                            ("--expand", expand), ("--momentum", momentum != nil), ("--nesterov", nesterov),
-                                           ("--schedule", schedule != nil), ("--early-stopping", earlyStopping != nil)]
+                                           ("--schedule", schedule != nil), ("--early-stopping", earlyStopping != nil),
+                                           ("--augment-shift", augmentShift != nil), ("--augment-rotate", augmentRotate != nil),
+                                           ("--augment-elastic", augmentElastic != nil)]
             if let (flag, _) = fixed.first(where: { $0.1 }) {
                 throw ValidationError("\(flag) cannot be combined with --resume: a resumed run keeps the settings saved in \(resume)")
             }
@@ -167,6 +181,7 @@ struct Train: ParsableCommand {
             options.nesterov = nesterov
             options.schedule = try schedule.map(LearningRateSchedule.init(parsing:)) ?? .constant
             options.earlyStoppingPatience = earlyStopping ?? 0
+            options.augmentation = try augmentation()
             settings = TrainingHyperparameters(epochs: epochs ?? 30, eta: eta ?? 0.1, lmbda: lmbda ?? 0, seed: seed ?? 0,
                                                options: options)
         }
@@ -212,6 +227,19 @@ struct Train: ParsableCommand {
         note("stopped by \(name) \(place); saved \(savePath)")
         note("to continue: cnn train --resume \(savePath)" + dataOptions.arguments.map { " " + $0 }.joined())
         throw ExitCode(128 + signal)
+    }
+
+    /// The --augment-* flags as one value; nil when none distorts anything.
+    private func augmentation() throws -> Augmentation? {
+        var augmentation = Augmentation(maxShift: augmentShift ?? 0, maxRotationDegrees: augmentRotate ?? 0)
+        if let augmentElastic {
+            let parts = augmentElastic.split(separator: ":").map { Float($0) }
+            guard parts.count == 2, let alpha = parts[0], let sigma = parts[1] else {
+                throw ValidationError("--augment-elastic '\(augmentElastic)' is not ALPHA:SIGMA, e.g. 2:4")
+            }
+            (augmentation.elasticAlpha, augmentation.elasticSigma) = (alpha, sigma)
+        }
+        return augmentation.isIdentity ? nil : augmentation
     }
 
     /// Whether the network is one that --net builds (with any --activation and --dropout).

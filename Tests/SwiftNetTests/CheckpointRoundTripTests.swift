@@ -47,6 +47,7 @@ final class CheckpointRoundTripTests: CheckpointTestCase {
         options.nesterov = true
         options.schedule = .step(every: 3, factor: 0.25)
         options.earlyStoppingPatience = 4
+        options.augmentation = Augmentation(maxShift: 1.5, maxRotationDegrees: 8, elasticAlpha: 2, elasticSigma: 4)
         for (architecture, options) in [(layers, options), (withPool, TrainingOptions())] {
             let network = try Network(layers: architecture, miniBatchSize: 5, threads: 1, seed: 2)
             var random = RandomSource(seed: 6)

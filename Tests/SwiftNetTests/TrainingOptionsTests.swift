@@ -64,6 +64,36 @@ final class TrainingOptionsTests: XCTestCase {
         }
     }
 
+    /// Augmented samples are drawn from the seed, the epoch and the sample
+    /// alone: loading them twice (or in another split) gives the same
+    /// pixels, another epoch other pixels, and every label stays its image's.
+    func testAugmentationRepeatsFromTheSeedAndKeepsLabels() throws {
+        let data = TinyNetwork.data(count: 12, seed: 5)
+        let network = try Network(layers: [SoftmaxLayer(nIn: 64, nOut: 3)], miniBatchSize: 12, threads: 1)
+        let augmentation = Augmentation(maxShift: 1, maxRotationDegrees: 10, elasticAlpha: 1, elasticSigma: 3)
+        func load(epoch: Int, seed: UInt64 = 4, positions: Range<Int> = 0..<12) -> ([Float], [Int32]) {
+            let plan = EpochPlan(imageCount: 12, expand: false, shuffleSeed: seed, epoch: epoch,
+                                 augmentation: augmentation, augmentationSeed: seed)
+            network.replicas[0].load(data, start: positions.lowerBound, batch: positions.count, plan: plan)
+            let replica = network.replicas[0]
+            let labels = Array(UnsafeBufferPointer(start: replica.labels.pointer, count: positions.count))
+            for (offset, position) in positions.enumerated() {
+                XCTAssertEqual(labels[offset], data.labels[plan.sample(at: position).image], "the label follows its image")
+            }
+            return (Array(UnsafeBufferPointer(start: replica.input.pointer, count: positions.count * 64)), labels)
+        }
+        let whole = load(epoch: 2)
+        XCTAssertEqual(whole.0, load(epoch: 2).0, "the same seed and epoch repeat the distortions")
+        let halves = load(epoch: 2, positions: 0..<5).0 + load(epoch: 2, positions: 5..<12).0
+        XCTAssertEqual(halves, whole.0, "a split batch draws what the whole batch draws")
+        XCTAssertNotEqual(whole.0, load(epoch: 3).0)
+        XCTAssertNotEqual(whole.0, load(epoch: 2, seed: 5).0)
+        var plain = TrainingOptions()
+        plain.augmentation = Augmentation()
+        XCTAssertNil(EpochPlan(imageCount: 12, expand: false, shuffleSeed: nil, epoch: 0, augmentation: plain.augmentation).augmentation,
+                     "an augmentation that distorts nothing is none")
+    }
+
     /// A lone softmax layer (W 3x2, b 2) on two fixed samples, two steps of
     /// momentum and of Nesterov momentum, against the gradients and updates
     /// worked out here in Double.

@@ -10,7 +10,9 @@
 //   u32 schedule halvings (plateau: HALVINGS, else 0),
 //   f32 schedule factor (step: FACTOR, else 0),
 //   u32 early stopping patience (0: off),
-//   u32 epochs since best, u32 eta halvings, u8 stopped early
+//   u32 epochs since best, u32 eta halvings, u8 stopped early,
+//   f32 augmentation shift, rotation, elastic alpha, elastic sigma
+//   (all 0: no augmentation)
 //
 // A version 1 file has no OPTS section and reads as the seed's plain run.
 
@@ -35,6 +37,11 @@ enum CheckpointOptionsRecord {
         out.count(progress.epochsSinceBest)
         out.count(progress.etaHalvings)
         out.u8(progress.stoppedEarly ? 1 : 0)
+        let augmentation = options.augmentation.flatMap { $0.isIdentity ? nil : $0 }
+        for value in [augmentation?.maxShift, augmentation?.maxRotationDegrees, augmentation?.elasticAlpha,
+                      augmentation?.elasticSigma] {
+            out.f32(value ?? 0)
+        }
         return out.bytes
     }
 
@@ -81,6 +88,16 @@ enum CheckpointOptionsRecord {
         progress.epochsSinceBest = try reader.count("epochs since best", in: 0...epochLimit)
         progress.etaHalvings = try reader.count("eta halvings", in: 0...30)
         progress.stoppedEarly = try flag("stopped-early flag")
+        let augmentationOffset = reader.position
+        let distortion = try ["augmentation shift", "augmentation rotation", "augmentation elastic alpha",
+                              "augmentation elastic sigma"].map { try reader.f32($0) }
+        if distortion.contains(where: { $0.bitPattern != 0 }) {
+            options.augmentation = Augmentation(maxShift: distortion[0], maxRotationDegrees: distortion[1],
+                                                elasticAlpha: distortion[2], elasticSigma: distortion[3])
+            guard !options.augmentation!.isIdentity || distortion[3].bitPattern == 0 else {
+                throw CheckpointFormatProblem(offset: augmentationOffset, reason: "OPTS's augmentation has only an elastic sigma")
+            }
+        }
         try reader.expectEnd()
         do {
             try options.validate()

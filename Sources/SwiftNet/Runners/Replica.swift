@@ -17,6 +17,8 @@ final class Replica {
     let gradientBlock: FloatBuffer
     let capacity: Int
     private let sampleSize: Int
+    /// The elastic distortion's fields (ck_augment_image).
+    private let augmentationScratch: FloatBuffer
 
     /// - Parameters:
     ///   - layers: the network's layers, already validated.
@@ -40,6 +42,8 @@ final class Replica {
         self.runners = runners
         softmax = runners.last as! DenseRunner
         sampleSize = layers[0].inputShape.count
+        // Any dataset that fits the input has height x width <= its values per sample.
+        augmentationScratch = FloatBuffer(count: ck_augment_scratch_floats(1, Int32(sampleSize)))
         input = FloatBuffer(count: capacity * sampleSize)
         labels = AlignedBuffer(count: capacity, zeroedWith: 0)
     }
@@ -69,7 +73,15 @@ final class Replica {
                 let (image, shift) = plan.sample(at: start + index)
                 let source = pixels.baseAddress! + image * sampleSize
                 let destination = input.pointer + index * sampleSize
-                if shift == 0 {
+                if let augmentation = plan.augmentation {
+                    precondition(ck_augment_scratch_floats(Int32(data.height), Int32(data.width)) <= augmentationScratch.count,
+                                 "the augmentation scratch is too small for \(data.height)x\(data.width) images")
+                    let (dy, dx) = EpochPlan.shifts[shift]
+                    ck_augment_image(destination, source, 1.0 / 256.0, Int32(data.channels), Int32(data.height),
+                                     Int32(data.width), plan.augmentationKey(at: start + index), Float(dy), Float(dx),
+                                     augmentation.maxShift, augmentation.maxRotationDegrees, augmentation.elasticAlpha,
+                                     augmentation.elasticSigma, augmentationScratch.pointer)
+                } else if shift == 0 {
                     ck_u8_to_float(destination, source, 1.0 / 256.0, sampleSize)
                 } else {
                     let (dy, dx) = EpochPlan.shifts[shift]

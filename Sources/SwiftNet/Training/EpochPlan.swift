@@ -12,6 +12,9 @@
 // - shuffling: a fresh permutation of the samples each epoch, drawn from
 //   the run's seed and the epoch number alone, so a resumed run (or any
 //   thread count) visits exactly the same order.
+// - augmentation: each sample randomly moved, rotated and elastically
+//   distorted as it is loaded, from a key of the run's seed, the epoch and
+//   the sample, so again any thread count and a resumed run see the same.
 
 /// The samples of one training epoch, in visiting order.
 public struct EpochPlan: Sendable {
@@ -24,16 +27,26 @@ public struct EpochPlan: Sendable {
     public let count: Int
     /// order[position] is the sample visited at `position`; nil is sample order.
     let order: [Int32]?
+    /// Random distortions, or nil for none.
+    public let augmentation: Augmentation?
+    /// The epoch's augmentation key; a sample's distortion comes from it and the sample alone.
+    let augmentationKey: UInt64
 
     /// The plan of one epoch.
     /// - Parameters:
     ///   - imageCount: images in the training set.
     ///   - expand: add the four one-pixel shifts of every image.
     ///   - shuffleSeed: shuffle with this run seed, or nil for file order.
-    ///   - epoch: the epoch (only used when shuffling).
-    public init(imageCount: Int, expand: Bool, shuffleSeed: UInt64?, epoch: Int) {
+    ///   - epoch: the epoch (used when shuffling or augmenting).
+    ///   - augmentation: random distortions, drawn from `augmentationSeed` and the epoch.
+    ///   - augmentationSeed: the run's seed.
+    public init(imageCount: Int, expand: Bool, shuffleSeed: UInt64?, epoch: Int,
+                augmentation: Augmentation? = nil, augmentationSeed: UInt64 = 0) {
         copies = expand ? Self.shifts.count : 1
         count = imageCount * copies
+        self.augmentation = augmentation.flatMap { $0.isIdentity ? nil : $0 }
+        var keys = RandomSource(seed: augmentationSeed ^ 0x4155_474D_454E_5421 &+ UInt64(epoch) &* 0xD1B5_4A32_D192_ED03)
+        augmentationKey = keys.next()
         guard let shuffleSeed else {
             order = nil
             return
@@ -51,8 +64,14 @@ public struct EpochPlan: Sendable {
         self.order = order
     }
 
-    /// True when the epoch is the seed's: every image once, in file order.
-    var isFileOrder: Bool { copies == 1 && order == nil }
+    /// True when the epoch is the seed's: every image once, in file order, undistorted.
+    var isFileOrder: Bool { copies == 1 && order == nil && augmentation == nil }
+
+    /// The key of the distortion of the sample visited at `position`.
+    func augmentationKey(at position: Int) -> UInt64 {
+        let sample = UInt64(order.map { Int($0[position]) } ?? position)
+        return augmentationKey ^ (sample &* 0x9E37_79B9_7F4A_7C15)
+    }
 
     /// The image and shift visited at `position`.
     public func sample(at position: Int) -> (image: Int, shift: Int) {

@@ -158,7 +158,8 @@ extension Network {
         while progress.epoch < epochs, !progress.stoppedEarly {
             let epoch = progress.epoch
             let plan = EpochPlan(imageCount: trainingData.count, expand: options.expand,
-                                 shuffleSeed: options.shuffle ? seed : nil, epoch: epoch)
+                                 shuffleSeed: options.shuffle ? seed : nil, epoch: epoch,
+                                 augmentation: options.augmentation, augmentationSeed: seed)
             let eta = options.schedule.eta(base: eta, epoch: epoch, epochs: epochs, halvings: progress.etaHalvings)
             let started = Date()
             while progress.miniBatchesDone < batches {

@@ -9,7 +9,9 @@
 // - momentum and Nesterov momentum (UpdateRule has the formulas);
 // - a learning-rate schedule (LearningRateSchedule);
 // - early stopping: stop when validation accuracy has not reached a new
-//   best for `earlyStoppingPatience` epochs.
+//   best for `earlyStoppingPatience` epochs;
+// - augmentation: each sample randomly shifted, rotated and elastically
+//   distorted, anew every epoch (ck_augment_image).
 //
 // A checkpoint records the options with the run, and resuming honours them.
 
@@ -83,6 +85,53 @@ public enum LearningRateSchedule: Equatable, Sendable, CustomStringConvertible {
     }
 }
 
+/// Random distortions of each training sample, drawn anew every epoch.
+public struct Augmentation: Equatable, Sendable, CustomStringConvertible {
+    /// Largest move along each axis, in pixels (uniform in [-maxShift, maxShift]).
+    public var maxShift: Float
+    /// Largest rotation about the centre, in degrees (uniform in [-max, max]).
+    public var maxRotationDegrees: Float
+    /// Strength of the elastic distortion in pixels (0: none), as in Simard et al. 2003.
+    public var elasticAlpha: Float
+    /// Smoothness of the elastic field: the Gaussian's width in pixels.
+    public var elasticSigma: Float
+
+    /// - Parameters:
+    ///   - maxShift: pixels.
+    ///   - maxRotationDegrees: degrees.
+    ///   - elasticAlpha: pixels; 0 turns the elastic part off.
+    ///   - elasticSigma: pixels.
+    public init(maxShift: Float = 0, maxRotationDegrees: Float = 0, elasticAlpha: Float = 0, elasticSigma: Float = 4) {
+        self.maxShift = maxShift
+        self.maxRotationDegrees = maxRotationDegrees
+        self.elasticAlpha = elasticAlpha
+        self.elasticSigma = elasticSigma
+    }
+
+    /// True when it changes nothing.
+    public var isIdentity: Bool { maxShift == 0 && maxRotationDegrees == 0 && elasticAlpha == 0 }
+
+    public var description: String {
+        var parts: [String] = []
+        if maxShift > 0 { parts.append("shift \(maxShift) px") }
+        if maxRotationDegrees > 0 { parts.append("rotate \(maxRotationDegrees) deg") }
+        if elasticAlpha > 0 { parts.append("elastic alpha \(elasticAlpha) sigma \(elasticSigma)") }
+        return parts.joined(separator: ", ")
+    }
+
+    /// Checks every value against its range.
+    /// - Throws: `TrainingError` naming the value out of range.
+    public func validate() throws {
+        let limits: [(String, Float, ClosedRange<Float>)] = [
+            ("shift", maxShift, 0...8), ("rotation", maxRotationDegrees, 0...90),
+            ("elastic alpha", elasticAlpha, 0...100), ("elastic sigma", elasticSigma, 0.5...10),
+        ]
+        for (name, value, range) in limits where !(value.isFinite && range.contains(value)) {
+            throw TrainingError(description: "augmentation \(name) must lie in \(range.lowerBound)...\(range.upperBound), got \(value)")
+        }
+    }
+}
+
 /// Options of a training run beyond the seed's; all off by default.
 public struct TrainingOptions: Equatable, Sendable {
     /// Visit the training samples in a new order each epoch (from the run's seed).
@@ -96,6 +145,8 @@ public struct TrainingOptions: Equatable, Sendable {
     public var schedule = LearningRateSchedule.constant
     /// Stop after this many epochs without a new best validation accuracy; 0 never stops early.
     public var earlyStoppingPatience = 0
+    /// Random distortions of the training samples; nil (or the identity) for none.
+    public var augmentation: Augmentation?
 
     /// The seed's plain run.
     public init() {}
@@ -112,6 +163,7 @@ public struct TrainingOptions: Equatable, Sendable {
         guard earlyStoppingPatience >= 0 else {
             throw TrainingError(description: "early stopping patience must be 0 (off) or more epochs, got \(earlyStoppingPatience)")
         }
+        try augmentation?.validate()
         switch schedule {
         case .step(let every, let factor):
             guard every >= 1, factor.isFinite, factor > 0, factor <= 1 else {
@@ -134,6 +186,7 @@ public struct TrainingOptions: Equatable, Sendable {
         if momentum > 0 { parts.append("\(nesterov ? "Nesterov " : "")momentum \(momentum)") }
         if schedule != .constant { parts.append("schedule \(schedule)") }
         if earlyStoppingPatience > 0 { parts.append("early stopping after \(earlyStoppingPatience) epochs") }
+        if let augmentation, !augmentation.isIdentity { parts.append("augmented (\(augmentation))") }
         return parts.joined(separator: ", ")
     }
 }
