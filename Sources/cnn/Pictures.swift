@@ -111,13 +111,16 @@ struct Filters: ParsableCommand {
 
     func run() throws {
         let network = try Checkpoint.load(contentsOf: model).makeNetwork(threads: 1)
-        guard let conv = network.layers.first as? ConvPoolLayer else {
+        let shape: (filters: Int, channels: Int, height: Int, width: Int)
+        switch network.layers.first {
+        case let conv as ConvPoolLayer: shape = conv.filterShape
+        case let conv as ConvLayer: shape = conv.filterShape
+        default:
             throw CheckpointError(path: model, reason: "its first layer is \(network.layers[0].summary), not a convolutional layer")
         }
         // Parameters hold every layer's weights first, in layer order, so the first layer's come first.
-        let shape = conv.filterShape
         let count = shape.filters * shape.channels
-        let weights = Array(network.parameters[0..<conv.weightCount])
+        let weights = Array(network.parameters[0..<(count * shape.height * shape.width)])
         let sheet = FilterSheet.draw(weights: weights, count: count, height: shape.height, width: shape.width)
         try PNG.write(sheet, to: out)
         print("Wrote \(out) (\(sheet.width)x\(sheet.height) pixels, \(shape.filters) filters"
