@@ -146,6 +146,19 @@ final class NetworkBehaviourTests: XCTestCase {
         XCTAssertGreaterThan(Set(predictions).count, 1, "a trained network should not predict one class for everything")
     }
 
+    func testLabelsBeyondTheSoftmaxAreRefusedBeforeTraining() throws {
+        let data = syntheticDigits(count: 30, seed: 7)
+        let layers: [any Layer] = [FullyConnectedLayer(nIn: 784, nOut: 8), SoftmaxLayer(nIn: 8, nOut: 3)]
+        let network = try Network(layers: layers, miniBatchSize: 10, threads: 1)
+        let before = Array(network.parameters)
+        XCTAssertThrowsError(try network.sgd(trainingData: data, epochs: 1, miniBatchSize: 10, eta: 0.1, validationData: data)) {
+            XCTAssertTrue("\($0)".contains("but the network's softmax layer has 3 classes (0...2)"), "\($0)")
+        }
+        XCTAssertEqual(Array(network.parameters), before, "nothing trained")
+        // Evaluation does not need labels inside the softmax's range: they are only compared.
+        XCTAssertLessThanOrEqual(network.accuracy(on: data), 1)
+    }
+
     func testDivergenceStopsTrainingWithAClearMessage() throws {
         let data = syntheticDigits(count: 100, seed: 3)
         let network = try Network(layers: seedLayers(batch: 10), miniBatchSize: 10, seed: 4)

@@ -163,7 +163,7 @@ final class ParallelStep {
             } else if part == 0 {
                 stage.forwardPartial(part: 0, rows: 0..<stage.nIn, batch: batch, training: training, key: keys[stage.index])
             }
-            if part == 0 { costs.pointer[0] = stage.finishForward(batch: batch, labels: UnsafePointer(labels.pointer)) }
+            if part == 0 { costs.pointer[0] = stage.finishForward(batch: batch, labels: training ? UnsafePointer(labels.pointer) : nil) }
             serialPending = true
         }
         guard training else { return }

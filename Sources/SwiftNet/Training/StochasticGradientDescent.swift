@@ -131,6 +131,12 @@ extension Network {
             throw TrainingError(description: "the \(data.name) images have \(data.imageSize) values but the network's input is \(inputShape)")
         }
         try options.validate()
+        for data in [trainingData, validationData] + (testData.map { [$0] } ?? []) {
+            if let label = data.labels.first(where: { $0 < 0 || Int($0) >= classCount }) {
+                throw TrainingError(description: "the \(data.name) data has label \(label), but the network's softmax layer "
+                    + "has \(classCount) classes (0...\(classCount - 1))")
+            }
+        }
         let samplesPerEpoch = EpochPlan(imageCount: trainingData.count, expand: options.expand, shuffleSeed: nil, epoch: 0).count
         let batches = samplesPerEpoch / miniBatchSize
         guard batches > 0 else {
