@@ -17,17 +17,6 @@ import XCTest
 final class CheckpointProcessTests: CheckpointTestCase {
     private let epochs = 12
 
-    /// A 300/60/60-image pickle in MNIST's format.
-    private func smallMNIST() throws -> String {
-        var pickle = SmallMNISTPickle()
-        pickle.counts = [300, 60, 60]
-        pickle.pixels = { split, image, index in
-            // A digit-dependent stripe, so that there is something to learn.
-            let label = (split + image) % 10
-            return index / 28 == 3 + 2 * label ? 0.75 : Float((index * 7 + image) % 32) / 256
-        }
-        return try write(pickle.bytes, to: "small-mnist.pkl")
-    }
 
     private func train(_ extra: [String], data: String) -> [String] {
         ["train", "--data", data, "--threads", "2", "--eta", "0.5"] + extra
@@ -41,7 +30,7 @@ final class CheckpointProcessTests: CheckpointTestCase {
     }
 
     func testAnInterruptedRunSavesAndResumesToTheSameBytes() throws {
-        let data = try smallMNIST()
+        let data = try smallMNISTPickle()
         let whole = try uninterrupted(data: data)
         XCTAssertEqual(whole.lines.filter { $0.hasPrefix("Epoch ") }.count, epochs)
 
@@ -72,7 +61,7 @@ final class CheckpointProcessTests: CheckpointTestCase {
     }
 
     func testKillNineInTheMiddleOfASaveLeavesThePreviousCheckpoint() throws {
-        let data = try smallMNIST()
+        let data = try smallMNISTPickle()
         let whole = try uninterrupted(data: data)
         // Writes 1 and 2 are epoch 0's best and latest; write 3 is epoch 1's first.
         let run = try CNNProcess(train(["--epochs", "\(epochs)", "--save", "killed.ckpt"], data: data), in: folder,
@@ -104,7 +93,7 @@ final class CheckpointProcessTests: CheckpointTestCase {
     }
 
     func testKillsAtRandomMomentsNeverLeaveABrokenCheckpoint() throws {
-        let data = try smallMNIST()
+        let data = try smallMNISTPickle()
         var random = RandomSource(seed: 42)
         var survivors = 0
         for attempt in 0..<6 {
@@ -124,7 +113,7 @@ final class CheckpointProcessTests: CheckpointTestCase {
     }
 
     func testEvalPrintsTheAccuracyTrainingReported() throws {
-        let data = try smallMNIST()
+        let data = try smallMNISTPickle()
         let whole = try uninterrupted(data: data)
         // The best model's epoch is the last one that reported a best.
         let bestIndex = try XCTUnwrap(whole.lines.lastIndex(of: "This is the best validation accuracy to date."))
@@ -136,7 +125,7 @@ final class CheckpointProcessTests: CheckpointTestCase {
     }
 
     func testBadFilesAndFlagsEndInOneLine() throws {
-        let data = try smallMNIST()
+        let data = try smallMNISTPickle()
         XCTAssertEqual(try runCNN(train(["--epochs", "1", "--save", "good.ckpt"], data: data), in: folder).status, 0)
         let good = try contents(of: path("good.ckpt"))
         var flipped = good
@@ -170,7 +159,7 @@ final class CheckpointProcessTests: CheckpointTestCase {
     }
 
     func testImportAndExportCommandsRoundTrip() throws {
-        let data = try smallMNIST()
+        let data = try smallMNISTPickle()
         XCTAssertEqual(try runCNN(train(["--epochs", "1", "--save", "trained.ckpt", "--dropout", "0.2"], data: data), in: folder).status, 0)
         let exported = try runCNN(["export-network3", "--model", "trained.ckpt", "--out", "params.pkl"], in: folder)
         XCTAssertEqual(exported.status, 0, exported.standardError)

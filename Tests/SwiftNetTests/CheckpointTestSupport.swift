@@ -59,6 +59,18 @@ class CheckpointTestCase: XCTestCase {
 
     func path(_ name: String) -> String { folder.appendingPathComponent(name).path }
 
+    /// Writes a 300/60/60-image pickle in MNIST's format, with a learnable
+    /// stripe per digit, into the test's folder; returns its path.
+    func smallMNISTPickle() throws -> String {
+        var pickle = SmallMNISTPickle()
+        pickle.counts = [300, 60, 60]
+        pickle.pixels = { split, image, index in
+            let label = (split + image) % 10
+            return index / 28 == 3 + 2 * label ? 0.75 : Float((index * 7 + image) % 32) / 256
+        }
+        return try write(pickle.bytes, to: "small-mnist.pkl")
+    }
+
     func write(_ bytes: [UInt8], to name: String) throws -> String {
         let file = path(name)
         try Data(bytes).write(to: URL(fileURLWithPath: file))

@@ -13,16 +13,6 @@ import Foundation
 import XCTest
 
 final class DataAndEnsembleCommandTests: CheckpointTestCase {
-    /// A 300/60/60-image pickle in MNIST's format, with a learnable stripe per digit.
-    private func smallPickle() throws -> String {
-        var pickle = SmallMNISTPickle()
-        pickle.counts = [300, 60, 60]
-        pickle.pixels = { split, image, index in
-            let label = (split + image) % 10
-            return index / 28 == 3 + 2 * label ? 0.75 : Float((index * 7 + image) % 32) / 256
-        }
-        return try write(pickle.bytes, to: "small-mnist.pkl")
-    }
 
     private func succeeded(_ arguments: [String], file: StaticString = #filePath, line: UInt = #line) throws -> [String] {
         let result = try runCNN(arguments, in: folder, file: file, line: line)
@@ -40,7 +30,7 @@ final class DataAndEnsembleCommandTests: CheckpointTestCase {
     }
 
     func testAModelScoresTheSameOnExportedIDXFilesAsOnThePickle() throws {
-        let pickle = try smallPickle()
+        let pickle = try smallMNISTPickle()
         _ = try succeeded(["train", "--data", pickle, "--threads", "1", "--eta", "0.5", "--epochs", "1", "--save", "m.ckpt"])
         let exported = try succeeded(["export-idx", "--data", pickle, "--out", "idx"])
         XCTAssertEqual(exported.first, "Wrote idx/train-images-idx3-ubyte (360 images of 1x28x28)")
@@ -76,7 +66,7 @@ final class DataAndEnsembleCommandTests: CheckpointTestCase {
     }
 
     func testEvalCombinesSeveralModels() throws {
-        let pickle = try smallPickle()
+        let pickle = try smallMNISTPickle()
         for seed in ["1", "2"] {
             _ = try succeeded(["train", "--data", pickle, "--threads", "1", "--eta", "0.5", "--epochs", "1",
                                "--seed", seed, "--save", "m\(seed).ckpt"])

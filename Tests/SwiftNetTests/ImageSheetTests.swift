@@ -93,16 +93,6 @@ final class ImageSheetTests: CheckpointTestCase {
 
     // MARK: The commands
 
-    /// A 300/60/60-image pickle in MNIST's format, with a learnable stripe per digit.
-    private func smallMNIST() throws -> String {
-        var pickle = SmallMNISTPickle()
-        pickle.counts = [300, 60, 60]
-        pickle.pixels = { split, image, index in
-            let label = (split + image) % 10
-            return index / 28 == 3 + 2 * label ? 0.75 : Float((index * 7 + image) % 32) / 256
-        }
-        return try write(pickle.bytes, to: "small-mnist.pkl")
-    }
 
     private func trainedModel(epochs: Int, data: String, name: String) throws -> String {
         let result = try runCNN(["train", "--data", data, "--threads", "2", "--eta", "0.5", "--epochs", "\(epochs)", "--save", name],
@@ -122,7 +112,7 @@ final class ImageSheetTests: CheckpointTestCase {
     }
 
     func testErrorsAndFiltersCommandsWriteValidPicturesOfTheRightSize() throws {
-        let data = try smallMNIST()
+        let data = try smallMNISTPickle()
         let weak = try trainedModel(epochs: 1, data: data, name: "weak.ckpt")
         let wrong = try misclassified(weak, data: data)
         XCTAssertGreaterThan(wrong.count, 0, "one epoch on 300 images should leave some of 60 test digits wrong")
@@ -162,7 +152,7 @@ final class ImageSheetTests: CheckpointTestCase {
     }
 
     func testPictureCommandsFailInOneLine() throws {
-        let data = try smallMNIST()
+        let data = try smallMNISTPickle()
         _ = try trainedModel(epochs: 1, data: data, name: "model.ckpt")
         let cases: [([String], String)] = [
             (["errors", "--model", "model.ckpt", "--data", data, "--out", "missing-folder/e.png"], "the folder"),

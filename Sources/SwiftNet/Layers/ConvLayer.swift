@@ -42,24 +42,37 @@ public struct ConvLayer: Layer {
     }
 
     func validate() throws {
+        try Self.checkFilters(filterShape, on: inputShape, layer: summary)
+    }
+
+    /// The checks a convolution's shapes need, for ConvLayer and ConvPoolLayer alike.
+    static func checkFilters(_ filterShape: (filters: Int, channels: Int, height: Int, width: Int), on input: SampleShape,
+                             layer summary: String) throws {
         let sizes = [filterShape.filters, filterShape.channels, filterShape.height, filterShape.width,
-                     inputShape.channels, inputShape.height, inputShape.width]
+                     input.channels, input.height, input.width]
         guard sizes.allSatisfy({ $0 > 0 }) else { throw NetworkConfigurationError("\(summary): every size must be positive") }
-        guard filterShape.channels == inputShape.channels else {
+        guard filterShape.channels == input.channels else {
             throw NetworkConfigurationError(
-                "\(summary): filters have \(filterShape.channels) channels but the input has \(inputShape.channels)")
+                "\(summary): filters have \(filterShape.channels) channels but images have \(input.channels)")
         }
-        guard outputShape.height >= 1, outputShape.width >= 1 else {
+        guard filterShape.height <= input.height, filterShape.width <= input.width else {
             throw NetworkConfigurationError(
-                "\(summary): a \(filterShape.height)x\(filterShape.width) filter does not fit in a \(inputShape.height)x\(inputShape.width) input")
+                "\(summary): a \(filterShape.height)x\(filterShape.width) filter does not fit in a \(input.height)x\(input.width) image")
         }
     }
 
     public func initialize(weights: UnsafeMutableBufferPointer<Float>,
                            biases: UnsafeMutableBufferPointer<Float>,
                            random: inout RandomSource) {
-        // The seed's rule with no pooling: fan-out = filters * filter area.
-        let fanOut = Double(filterShape.filters * filterShape.height * filterShape.width)
+        Self.initializeAsTheSeed(weights: weights, biases: biases, random: &random, filterShape: filterShape, poolArea: 1)
+    }
+
+    /// network3.py's initialisation of a conv layer: weights N(0, 1/fan-out)
+    /// with fan-out = filters * filter area / pool area, biases N(0, 1).
+    static func initializeAsTheSeed(weights: UnsafeMutableBufferPointer<Float>, biases: UnsafeMutableBufferPointer<Float>,
+                                    random: inout RandomSource,
+                                    filterShape: (filters: Int, channels: Int, height: Int, width: Int), poolArea: Int) {
+        let fanOut = Double(filterShape.filters * filterShape.height * filterShape.width) / Double(poolArea)
         weights.fillGaussian(standardDeviation: (1.0 / fanOut).squareRoot(), random: &random)
         biases.fillGaussian(standardDeviation: 1.0, random: &random)
     }

@@ -59,21 +59,11 @@ public struct ConvPoolLayer: Layer {
 
     /// Checks the layer on its own; Network checks how layers fit together.
     func validate() throws {
-        let positive = [filterShape.filters, filterShape.channels, filterShape.height, filterShape.width,
-                        imageShape.channels, imageShape.height, imageShape.width,
-                        poolSize.height, poolSize.width]
-        guard positive.allSatisfy({ $0 > 0 }) else {
+        guard poolSize.height > 0, poolSize.width > 0 else {
             throw NetworkConfigurationError("\(summary): every size must be positive")
         }
-        guard filterShape.channels == imageShape.channels else {
-            throw NetworkConfigurationError(
-                "\(summary): filters have \(filterShape.channels) channels but images have \(imageShape.channels)")
-        }
+        try ConvLayer.checkFilters(filterShape, on: inputShape, layer: summary)
         let convolved = convolvedShape
-        guard convolved.height >= 1, convolved.width >= 1 else {
-            throw NetworkConfigurationError(
-                "\(summary): a \(filterShape.height)x\(filterShape.width) filter does not fit in a \(imageShape.height)x\(imageShape.width) image")
-        }
         guard outputShape.height >= 1, outputShape.width >= 1 else {
             throw NetworkConfigurationError(
                 "\(summary): a \(poolSize.height)x\(poolSize.width) pool does not fit in the \(convolved.height)x\(convolved.width) convolution output")
@@ -83,10 +73,7 @@ public struct ConvPoolLayer: Layer {
     public func initialize(weights: UnsafeMutableBufferPointer<Float>,
                            biases: UnsafeMutableBufferPointer<Float>,
                            random: inout RandomSource) {
-        // The seed's fan-out: filters * filter area / pool area.
-        let fanOut = Double(filterShape.filters * filterShape.height * filterShape.width)
-            / Double(poolSize.height * poolSize.width)
-        weights.fillGaussian(standardDeviation: (1.0 / fanOut).squareRoot(), random: &random)
-        biases.fillGaussian(standardDeviation: 1.0, random: &random)
+        ConvLayer.initializeAsTheSeed(weights: weights, biases: biases, random: &random, filterShape: filterShape,
+                                      poolArea: poolSize.height * poolSize.width)
     }
 }
