@@ -113,4 +113,25 @@ final class DigitPreprocessingTests: CheckpointTestCase {
             }
         }
     }
+
+    /// Every MNIST digit is recognised as already in MNIST's form (so
+    /// `cnn predict` leaves it exactly as `cnn eval` sees it), and the
+    /// pictures a person makes are not.
+    func testEveryMNISTDigitIsRecognisedAsAlreadyInMNISTsForm() throws {
+        let mnist = try MNIST.load(contentsOf: try RealMNISTFile.path())
+        for split in [mnist.training, mnist.validation, mnist.test] {
+            var refused: [Int] = []
+            for index in 0..<split.count {
+                let image = Image(width: 28, height: 28, channels: 1,
+                                  samples: Array(split.pixels[(index * 784)..<((index + 1) * 784)]))
+                if !DigitPreprocessing.isAlreadyMNIST(image) { refused.append(index) }
+            }
+            XCTAssertTrue(refused.isEmpty, "\(split.name): \(refused.count) digits not recognised, first \(refused.prefix(5))")
+        }
+        XCTAssertFalse(DigitPreprocessing.isAlreadyMNIST(DrawnDigit.seven(width: 28, height: 28, x: 0, y: 0, size: 20)),
+                       "dark on light is not MNIST's form")
+        var offCentre = Image(width: 28, height: 28, channels: 1, fill: 0)
+        for row in 4..<12 { for column in 4..<8 { offCentre.samples[row * 28 + column] = 255 } }
+        XCTAssertFalse(DigitPreprocessing.isAlreadyMNIST(offCentre), "an off-centre digit is preprocessed")
+    }
 }

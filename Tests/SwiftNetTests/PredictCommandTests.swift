@@ -3,13 +3,12 @@
 // A one-conv network is trained briefly in-process on real MNIST (so it is
 // right most of the time but not always, which makes agreement meaningful),
 // saved, and run by the `cnn predict` child process on 200 test digits
-// written out as PNG files.  Its answers must equal, digit for digit, the
-// network's on the same preprocessing done in-process; and since test
-// digits are already centred 28x28 MNIST digits, which preprocessing
-// changes only slightly (a whole-pixel shift to put the centre of mass at
-// (14, 14), the ink stretched to full range), they must also agree with the
-// network on the raw images at least 95% of the time.  Error cases need no
-// pickle.
+// written out as PNG files.  Test digits are already in MNIST's form, which
+// preprocessing recognises and keeps as they are, so its answers must equal,
+// digit for digit, the network's on the data set itself, as `cnn eval`
+// computes them; the same digits moved off-centre in a larger, dark-on-white
+// picture go through the whole preprocessing and must still be read mostly
+// as the network reads the originals.  Error cases need no pickle.
 
 import Foundation
 @testable import SwiftNet
@@ -49,13 +48,29 @@ final class PredictCommandTests: CheckpointTestCase {
 
         let same = Dataset(name: "preprocessed", channels: 1, height: 28, width: 28, pixels: preprocessed, labels: test.labels)
         XCTAssertEqual(predicted, predictions(of: network, on: same), "cnn predict and the in-process preprocessing disagree")
-        let rawPredictions = predictions(of: network, on: test)
-        let agreeing = zip(predicted, rawPredictions).filter { $0 == $1 }.count
+        XCTAssertEqual(unchanged, test.count, "test digits are in MNIST's form and are kept as they are")
+        XCTAssertEqual(predicted, predictions(of: network, on: test), "cnn predict must answer what the network does on the data set")
         let correct = zip(predicted, test.labels).filter { $0 == $1 }.count
-        print("cnn predict on 200 test digits: \(unchanged) left unchanged by preprocessing, \(agreeing) agree with the raw "
-              + "images' predictions, \(correct) correct")
-        XCTAssertGreaterThanOrEqual(agreeing, 190, "preprocessing should barely change already-centred MNIST digits")
         XCTAssertGreaterThanOrEqual(correct, 170, "a network trained on 10000 images should read most test digits")
+
+        // The same digits inverted (dark on white) and off-centre in a 40x36
+        // picture: the full preprocessing must bring them back close to MNIST's form.
+        var moved: [UInt8] = []
+        for index in 0..<test.count {
+            var picture = Image(width: 40, height: 36, channels: 1, fill: 255)
+            for row in 0..<28 {
+                for column in 0..<28 {
+                    picture.samples[(row + 3) * 40 + column + 9] = 255 - test.pixels[index * 784 + row * 28 + column]
+                }
+            }
+            XCTAssertFalse(DigitPreprocessing.isAlreadyMNIST(picture))
+            moved += try XCTUnwrap(DigitPreprocessing.mnistPixels(of: picture))
+        }
+        let movedData = Dataset(name: "moved", channels: 1, height: 28, width: 28, pixels: moved, labels: test.labels)
+        let agreeing = zip(predictions(of: network, on: movedData), predicted).filter { $0 == $1 }.count
+        print("cnn predict on 200 test digits: all kept as they are; the same digits inverted and moved: \(agreeing) of 200 "
+              + "read as the originals")
+        XCTAssertGreaterThanOrEqual(agreeing, 190, "preprocessing should undo an inversion and a move")
     }
 
     func testPredictFailsInOneLineNamingTheFile() throws {
