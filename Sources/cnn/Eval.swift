@@ -48,13 +48,7 @@ struct Eval: ParsableCommand {
             throw ValidationError("--ensemble \(ensemble.rawValue) needs two or more --model; one model is evaluated on its own")
         }
         if let threads { guard threads >= 1 else { throw ValidationError("--threads must be at least 1, got \(threads)") } }
-        if let confusionPNG {
-            let folder = URL(fileURLWithPath: confusionPNG).deletingLastPathComponent().path
-            var isFolder: ObjCBool = false
-            guard FileManager.default.fileExists(atPath: folder, isDirectory: &isFolder), isFolder.boolValue else {
-                throw ValidationError("--confusion-png \(confusionPNG): the folder \(folder) does not exist")
-            }
-        }
+        if let confusionPNG { try checkOutputFolder(confusionPNG, flag: "--confusion-png") }
     }
 
     func run() throws {

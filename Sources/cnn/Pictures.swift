@@ -12,15 +12,6 @@ import ArgumentParser
 import Foundation
 import SwiftNet
 
-/// Checks that the folder `path` would be written in exists, before any slow work.
-private func checkOutputFolder(_ path: String) throws {
-    let folder = URL(fileURLWithPath: path).deletingLastPathComponent().path
-    var isFolder: ObjCBool = false
-    guard FileManager.default.fileExists(atPath: folder, isDirectory: &isFolder), isFolder.boolValue else {
-        throw ValidationError("--out \(path): the folder \(folder) does not exist")
-    }
-}
-
 struct Errors: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Draw the test digits a saved model gets wrong, as a PNG sheet (the seed's figure).")

@@ -31,11 +31,7 @@ struct Plot: ParsableCommand {
         guard labels.isEmpty || labels.count == logs.count else {
             throw ValidationError("--label names \(labels.count) of \(logs.count) logs; give one per log, or none")
         }
-        let folder = URL(fileURLWithPath: out).deletingLastPathComponent().path
-        var isFolder: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: folder, isDirectory: &isFolder), isFolder.boolValue else {
-            throw ValidationError("--out \(out): the folder \(folder) does not exist")
-        }
+        try checkOutputFolder(out)
     }
 
     func run() throws {
