@@ -225,14 +225,9 @@ public final class Network {
     /// keep probability, as in evaluation).
     public func probabilities(on data: Dataset) -> [Float] {
         var result = [Float](repeating: 0, count: data.count * classCount)
-        ck_flush_denormals_on_this_thread()
         result.withUnsafeMutableBufferPointer { rows in
-            var start = 0
-            while start < data.count {
-                let chunk = min(evaluationBatchSize, data.count - start)
-                parallelStep.evaluate(data, start: start, batch: chunk, predictions: evaluationPredictions.pointer)
+            forEachEvaluationPass(on: data) { start, chunk in
                 (rows.baseAddress! + start * classCount).update(from: parallelStep.lastOutput, count: chunk * classCount)
-                start += chunk
             }
         }
         return result
@@ -240,14 +235,23 @@ public final class Network {
 
     /// Calls `body(index, predicted, label)` for every sample of `data`, in order.
     public func forEachPrediction(on data: Dataset, _ body: (Int, Int32, Int32) -> Void) {
+        forEachEvaluationPass(on: data) { start, chunk in
+            for index in 0..<chunk {
+                body(start + index, evaluationPredictions.pointer[index], parallelStep.lastLabels[index])
+            }
+        }
+    }
+
+    /// Runs evaluation passes of up to `evaluationBatchSize` samples over
+    /// `data`, calling `afterPass(start, count)` after each while its
+    /// predictions and outputs are in place.
+    private func forEachEvaluationPass(on data: Dataset, _ afterPass: (Int, Int) -> Void) {
         ck_flush_denormals_on_this_thread()
         var start = 0
         while start < data.count {
             let chunk = min(evaluationBatchSize, data.count - start)
             parallelStep.evaluate(data, start: start, batch: chunk, predictions: evaluationPredictions.pointer)
-            for index in 0..<chunk {
-                body(start + index, evaluationPredictions.pointer[index], parallelStep.lastLabels[index])
-            }
+            afterPass(start, chunk)
             start += chunk
         }
     }

@@ -505,7 +505,7 @@ private struct CheckpointDecoder {
             }
         }
         if imageCount > 0 {
-            let samples = EpochPlan(imageCount: imageCount, expand: hyperparameters.options.expand, shuffleSeed: nil, epoch: 0).count
+            let samples = EpochPlan.sampleCount(imageCount: imageCount, expand: hyperparameters.options.expand)
             let batches = samples / miniBatchSize
             guard batches >= 1, progress.miniBatchesDone <= batches else {
                 throw problem("the progress stands at mini-batch \(progress.miniBatchesDone), but \(imageCount) training images "

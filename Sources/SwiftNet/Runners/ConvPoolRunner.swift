@@ -87,18 +87,16 @@ final class ConvPoolRunner: LayerRunner {
         let convolvedShape = geometry.convolved
         let output = geometry.output
         convolvedGradient.zero(first: batch * convolvedShape.count)
+        // d cost / d (pooled + b), or / d (conv + b) without a pool.
+        let activationGradient = geometry.pool == nil ? convolvedGradient : pooledGradient
+        if geometry.pool != nil { pooledGradient.zero(first: batch * output.count) }
+        ck_bias_activation_backward(activationGradient.pointer, parameters.biasGradients, outputGradient.pointer,
+                                    activations.pointer, Int32(batch), filters,
+                                    Int32(output.height * output.width), geometry.activation.kernelCode)
         if let pool = geometry.pool {
-            pooledGradient.zero(first: batch * output.count)
-            ck_bias_activation_backward(pooledGradient.pointer, parameters.biasGradients, outputGradient.pointer,
-                                        activations.pointer, Int32(batch), filters,
-                                        Int32(output.height * output.width), geometry.activation.kernelCode)
             ck_maxpool2d_backward(convolvedGradient.pointer, pooledGradient.pointer, argmax.pointer, Int32(batch),
                                   filters, Int32(convolvedShape.height), Int32(convolvedShape.width),
                                   Int32(pool.height), Int32(pool.width))
-        } else {
-            ck_bias_activation_backward(convolvedGradient.pointer, parameters.biasGradients, outputGradient.pointer,
-                                        activations.pointer, Int32(batch), filters,
-                                        Int32(output.height * output.width), geometry.activation.kernelCode)
         }
         inputGradient?.update(repeating: 0, count: batch * geometry.input.count)
         ck_conv2d_backward(inputGradient, parameters.weightGradients, nil, workspace.pointer,

@@ -68,14 +68,15 @@ final class Replica {
     }
 
     private func load(_ data: Dataset, start: Int, batch: Int, following plan: EpochPlan) {
+        precondition(plan.augmentation == nil
+                         || ck_augment_scratch_floats(Int32(data.height), Int32(data.width)) <= augmentationScratch.count,
+                     "the augmentation scratch is too small for \(data.height)x\(data.width) images")
         data.pixels.withUnsafeBufferPointer { pixels in
             for index in 0..<batch {
                 let (image, shift) = plan.sample(at: start + index)
                 let source = pixels.baseAddress! + image * sampleSize
                 let destination = input.pointer + index * sampleSize
                 if let augmentation = plan.augmentation {
-                    precondition(ck_augment_scratch_floats(Int32(data.height), Int32(data.width)) <= augmentationScratch.count,
-                                 "the augmentation scratch is too small for \(data.height)x\(data.width) images")
                     let (dy, dx) = EpochPlan.shifts[shift]
                     ck_augment_image(destination, source, 1.0 / 256.0, Int32(data.channels), Int32(data.height),
                                      Int32(data.width), plan.augmentationKey(at: start + index), Float(dy), Float(dx),

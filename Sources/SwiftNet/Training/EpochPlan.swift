@@ -32,6 +32,11 @@ public struct EpochPlan: Sendable {
     /// The epoch's augmentation key; a sample's distortion comes from it and the sample alone.
     let augmentationKey: UInt64
 
+    /// Samples in an epoch of `imageCount` images, with or without expansion.
+    public static func sampleCount(imageCount: Int, expand: Bool) -> Int {
+        imageCount * (expand ? shifts.count : 1)
+    }
+
     /// The plan of one epoch.
     /// - Parameters:
     ///   - imageCount: images in the training set.
@@ -43,7 +48,7 @@ public struct EpochPlan: Sendable {
     public init(imageCount: Int, expand: Bool, shuffleSeed: UInt64?, epoch: Int,
                 augmentation: Augmentation? = nil, augmentationSeed: UInt64 = 0) {
         copies = expand ? Self.shifts.count : 1
-        count = imageCount * copies
+        count = Self.sampleCount(imageCount: imageCount, expand: expand)
         self.augmentation = augmentation.flatMap { $0.isIdentity ? nil : $0 }
         var keys = RandomSource(seed: augmentationSeed ^ 0x4155_474D_454E_5421 &+ UInt64(epoch) &* 0xD1B5_4A32_D192_ED03)
         augmentationKey = keys.next()

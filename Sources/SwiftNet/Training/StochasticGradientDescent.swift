@@ -137,7 +137,7 @@ extension Network {
                     + "has \(classCount) classes (0...\(classCount - 1))")
             }
         }
-        let samplesPerEpoch = EpochPlan(imageCount: trainingData.count, expand: options.expand, shuffleSeed: nil, epoch: 0).count
+        let samplesPerEpoch = EpochPlan.sampleCount(imageCount: trainingData.count, expand: options.expand)
         let batches = samplesPerEpoch / miniBatchSize
         guard batches > 0 else {
             throw TrainingError(description: "\(samplesPerEpoch) training samples do not fill one mini-batch of \(miniBatchSize)")
