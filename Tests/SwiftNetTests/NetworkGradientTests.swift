@@ -111,44 +111,44 @@ final class NetworkGradientTests: XCTestCase {
         // Plain SGD, then momentum and Nesterov momentum from a non-zero velocity.
         let rules: [(momentum: Float, nesterov: Bool)] = [(0, false), (0.9, false), (0.7, true)]
         for (layers, threads) in cases {
-          for rule in rules {
-            let network = try Network(layers: layers, miniBatchSize: batch, threads: threads, seed: 3)
-            var random = RandomSource(seed: 17)
-            network.parameters.fillGaussian(standardDeviation: 0.7, random: &random)
-            network.velocities.fillGaussian(standardDeviation: 0.3, random: &random)
-            (network.momentum, network.nesterov) = rule
-            let velocity = Array(network.velocities)
-            let data = syntheticData(count: batch, shape: SampleShape(channels: 2, height: 9, width: 8), classes: 5, seed: 8)
-            let before = Array(network.parameters)
-            let savedRandom = network.random
-            let (eta, decay): (Float, Float) = (0.3, 0.05)
+            for rule in rules {
+                let network = try Network(layers: layers, miniBatchSize: batch, threads: threads, seed: 3)
+                var random = RandomSource(seed: 17)
+                network.parameters.fillGaussian(standardDeviation: 0.7, random: &random)
+                network.velocities.fillGaussian(standardDeviation: 0.3, random: &random)
+                (network.momentum, network.nesterov) = rule
+                let velocity = Array(network.velocities)
+                let data = syntheticData(count: batch, shape: SampleShape(channels: 2, height: 9, width: 8), classes: 5, seed: 8)
+                let before = Array(network.parameters)
+                let savedRandom = network.random
+                let (eta, decay): (Float, Float) = (0.3, 0.05)
 
-            network.loadBatch(data, start: 0, batch: batch)
-            let referenceCost = network.forward(batch: batch, training: true)
-            network.backward(batch: batch)
-            let gradient = Array(network.gradients)
-            let expected = before.indices.map { index -> Float in
-                let d = gradient[index] + (index < network.weightCount ? decay * before[index] : 0)
-                guard rule.momentum > 0 else { return before[index] - eta * d }
-                let v = rule.momentum * velocity[index] + d
-                return before[index] - eta * (rule.nesterov ? d + rule.momentum * v : v)
-            }
+                network.loadBatch(data, start: 0, batch: batch)
+                let referenceCost = network.forward(batch: batch, training: true)
+                network.backward(batch: batch)
+                let gradient = Array(network.gradients)
+                let expected = before.indices.map { index -> Float in
+                    let d = gradient[index] + (index < network.weightCount ? decay * before[index] : 0)
+                    guard rule.momentum > 0 else { return before[index] - eta * d }
+                    let v = rule.momentum * velocity[index] + d
+                    return before[index] - eta * (rule.nesterov ? d + rule.momentum * v : v)
+                }
 
-            network.random = savedRandom
-            let cost = network.trainMiniBatch(data, start: 0, eta: eta, weightDecay: decay)
-            XCTAssertEqual(cost, referenceCost, accuracy: 1e-5, "\(threads) threads: cost")
-            let after = Array(network.parameters)
-            let scale = gradient.map { abs($0) }.max() ?? 1
-            var mismatches: [String] = []
-            for index in before.indices where abs(after[index] - expected[index]) > 1e-5 * (1 + eta * scale) {
-                mismatches.append("[\(index)] got \(after[index]) want \(expected[index])")
+                network.random = savedRandom
+                let cost = network.trainMiniBatch(data, start: 0, eta: eta, weightDecay: decay)
+                XCTAssertEqual(cost, referenceCost, accuracy: 1e-5, "\(threads) threads: cost")
+                let after = Array(network.parameters)
+                let scale = gradient.map { abs($0) }.max() ?? 1
+                var mismatches: [String] = []
+                for index in before.indices where abs(after[index] - expected[index]) > 1e-5 * (1 + eta * scale) {
+                    mismatches.append("[\(index)] got \(after[index]) want \(expected[index])")
+                }
+                XCTAssertTrue(mismatches.isEmpty, "\(layers.count) layers, \(threads) threads, \(rule): \(mismatches.count) of \(before.count) parameters differ: \(mismatches.prefix(5))")
+                XCTAssertNotEqual(after, before, "\(threads) threads: the step changed nothing")
+                if rule.momentum == 0 {
+                    XCTAssertEqual(Array(network.velocities), velocity, "plain SGD must leave the velocities alone")
+                }
             }
-            XCTAssertTrue(mismatches.isEmpty, "\(layers.count) layers, \(threads) threads, \(rule): \(mismatches.count) of \(before.count) parameters differ: \(mismatches.prefix(5))")
-            XCTAssertNotEqual(after, before, "\(threads) threads: the step changed nothing")
-            if rule.momentum == 0 {
-                XCTAssertEqual(Array(network.velocities), velocity, "plain SGD must leave the velocities alone")
-            }
-          }
         }
     }
 
