@@ -77,6 +77,24 @@ void ck_sgemm_layer(int trans_a, int trans_b, int m, int n, int k, float alpha,
 
 /* ----------------------------------------------------------------- conv2d */
 
+/* How ck_conv2d_forward multiplies.  PACKED: the variant's own kernel,
+ * the weights packed once per call rather than once per image.  GEMM: per
+ * image through ck_sgemm_layer.  AUTO (the default): PACKED where the
+ * weights have at least 100 columns (C*KH*KW), where it measured faster
+ * than OpenBLAS (the seed's second conv layer, 500 columns: 23.5 against
+ * 28.8 us an image); GEMM below that, where OpenBLAS's small-matrix kernel
+ * won (the first layer, 25 columns: 6.1 against 7.1 us).
+ * SWIFTNET_CONV_FORWARD=auto|packed|gemm or ck_conv_forward_path_select()
+ * overrides. */
+typedef enum {
+    CK_CONV_FORWARD_AUTO = 0,
+    CK_CONV_FORWARD_PACKED = 1,
+    CK_CONV_FORWARD_GEMM = 2,
+} ck_conv_forward_path;
+ck_conv_forward_path ck_conv_forward_path_current(void);
+void ck_conv_forward_path_select(ck_conv_forward_path path);
+const char *ck_conv_forward_path_name(ck_conv_forward_path path);
+
 /* Valid convolution, stride 1 (cross-correlation, as in every modern
  * framework): inp (B,C,H,W), weight (OC,C,KH,KW), optional bias (OC) or
  * NULL, out (B,OC,H-KH+1,W-KW+1).  The workspace holds at least

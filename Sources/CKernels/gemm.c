@@ -5,7 +5,8 @@
  * the dispatcher picked.  ck_sgemm_openblas makes the same call through
  * OpenBLAS.  ck_sgemm_layer, which the layer kernels call, picks between
  * the two: whichever measured faster at our small shapes (OpenBLAS, for
- * now), unless SWIFTNET_GEMM says otherwise.
+ * now), unless SWIFTNET_GEMM says otherwise.  The choice of convolution
+ * forward's path (SWIFTNET_CONV_FORWARD) lives here too.
  */
 #include "ckernels.h"
 #include "variants.h"
@@ -17,7 +18,7 @@
 
 /* Per-thread scratch, one buffer per slot, grown on demand and kept for the
  * thread's life (a pthread key frees it when the thread ends). */
-enum { SCRATCH_GEMM, SCRATCH_FUSED, SCRATCH_SLOTS };
+enum { SCRATCH_GEMM, SCRATCH_FUSED, SCRATCH_CONV_WEIGHTS, SCRATCH_SLOTS };
 static pthread_key_t scratch_keys[SCRATCH_SLOTS];
 static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
 static _Thread_local float *scratch_floats[SCRATCH_SLOTS];
@@ -42,6 +43,7 @@ static float *thread_scratch(int slot, size_t floats) {
 
 float *ck_gemm_scratch(size_t floats) { return thread_scratch(SCRATCH_GEMM, floats); }
 float *ck_fused_scratch(size_t floats) { return thread_scratch(SCRATCH_FUSED, floats); }
+float *ck_conv_weight_scratch(size_t floats) { return thread_scratch(SCRATCH_CONV_WEIGHTS, floats); }
 
 void ck_sgemm(int trans_a, int trans_b, int m, int n, int k, float alpha,
               const float *a, int lda, const float *b, int ldb, float beta,
@@ -99,4 +101,27 @@ void ck_sgemm_layer(int trans_a, int trans_b, int m, int n, int k, float alpha,
     } else {
         ck_sgemm(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
     }
+}
+
+static _Atomic int conv_forward_path = -1;
+static const char *const conv_forward_path_names[] = {"auto", "packed", "gemm"};
+
+const char *ck_conv_forward_path_name(ck_conv_forward_path path) {
+    return path >= CK_CONV_FORWARD_AUTO && path <= CK_CONV_FORWARD_GEMM ? conv_forward_path_names[path] : "auto";
+}
+
+ck_conv_forward_path ck_conv_forward_path_current(void) {
+    int path = conv_forward_path;
+    if (path < 0) {
+        const char *wanted = getenv("SWIFTNET_CONV_FORWARD");
+        path = CK_CONV_FORWARD_AUTO;
+        for (int candidate = CK_CONV_FORWARD_AUTO; candidate <= CK_CONV_FORWARD_GEMM; candidate++)
+            if (wanted != NULL && strcmp(wanted, conv_forward_path_names[candidate]) == 0) path = candidate;
+        conv_forward_path = path;
+    }
+    return (ck_conv_forward_path)path;
+}
+
+void ck_conv_forward_path_select(ck_conv_forward_path path) {
+    conv_forward_path = path >= CK_CONV_FORWARD_AUTO && path <= CK_CONV_FORWARD_GEMM ? path : CK_CONV_FORWARD_AUTO;
 }

@@ -2,8 +2,9 @@
  * layers.c: the layer kernels, built on ck_sgemm_layer and the vector variants.
  *
  * Convolution is im2col + GEMM, one image at a time, into a caller-owned
- * workspace (as darknet does); its backward recomputes the columns rather
- * than keep B copies of them.  Max-pool saves argmax indices so that its
+ * workspace (as darknet does); forward may use the variant's packed-weight
+ * GEMM instead of ck_sgemm_layer (see ck_conv_forward_path).  Backward
+ * recomputes the columns rather than keep B copies of them.  Max-pool saves argmax indices so that its
  * backward is a scatter.  A fully connected layer is one GEMM each way.
  */
 #include "ckernels.h"
@@ -19,50 +20,33 @@ size_t ck_conv2d_workspace_floats(int C, int H, int W, int KH, int KW) {
     return (size_t)C * KH * KW * OH * OW;
 }
 
-/* col (C*KH*KW, OH*OW): row (c,ky,kx) holds the input pixels that meet
- * weight (c,ky,kx) at every output position. */
-static void im2col(float *restrict col, const float *restrict image, int C,
-                   int H, int W, int KH, int KW) {
-    int OH = H - KH + 1, OW = W - KW + 1;
-    for (int c = 0; c < C; c++)
-        for (int ky = 0; ky < KH; ky++)
-            for (int kx = 0; kx < KW; kx++) {
-                const float *src = image + ((size_t)c * H + ky) * W + kx;
-                /* rows are short (8 to 24 floats): a plain loop beats a
-                 * memcpy call per row */
-                for (int y = 0; y < OH; y++) {
-                    const float *row = src + (size_t)y * W;
-                    for (int x = 0; x < OW; x++) col[x] = row[x];
-                    col += OW;
-                }
-            }
-}
-
-/* image (C,H,W) += the columns folded back onto the pixels they came from. */
-static void col2im_accumulate(float *restrict image, const float *restrict col,
-                              int C, int H, int W, int KH, int KW) {
-    int OH = H - KH + 1, OW = W - KW + 1;
-    for (int c = 0; c < C; c++)
-        for (int ky = 0; ky < KH; ky++)
-            for (int kx = 0; kx < KW; kx++) {
-                float *dst = image + ((size_t)c * H + ky) * W + kx;
-                for (int y = 0; y < OH; y++) {
-                    float *row = dst + (size_t)y * W;
-                    for (int x = 0; x < OW; x++) row[x] += col[x];
-                    col += OW;
-                }
-            }
+/* The rule ckernels.h gives for ck_conv_forward_path. */
+static int use_packed_conv_forward(int columns) {
+    switch (ck_conv_forward_path_current()) {
+    case CK_CONV_FORWARD_PACKED: return 1;
+    case CK_CONV_FORWARD_GEMM: return 0;
+    case CK_CONV_FORWARD_AUTO: default: return columns >= 100;
+    }
 }
 
 void ck_conv2d_forward(float *out, float *workspace, const float *inp,
                        const float *weight, const float *bias, int B, int C,
                        int H, int W, int OC, int KH, int KW) {
     int OH = H - KH + 1, OW = W - KW + 1, ckk = C * KH * KW, pixels = OH * OW;
+    const ck_variant_table *variant = ck_active_variant();
+    float *packed_weight = NULL;
+    if (use_packed_conv_forward(ckk)) {
+        packed_weight = ck_conv_weight_scratch(variant->conv_packed_weight_floats(OC, ckk));
+        if (packed_weight) variant->conv_pack_weights(packed_weight, weight, OC, ckk);
+    }
     for (int b = 0; b < B; b++) {
         const float *image = inp + (size_t)b * C * H * W;
         float *result = out + (size_t)b * OC * pixels;
-        im2col(workspace, image, C, H, W, KH, KW);
-        ck_sgemm_layer(0, 0, OC, pixels, ckk, 1.0f, weight, ckk, workspace, pixels, 0.0f, result, pixels);
+        variant->im2col(workspace, image, C, H, W, KH, KW);
+        if (packed_weight)
+            variant->conv_gemm_packed(result, packed_weight, workspace, OC, pixels, ckk);
+        else  /* the GEMM backend's path, or out of memory for the packed weights */
+            ck_sgemm_layer(0, 0, OC, pixels, ckk, 1.0f, weight, ckk, workspace, pixels, 0.0f, result, pixels);
         if (bias)
             for (int o = 0; o < OC; o++)
                 for (int p = 0; p < pixels; p++) result[(size_t)o * pixels + p] += bias[o];
@@ -74,6 +58,7 @@ void ck_conv2d_backward(float *dinp, float *dweight, float *dbias,
                         const float *weight, int B, int C, int H, int W, int OC,
                         int KH, int KW) {
     int OH = H - KH + 1, OW = W - KW + 1, ckk = C * KH * KW, pixels = OH * OW;
+    const ck_variant_table *variant = ck_active_variant();
     for (int b = 0; b < B; b++) {
         const float *grad = dout + (size_t)b * OC * pixels;
         if (dbias)
@@ -82,11 +67,11 @@ void ck_conv2d_backward(float *dinp, float *dweight, float *dbias,
                 for (int p = 0; p < pixels; p++) sum += grad[(size_t)o * pixels + p];
                 dbias[o] += sum;
             }
-        im2col(workspace, inp + (size_t)b * C * H * W, C, H, W, KH, KW);
+        variant->im2col(workspace, inp + (size_t)b * C * H * W, C, H, W, KH, KW);
         ck_sgemm_layer(0, 1, OC, ckk, pixels, 1.0f, grad, pixels, workspace, pixels, 1.0f, dweight, ckk);
         if (dinp) {
             ck_sgemm_layer(1, 0, ckk, pixels, OC, 1.0f, weight, ckk, grad, pixels, 0.0f, workspace, pixels);
-            col2im_accumulate(dinp + (size_t)b * C * H * W, workspace, C, H, W, KH, KW);
+            variant->col2im_accumulate(dinp + (size_t)b * C * H * W, workspace, C, H, W, KH, KW);
         }
     }
 }

@@ -34,6 +34,20 @@ typedef struct {
                                 const float *weights, int count, float eta,
                                 float l2, float *velocity, float mu,
                                 int nesterov, size_t n);
+    /* Convolution forward's GEMM, with the weights packed once per call:
+     * conv_pack_weights fills the first part of a buffer of
+     * conv_packed_weight_floats(OC, K) floats, and conv_gemm_packed writes
+     * out (OC x P) = weight (OC x K) @ cols (K x P), cols row-major, using
+     * the rest of the buffer as scratch. */
+    size_t (*conv_packed_weight_floats)(int OC, int K);
+    void (*conv_pack_weights)(float *packed, const float *weight, int OC, int K);
+    void (*conv_gemm_packed)(float *out, float *packed, const float *cols,
+                             int OC, int P, int K);
+    /* cols (C*KH*KW x OH*OW) of one image, and its adjoint added back. */
+    void (*im2col)(float *cols, const float *image, int C, int H, int W,
+                   int KH, int KW);
+    void (*col2im_accumulate)(float *image, const float *cols, int C, int H,
+                              int W, int KH, int KW);
 } ck_variant_table;
 
 extern const ck_variant_table ck_variant_scalar;
@@ -51,5 +65,7 @@ float *ck_gemm_scratch(size_t floats);
 /* The same, a second buffer, for the fused dense backward's temporaries
  * (which call the GEMM, so cannot share its scratch). */
 float *ck_fused_scratch(size_t floats);
+/* A third, for convolution forward's packed weights. */
+float *ck_conv_weight_scratch(size_t floats);
 
 #endif

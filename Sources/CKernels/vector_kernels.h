@@ -137,6 +137,163 @@ static void sgemm_accumulate(int trans_a, int trans_b, int m, int n, int k,
     }
 }
 
+/* col (C*KH*KW, OH*OW): row (c,ky,kx) holds the input pixels that meet
+ * weight (c,ky,kx) at every output position.  The rows are short (24 and
+ * 8 floats at the seed's shapes), so a copy of unknown length per row
+ * costs more than the data: the seed's widths get copies of fixed length,
+ * which compile to a few vector moves (4x faster at width 8). */
+static inline __attribute__((always_inline)) void im2col_of_width(
+    float *restrict col, const float *restrict image, int C, int H, int W,
+    int KH, int KW, int OW) {
+    int OH = H - KH + 1;
+    for (int c = 0; c < C; c++)
+        for (int ky = 0; ky < KH; ky++)
+            for (int kx = 0; kx < KW; kx++) {
+                const float *src = image + ((size_t)c * H + ky) * W + kx;
+                for (int y = 0; y < OH; y++) {
+                    memcpy(col, src + (size_t)y * W, (size_t)OW * sizeof(float));
+                    col += OW;
+                }
+            }
+}
+
+static void im2col(float *restrict col, const float *restrict image, int C,
+                   int H, int W, int KH, int KW) {
+    switch (W - KW + 1) {
+    case 8: im2col_of_width(col, image, C, H, W, KH, KW, 8); break;
+    case 24: im2col_of_width(col, image, C, H, W, KH, KW, 24); break;
+    default: im2col_of_width(col, image, C, H, W, KH, KW, W - KW + 1); break;
+    }
+}
+
+/* image (C,H,W) += the columns folded back onto the pixels they came
+ * from; fixed widths as in im2col. */
+static inline __attribute__((always_inline)) void col2im_of_width(
+    float *restrict image, const float *restrict col, int C, int H, int W,
+    int KH, int KW, int OW) {
+    int OH = H - KH + 1;
+    for (int c = 0; c < C; c++)
+        for (int ky = 0; ky < KH; ky++)
+            for (int kx = 0; kx < KW; kx++) {
+                float *dst = image + ((size_t)c * H + ky) * W + kx;
+                for (int y = 0; y < OH; y++) {
+                    float *row = dst + (size_t)y * W;
+                    for (int x = 0; x < OW; x++) row[x] += col[x];
+                    col += OW;
+                }
+            }
+}
+
+static void col2im_accumulate(float *restrict image, const float *restrict col,
+                              int C, int H, int W, int KH, int KW) {
+    switch (W - KW + 1) {
+    case 8: col2im_of_width(image, col, C, H, W, KH, KW, 8); break;
+    case 24: col2im_of_width(image, col, C, H, W, KH, KW, 24); break;
+    default: col2im_of_width(image, col, C, H, W, KH, KW, W - KW + 1); break;
+    }
+}
+
+/* Convolution forward as one GEMM per image, out (OC x P) = W (OC x K) @
+ * cols (K x P), with cols row-major as im2col writes them and W packed
+ * once per call (conv_pack_weights) rather than once per image as a
+ * general GEMM must.  Each k step loads NR pixels of one cols row and
+ * broadcasts CK_CONV_MR weights; the whole K stays in the accumulators,
+ * so out is written once and never read.  At the seed's shapes (K <= 500)
+ * a weight panel fits in L1 and an image's cols in L2. */
+#ifndef CK_CONV_MR
+#define CK_CONV_MR CK_MR
+#endif
+#ifndef CK_CONV_NV
+#define CK_CONV_NV 2
+#endif
+#define CK_CONV_NR (CK_CONV_NV * CK_VEC)
+
+/* The packed weights and, after them, the strip conv_tile_narrow needs. */
+static size_t conv_packed_weight_floats(int OC, int K) {
+    return (size_t)((OC + CK_CONV_MR - 1) / CK_CONV_MR) * CK_CONV_MR * (size_t)K + (size_t)K * CK_CONV_NR;
+}
+
+/* dst: ceil(OC/MR) panels, each K x MR, rows past OC zero. */
+static void conv_pack_weights(float *restrict dst, const float *restrict weight, int OC, int K) {
+    for (int o0 = 0; o0 < OC; o0 += CK_CONV_MR) {
+        int rows = OC - o0 < CK_CONV_MR ? OC - o0 : CK_CONV_MR;
+        for (int k = 0; k < K; k++) {
+            for (int r = 0; r < rows; r++) dst[r] = weight[(size_t)(o0 + r) * K + k];
+            for (int r = rows; r < CK_CONV_MR; r++) dst[r] = 0.0f;
+            dst += CK_CONV_MR;
+        }
+    }
+}
+
+/* out[0:rows, 0:CONV_NR] = panel @ cols[:, 0:CONV_NR], a full-width tile
+ * of CK_CONV_MR x CK_CONV_NV vectors of accumulators. */
+static inline void conv_tile(float *out, int P, const float *restrict panel,
+                             const float *restrict cols, int K, int rows) {
+    ck_vf acc[CK_CONV_MR][CK_CONV_NV];
+#pragma clang loop unroll(full)
+    for (int r = 0; r < CK_CONV_MR; r++)
+#pragma clang loop unroll(full)
+        for (int v = 0; v < CK_CONV_NV; v++) acc[r][v] = (ck_vf){0};
+    for (int k = 0; k < K; k++) {
+        const float *row = cols + (size_t)k * P;
+        ck_vf x[CK_CONV_NV];
+#pragma clang loop unroll(full)
+        for (int v = 0; v < CK_CONV_NV; v++) x[v] = vload(row + v * CK_VEC);
+#pragma clang loop unroll(full)
+        for (int r = 0; r < CK_CONV_MR; r++)
+            /* scalar * vector splats with one broadcast; (ck_vf){0} + w
+             * would cost an add first, since 0 + -0 is not -0 */
+#pragma clang loop unroll(full)
+            for (int v = 0; v < CK_CONV_NV; v++) acc[r][v] += panel[r] * x[v];
+        panel += CK_CONV_MR;
+    }
+    if (rows == CK_CONV_MR) {
+#pragma clang loop unroll(full)
+        for (int r = 0; r < CK_CONV_MR; r++)
+#pragma clang loop unroll(full)
+            for (int v = 0; v < CK_CONV_NV; v++) vstore(out + (size_t)r * P + v * CK_VEC, acc[r][v]);
+    } else {
+        for (int r = 0; r < rows; r++)
+#pragma clang loop unroll(full)
+            for (int v = 0; v < CK_CONV_NV; v++) vstore(out + (size_t)r * P + v * CK_VEC, acc[r][v]);
+    }
+}
+
+/* The last width < NR pixels, from a zero-padded copy of their columns
+ * (strip: K x NR floats), through conv_tile and a tile on the stack. */
+static void conv_tile_narrow(float *out, int P, const float *restrict panel,
+                             const float *restrict strip, int K, int rows, int width) {
+    float tile[CK_CONV_MR * CK_CONV_NR];
+    conv_tile(tile, CK_CONV_NR, panel, strip, K, rows);
+    for (int r = 0; r < rows; r++)
+        memcpy(out + (size_t)r * P, tile + r * CK_CONV_NR, (size_t)width * sizeof(float));
+}
+
+/* packed: as conv_pack_weights filled it; the strip after the weights is
+ * this call's scratch. */
+static void conv_gemm_packed(float *restrict out, float *restrict packed,
+                             const float *restrict cols, int OC, int P, int K) {
+    size_t panel_floats = (size_t)CK_CONV_MR * K;
+    /* pixels outer: one NR-wide strip of cols stays in L1 across the panels */
+    int x = 0;
+    for (; x + CK_CONV_NR <= P; x += CK_CONV_NR)
+        for (int o0 = 0; o0 < OC; o0 += CK_CONV_MR) {
+            int rows = OC - o0 < CK_CONV_MR ? OC - o0 : CK_CONV_MR;
+            conv_tile(out + (size_t)o0 * P + x, P, packed + (size_t)(o0 / CK_CONV_MR) * panel_floats, cols + x, K, rows);
+        }
+    if (x == P) return;
+    int width = P - x;
+    float *strip = packed + (size_t)((OC + CK_CONV_MR - 1) / CK_CONV_MR) * panel_floats;
+    for (int k = 0; k < K; k++) {
+        memcpy(strip + (size_t)k * CK_CONV_NR, cols + (size_t)k * P + x, (size_t)width * sizeof(float));
+        memset(strip + (size_t)k * CK_CONV_NR + width, 0, (size_t)(CK_CONV_NR - width) * sizeof(float));
+    }
+    for (int o0 = 0; o0 < OC; o0 += CK_CONV_MR) {
+        int rows = OC - o0 < CK_CONV_MR ? OC - o0 : CK_CONV_MR;
+        conv_tile_narrow(out + (size_t)o0 * P + x, P, packed + (size_t)(o0 / CK_CONV_MR) * panel_floats, strip, K, rows, width);
+    }
+}
+
 /* exp(x) by range reduction to [-ln2/2, ln2/2] and Cephes' polynomial;
  * about 2 ulp, branch-free so that loops over it vectorise. */
 static inline float vexpf(float x) {
@@ -359,4 +516,9 @@ const ck_variant_table CK_VARIANT_TABLE = {
     .maxpool2x2_forward = maxpool2x2_forward,
     .dropout_mask = dropout_mask,
     .sgd_update_combined = sgd_update_combined,
+    .conv_packed_weight_floats = conv_packed_weight_floats,
+    .conv_pack_weights = conv_pack_weights,
+    .conv_gemm_packed = conv_gemm_packed,
+    .im2col = im2col,
+    .col2im_accumulate = col2im_accumulate,
 };

@@ -117,9 +117,15 @@ private func seedKernels(batch b: Int) -> [KernelCase] {
         let flops = 2.0 * Double(b * oc * oh * ow * c * k * k)
         let shape = "\(c)x\(h)x\(w) -> \(oc)x\(oh)x\(ow)"
         let args = (Int32(c), Int32(h), Int32(w), Int32(oc), Int32(k))
-        cases.append(KernelCase(name: "conv2d forward \(shape)", flops: flops,
-            fast: { ck_conv2d_forward(out, workspace, x, weight, nil, B, args.0, args.1, args.2, args.3, args.4, args.4) },
+        let forward = { ck_conv2d_forward(out, workspace, x, weight, nil, B, args.0, args.1, args.2, args.3, args.4, args.4) }
+        cases.append(KernelCase(name: "conv2d forward \(shape)", flops: flops, fast: forward,
             reference: { ck_conv2d_forward_ref(out, x, weight, nil, B, args.0, args.1, args.2, args.3, args.4, args.4) }))
+        // Both paths that AUTO chooses between, so the choice can be checked here.
+        for path in [CK_CONV_FORWARD_PACKED, CK_CONV_FORWARD_GEMM] {
+            let name = String(cString: ck_conv_forward_path_name(path))
+            cases.append(KernelCase(name: "  the same, \(name) path", flops: flops,
+                                    fast: forcingConvForwardPath(path, forward), reference: nil))
+        }
         let wantInput = c > 1
         cases.append(KernelCase(name: "conv2d backward \(shape)\(wantInput ? " +dx" : "")", flops: flops * (wantInput ? 2 : 1),
             fast: { ck_conv2d_backward(wantInput ? dx : nil, dweight, nil, workspace, dout, x, weight, B, args.0, args.1, args.2, args.3, args.4, args.4) },
@@ -201,4 +207,15 @@ private final class PointerOwner<T> {
     let pointer: UnsafeMutablePointer<T>
     init(_ pointer: UnsafeMutablePointer<T>) { self.pointer = pointer }
     deinit { pointer.deallocate() }
+}
+
+/// `body` with convolution forward's path forced for the call, and the
+/// previous choice put back after it.
+private func forcingConvForwardPath(_ path: ck_conv_forward_path, _ body: @escaping () -> Void) -> () -> Void {
+    {
+        let previous = ck_conv_forward_path_current()
+        ck_conv_forward_path_select(path)
+        body()
+        ck_conv_forward_path_select(previous)
+    }
 }

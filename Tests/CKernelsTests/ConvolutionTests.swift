@@ -1,6 +1,7 @@
 // ConvolutionTests.swift: ck_conv2d_forward / ck_conv2d_backward (im2col +
-// GEMM, under every vector variant) against the direct-loop oracles, and both
-// backward passes against central differences.
+// GEMM, under every vector variant; forward also through the packed-weight
+// kernel) against the direct-loop oracles, and both backward passes against
+// central differences.
 //
 // Shapes are odd: non-square images and kernels, 1x1 and full-image kernels,
 // and a network3-sized second layer whose C*KH*KW = 500 exceeds the GEMM's
@@ -37,6 +38,7 @@ final class ConvolutionTests: KernelTestCase {
         ConvShape(B: 3, C: 2, H: 13, W: 11, OC: 4, KH: 1, KW: 1),  // 1x1 kernel
         ConvShape(B: 2, C: 1, H: 28, W: 28, OC: 7, KH: 5, KW: 5),  // network3's first layer
         ConvShape(B: 2, C: 20, H: 12, W: 12, OC: 13, KH: 5, KW: 5),  // C*KH*KW = 500 > KC
+        ConvShape(B: 3, C: 20, H: 12, W: 12, OC: 40, KH: 5, KW: 5),  // network3's second layer
     ]
 
     func testForwardMatchesReference() {
@@ -51,7 +53,7 @@ final class ConvolutionTests: KernelTestCase {
                 var want = [Float](repeating: .nan, count: shape.outputCount)
                 let (B, C, H, W, OC, KH, KW) = shape.args
                 ck_conv2d_forward_ref(&want, inp, weight, useBias ? bias : nil, B, C, H, W, OC, KH, KW)
-                forEachLayerVariant { variant in
+                forEachConvForwardVariant { variant in
                     var got = [Float](repeating: .nan, count: shape.outputCount)
                     var workspace = makeWorkspace(shape)
                     ck_conv2d_forward(&got, &workspace, inp, weight, useBias ? bias : nil, B, C, H, W, OC, KH, KW)
