@@ -120,7 +120,8 @@ void ck_conv2d_backward_ref(float *dinp, float *dweight, float *dbias,
 
 /* Non-overlapping PHxPW max-pool, borders ignored (ignore_border=True):
  * inp (B,C,H,W) -> out (B,C,H/PH,W/PW).  argmax (same shape as out) saves
- * the flat index into inp of each window's maximum (the first one on ties). */
+ * the flat index into inp of each window's maximum (the first one on ties),
+ * for the backward; NULL when there will be none (evaluation). */
 void ck_maxpool2d_forward(float *out, int32_t *argmax, const float *inp, int B,
                           int C, int H, int W, int PH, int PW);
 /* dinp (B,C,H,W) += scatter of dout through argmax. */

@@ -99,7 +99,7 @@ void ck_maxpool2d_forward(float *out, int32_t *argmax, const float *inp, int B,
                     }
                 size_t o = ((size_t)bc * OH + y) * OW + x;
                 out[o] = best;
-                argmax[o] = (int32_t)((size_t)bc * H * W + best_index);
+                if (argmax) argmax[o] = (int32_t)((size_t)bc * H * W + best_index);
             }
     }
 }

@@ -26,7 +26,9 @@ final class PoolingTests: KernelTestCase {
         PoolShape(B: 1, C: 2, H: 10, W: 11, PH: 3, PW: 3),
         PoolShape(B: 2, C: 2, H: 7, W: 9, PH: 1, PW: 2),
         PoolShape(B: 1, C: 1, H: 3, W: 3, PH: 3, PW: 3),  // one window covers the image
-        PoolShape(B: 3, C: 20, H: 24, W: 24, PH: 2, PW: 2),  // network3's first pool
+        PoolShape(B: 3, C: 20, H: 24, W: 24, PH: 2, PW: 2),  // network3's first pool, several blocks
+        PoolShape(B: 3, C: 40, H: 8, W: 8, PH: 2, PW: 2),  // and its second
+        PoolShape(B: 2, C: 3, H: 6, W: 10, PH: 2, PW: 2),  // even, but not a width of the seed's
     ]
 
     func testForwardAndBackwardMatchReferenceWithDistinctValues() {
@@ -112,6 +114,10 @@ final class PoolingTests: KernelTestCase {
             var gradient = prefill
             ck_maxpool2d_backward(&gradient, dout, argmax, B, C, H, W, PH, PW)
             assertClose(gradient, wantGradient, .exact, "\(what) backward [\(isa)]", file: file, line: line)
+            // Evaluation passes no argmax, and takes another path for even shapes.
+            var evaluated = [Float](repeating: .nan, count: shape.outputCount)
+            ck_maxpool2d_forward(&evaluated, nil, inp, B, C, H, W, PH, PW)
+            assertClose(evaluated, want, .exact, "\(what) forward without argmax [\(isa)]", file: file, line: line)
         }
     }
 

@@ -75,7 +75,9 @@ final class ConvPoolRunner: LayerRunner {
         }
         ck_conv2d_forward(convolved.pointer, workspace.pointer, input, parameters.weights, nil,
                           Int32(batch), c, h, w, filters, kh, kw)
-        ck_maxpool2d_forward(activations.pointer, argmax.pointer, convolved.pointer, Int32(batch), filters,
+        // Only a training pass has a backward to follow, and so needs argmax.
+        ck_maxpool2d_forward(activations.pointer, context.training ? argmax.pointer : nil, convolved.pointer,
+                             Int32(batch), filters,
                              Int32(convolvedShape.height), Int32(convolvedShape.width),
                              Int32(pool.height), Int32(pool.width))
         ck_bias_activation_forward(activations.pointer, activations.pointer, parameters.biases, Int32(batch),

@@ -24,7 +24,9 @@ final class MaxPoolRunner: LayerRunner {
 
     func forward(_ input: UnsafePointer<Float>, batch: Int, context: PassContext) {
         let shape = layer.inputShape
-        ck_maxpool2d_forward(pooled.pointer, argmax.pointer, input, Int32(batch), Int32(shape.channels),
+        // Only a training pass has a backward to follow, and so needs argmax.
+        ck_maxpool2d_forward(pooled.pointer, context.training ? argmax.pointer : nil, input, Int32(batch),
+                             Int32(shape.channels),
                              Int32(shape.height), Int32(shape.width), Int32(layer.poolSize.height), Int32(layer.poolSize.width))
     }
 
