@@ -77,23 +77,28 @@ void ck_sgemm_layer(int trans_a, int trans_b, int m, int n, int k, float alpha,
 
 /* ----------------------------------------------------------------- conv2d */
 
-/* How ck_conv2d_forward multiplies.  PACKED: the variant's own kernel,
- * the weights packed once per call rather than once per image.  GEMM: per
- * image through ck_sgemm_layer.  AUTO (the default): PACKED where the
- * weights have at least 100 columns (C*KH*KW), where it measured faster
- * than OpenBLAS (the seed's second conv layer, 500 columns: 23.5 against
- * 28.8 us an image); GEMM below that, where OpenBLAS's small-matrix kernel
- * won (the first layer, 25 columns: 6.1 against 7.1 us).
- * SWIFTNET_CONV_FORWARD=auto|packed|gemm or ck_conv_forward_path_select()
+/* How the forward products of ck_conv2d_forward and ck_linear_forward*
+ * multiply, out (M x N) = a (M x K) @ b (K x N).  PACKED: the variant's
+ * own kernel, with the small operand (the conv weights, the dense inputs)
+ * packed once per call; a GEMM would also pack the large one (im2col's
+ * columns, the dense weights), and for a conv layer once per image.  GEMM:
+ * through ck_sgemm_layer.  AUTO (the default): PACKED where K >= 100 and
+ * N >= 32, and for a dense layer also M (the batch) <= 16, where it
+ * measured faster than OpenBLAS at the seed's shapes (second conv layer,
+ * K 500: 23.5 against 28.8 us an image; dense 2880 -> 100 at mini-batch
+ * 10: 74 against 113 us); GEMM elsewhere, where OpenBLAS won (first conv
+ * layer, K 25: 6.1 against 7.1 us; dense 100 -> 10: 0.4 against 1.0 us;
+ * dense 2880 -> 100 at batch 64: 411 against 539 us).
+ * SWIFTNET_FORWARD=auto|packed|gemm or ck_forward_path_select()
  * overrides. */
 typedef enum {
-    CK_CONV_FORWARD_AUTO = 0,
-    CK_CONV_FORWARD_PACKED = 1,
-    CK_CONV_FORWARD_GEMM = 2,
-} ck_conv_forward_path;
-ck_conv_forward_path ck_conv_forward_path_current(void);
-void ck_conv_forward_path_select(ck_conv_forward_path path);
-const char *ck_conv_forward_path_name(ck_conv_forward_path path);
+    CK_FORWARD_AUTO = 0,
+    CK_FORWARD_PACKED = 1,
+    CK_FORWARD_GEMM = 2,
+} ck_forward_path;
+ck_forward_path ck_forward_path_current(void);
+void ck_forward_path_select(ck_forward_path path);
+const char *ck_forward_path_name(ck_forward_path path);
 
 /* Valid convolution, stride 1 (cross-correlation, as in every modern
  * framework): inp (B,C,H,W), weight (OC,C,KH,KW), optional bias (OC) or
@@ -166,6 +171,12 @@ void ck_bias_activation_backward_ref(float *dinp, float *dbias,
 /* out (B,OUT) = scale * inp (B,IN) @ weight (IN,OUT).  Bias and activation
  * follow in ck_bias_activation_forward.  scale is (1 - p_dropout) when a
  * dropout layer is evaluated, else 1. */
+/* out (B x OUT) = scale * inp (B x K, rows ld_inp apart) @ weight (K x
+ * OUT): K consecutive input features and their weight rows, the part of a
+ * dense layer split by rows that one thread owns. */
+void ck_linear_forward_rows(float *out, const float *inp, int ld_inp,
+                            const float *weight, float scale, int B, int K,
+                            int OUT);
 void ck_linear_forward(float *out, const float *inp, const float *weight,
                        float scale, int B, int IN, int OUT);
 /* dinp (B,IN) or NULL += dout @ weight^T;  dweight (IN,OUT) += inp^T @ dout. */

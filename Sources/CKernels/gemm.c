@@ -5,8 +5,8 @@
  * the dispatcher picked.  ck_sgemm_openblas makes the same call through
  * OpenBLAS.  ck_sgemm_layer, which the layer kernels call, picks between
  * the two: whichever measured faster at our small shapes (OpenBLAS, for
- * now), unless SWIFTNET_GEMM says otherwise.  The choice of convolution
- * forward's path (SWIFTNET_CONV_FORWARD) lives here too.
+ * now), unless SWIFTNET_GEMM says otherwise.  The choice of the forward
+ * products' path (SWIFTNET_FORWARD) lives here too.
  */
 #include "ckernels.h"
 #include "variants.h"
@@ -18,7 +18,7 @@
 
 /* Per-thread scratch, one buffer per slot, grown on demand and kept for the
  * thread's life (a pthread key frees it when the thread ends). */
-enum { SCRATCH_GEMM, SCRATCH_FUSED, SCRATCH_CONV_WEIGHTS, SCRATCH_SLOTS };
+enum { SCRATCH_GEMM, SCRATCH_FUSED, SCRATCH_PANELS, SCRATCH_SLOTS };
 static pthread_key_t scratch_keys[SCRATCH_SLOTS];
 static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
 static _Thread_local float *scratch_floats[SCRATCH_SLOTS];
@@ -43,7 +43,7 @@ static float *thread_scratch(int slot, size_t floats) {
 
 float *ck_gemm_scratch(size_t floats) { return thread_scratch(SCRATCH_GEMM, floats); }
 float *ck_fused_scratch(size_t floats) { return thread_scratch(SCRATCH_FUSED, floats); }
-float *ck_conv_weight_scratch(size_t floats) { return thread_scratch(SCRATCH_CONV_WEIGHTS, floats); }
+float *ck_panel_scratch(size_t floats) { return thread_scratch(SCRATCH_PANELS, floats); }
 
 void ck_sgemm(int trans_a, int trans_b, int m, int n, int k, float alpha,
               const float *a, int lda, const float *b, int ldb, float beta,
@@ -103,25 +103,25 @@ void ck_sgemm_layer(int trans_a, int trans_b, int m, int n, int k, float alpha,
     }
 }
 
-static _Atomic int conv_forward_path = -1;
-static const char *const conv_forward_path_names[] = {"auto", "packed", "gemm"};
+static _Atomic int forward_path = -1;
+static const char *const forward_path_names[] = {"auto", "packed", "gemm"};
 
-const char *ck_conv_forward_path_name(ck_conv_forward_path path) {
-    return path >= CK_CONV_FORWARD_AUTO && path <= CK_CONV_FORWARD_GEMM ? conv_forward_path_names[path] : "auto";
+const char *ck_forward_path_name(ck_forward_path path) {
+    return path >= CK_FORWARD_AUTO && path <= CK_FORWARD_GEMM ? forward_path_names[path] : "auto";
 }
 
-ck_conv_forward_path ck_conv_forward_path_current(void) {
-    int path = conv_forward_path;
+ck_forward_path ck_forward_path_current(void) {
+    int path = forward_path;
     if (path < 0) {
-        const char *wanted = getenv("SWIFTNET_CONV_FORWARD");
-        path = CK_CONV_FORWARD_AUTO;
-        for (int candidate = CK_CONV_FORWARD_AUTO; candidate <= CK_CONV_FORWARD_GEMM; candidate++)
-            if (wanted != NULL && strcmp(wanted, conv_forward_path_names[candidate]) == 0) path = candidate;
-        conv_forward_path = path;
+        const char *wanted = getenv("SWIFTNET_FORWARD");
+        path = CK_FORWARD_AUTO;
+        for (int candidate = CK_FORWARD_AUTO; candidate <= CK_FORWARD_GEMM; candidate++)
+            if (wanted != NULL && strcmp(wanted, forward_path_names[candidate]) == 0) path = candidate;
+        forward_path = path;
     }
-    return (ck_conv_forward_path)path;
+    return (ck_forward_path)path;
 }
 
-void ck_conv_forward_path_select(ck_conv_forward_path path) {
-    conv_forward_path = path >= CK_CONV_FORWARD_AUTO && path <= CK_CONV_FORWARD_GEMM ? path : CK_CONV_FORWARD_AUTO;
+void ck_forward_path_select(ck_forward_path path) {
+    forward_path = path >= CK_FORWARD_AUTO && path <= CK_FORWARD_GEMM ? path : CK_FORWARD_AUTO;
 }

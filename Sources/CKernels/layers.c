@@ -2,10 +2,11 @@
  * layers.c: the layer kernels, built on ck_sgemm_layer and the vector variants.
  *
  * Convolution is im2col + GEMM, one image at a time, into a caller-owned
- * workspace (as darknet does); forward may use the variant's packed-weight
- * GEMM instead of ck_sgemm_layer (see ck_conv_forward_path).  Backward
- * recomputes the columns rather than keep B copies of them.  Max-pool saves argmax indices so that its
- * backward is a scatter.  A fully connected layer is one GEMM each way.
+ * workspace (as darknet does); its backward recomputes the columns rather
+ * than keep B copies of them.  A fully connected layer is one GEMM each
+ * way.  The forward products of both may instead go through the
+ * variant's packed-panel kernel (see ck_forward_path).  Max-pool saves
+ * argmax indices so that its backward is a scatter.
  */
 #include "ckernels.h"
 #include "variants.h"
@@ -20,12 +21,16 @@ size_t ck_conv2d_workspace_floats(int C, int H, int W, int KH, int KW) {
     return (size_t)C * KH * KW * OH * OW;
 }
 
-/* The rule ckernels.h gives for ck_conv_forward_path. */
-static int use_packed_conv_forward(int columns) {
-    switch (ck_conv_forward_path_current()) {
-    case CK_CONV_FORWARD_PACKED: return 1;
-    case CK_CONV_FORWARD_GEMM: return 0;
-    case CK_CONV_FORWARD_AUTO: default: return columns >= 100;
+/* The rules ckernels.h gives for ck_forward_path: whether out (M x N) =
+ * a (M x K) @ b (K x N) goes through gemm_packed (or ck_sgemm_layer).
+ * For a conv layer M is the filter count and the packing is saved once
+ * per image; for a dense layer M is the batch, and the packed kernel,
+ * which streams b once per panel of a, wins only while there are few. */
+static int use_packed_forward(int M, int K, int N, int is_conv) {
+    switch (ck_forward_path_current()) {
+    case CK_FORWARD_PACKED: return 1;
+    case CK_FORWARD_GEMM: return 0;
+    case CK_FORWARD_AUTO: default: return K >= 100 && N >= 32 && (is_conv || M <= 16);
     }
 }
 
@@ -35,16 +40,16 @@ void ck_conv2d_forward(float *out, float *workspace, const float *inp,
     int OH = H - KH + 1, OW = W - KW + 1, ckk = C * KH * KW, pixels = OH * OW;
     const ck_variant_table *variant = ck_active_variant();
     float *packed_weight = NULL;
-    if (use_packed_conv_forward(ckk)) {
-        packed_weight = ck_conv_weight_scratch(variant->conv_packed_weight_floats(OC, ckk));
-        if (packed_weight) variant->conv_pack_weights(packed_weight, weight, OC, ckk);
+    if (use_packed_forward(OC, ckk, pixels, 1)) {
+        packed_weight = ck_panel_scratch(variant->packed_panel_floats(OC, ckk));
+        if (packed_weight) variant->pack_panels(packed_weight, weight, ckk, OC, ckk, 1.0f);
     }
     for (int b = 0; b < B; b++) {
         const float *image = inp + (size_t)b * C * H * W;
         float *result = out + (size_t)b * OC * pixels;
         variant->im2col(workspace, image, C, H, W, KH, KW);
         if (packed_weight)
-            variant->conv_gemm_packed(result, packed_weight, workspace, OC, pixels, ckk);
+            variant->gemm_packed(result, pixels, packed_weight, workspace, pixels, OC, pixels, ckk);
         else  /* the GEMM backend's path, or out of memory for the packed weights */
             ck_sgemm_layer(0, 0, OC, pixels, ckk, 1.0f, weight, ckk, workspace, pixels, 0.0f, result, pixels);
         if (bias)
@@ -125,7 +130,21 @@ void ck_bias_activation_backward(float *dinp, float *dbias, const float *dout,
 
 void ck_linear_forward(float *out, const float *inp, const float *weight,
                        float scale, int B, int IN, int OUT) {
-    ck_sgemm_layer(0, 0, B, OUT, IN, scale, inp, IN, weight, OUT, 0.0f, out, OUT);
+    ck_linear_forward_rows(out, inp, IN, weight, scale, B, IN, OUT);
+}
+
+void ck_linear_forward_rows(float *out, const float *inp, int ld_inp,
+                            const float *weight, float scale, int B, int K,
+                            int OUT) {
+    if (B <= 0 || OUT <= 0) return;
+    const ck_variant_table *variant = ck_active_variant();
+    float *packed = use_packed_forward(B, K, OUT, 0) && K > 0 ? ck_panel_scratch(variant->packed_panel_floats(B, K)) : NULL;
+    if (packed == NULL) {  /* the GEMM backend's path, or out of memory */
+        ck_sgemm_layer(0, 0, B, OUT, K, scale, inp, ld_inp, weight, OUT, 0.0f, out, OUT);
+        return;
+    }
+    variant->pack_panels(packed, inp, ld_inp, B, K, scale);
+    variant->gemm_packed(out, OUT, packed, weight, OUT, B, OUT, K);
 }
 
 void ck_linear_backward(float *dinp, float *dweight, const float *dout,

@@ -34,15 +34,14 @@ typedef struct {
                                 const float *weights, int count, float eta,
                                 float l2, float *velocity, float mu,
                                 int nesterov, size_t n);
-    /* Convolution forward's GEMM, with the weights packed once per call:
-     * conv_pack_weights fills the first part of a buffer of
-     * conv_packed_weight_floats(OC, K) floats, and conv_gemm_packed writes
-     * out (OC x P) = weight (OC x K) @ cols (K x P), cols row-major, using
-     * the rest of the buffer as scratch. */
-    size_t (*conv_packed_weight_floats)(int OC, int K);
-    void (*conv_pack_weights)(float *packed, const float *weight, int OC, int K);
-    void (*conv_gemm_packed)(float *out, float *packed, const float *cols,
-                             int OC, int P, int K);
+    /* The forward products of conv and dense layers: pack_panels fills
+     * packed_panel_floats(M, K) floats with alpha * a (M x K, rows lda
+     * apart), and gemm_packed writes out (M x N, rows ldo apart) = that
+     * packed a @ b (K x N, rows ldb apart). */
+    size_t (*packed_panel_floats)(int M, int K);
+    void (*pack_panels)(float *packed, const float *a, int lda, int M, int K, float alpha);
+    void (*gemm_packed)(float *out, int ldo, const float *packed, const float *b,
+                        int ldb, int M, int N, int K);
     /* cols (C*KH*KW x OH*OW) of one image, and its adjoint added back. */
     void (*im2col)(float *cols, const float *image, int C, int H, int W,
                    int KH, int KW);
@@ -65,7 +64,7 @@ float *ck_gemm_scratch(size_t floats);
 /* The same, a second buffer, for the fused dense backward's temporaries
  * (which call the GEMM, so cannot share its scratch). */
 float *ck_fused_scratch(size_t floats);
-/* A third, for convolution forward's packed weights. */
-float *ck_conv_weight_scratch(size_t floats);
+/* A third, for the packed panels of gemm_packed. */
+float *ck_panel_scratch(size_t floats);
 
 #endif

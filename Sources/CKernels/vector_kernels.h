@@ -193,105 +193,112 @@ static void col2im_accumulate(float *restrict image, const float *restrict col,
     }
 }
 
-/* Convolution forward as one GEMM per image, out (OC x P) = W (OC x K) @
- * cols (K x P), with cols row-major as im2col writes them and W packed
- * once per call (conv_pack_weights) rather than once per image as a
- * general GEMM must.  Each k step loads NR pixels of one cols row and
- * broadcasts CK_CONV_MR weights; the whole K stays in the accumulators,
- * so out is written once and never read.  At the seed's shapes (K <= 500)
- * a weight panel fits in L1 and an image's cols in L2. */
-#ifndef CK_CONV_MR
-#define CK_CONV_MR CK_MR
+/* The forward products of conv and dense layers as one kernel:
+ * out (M x N) = a (M x K) @ b (K x N), where `a` is small and reused (a
+ * conv layer's weights across the images of a call, a dense layer's
+ * inputs) and `b` is large and read once, row-major as it lies (im2col's
+ * columns, a dense layer's weight rows).  `a` is packed once per call into
+ * CK_PANEL_MR-row panels (pack_panels), so a general GEMM's per-call
+ * packing of `b` is saved.  Each k step loads CK_PANEL_NV vectors of one
+ * row of b and broadcasts CK_PANEL_MR values of a; the whole K stays in
+ * the accumulators, so out is written once and never read.  The last
+ * columns, fewer than a tile, are read with masked loads. */
+#ifndef CK_PANEL_MR
+#define CK_PANEL_MR CK_MR
 #endif
-#ifndef CK_CONV_NV
-#define CK_CONV_NV 2
-#endif
-#define CK_CONV_NR (CK_CONV_NV * CK_VEC)
+#define CK_PANEL_NV 2
+#define CK_PANEL_NR (CK_PANEL_NV * CK_VEC)
 
-/* The packed weights and, after them, the strip conv_tile_narrow needs. */
-static size_t conv_packed_weight_floats(int OC, int K) {
-    return (size_t)((OC + CK_CONV_MR - 1) / CK_CONV_MR) * CK_CONV_MR * (size_t)K + (size_t)K * CK_CONV_NR;
+/* p[0:n] and zeros, 0 < n < CK_VEC, without reading past p[n-1]. */
+static inline ck_vf vload_first(const float *p, int n) {
+#if CK_VEC == 16
+    return (ck_vf)_mm512_maskz_loadu_ps((__mmask16)((1u << n) - 1u), p);
+#elif CK_VEC == 8
+    __m256i lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    return (ck_vf)_mm256_maskload_ps(p, _mm256_cmpgt_epi32(_mm256_set1_epi32(n), lanes));
+#else
+    float lanes[CK_VEC] = {0};
+    for (int i = 0; i < n; i++) lanes[i] = p[i];
+    return vload(lanes);
+#endif
 }
 
-/* dst: ceil(OC/MR) panels, each K x MR, rows past OC zero. */
-static void conv_pack_weights(float *restrict dst, const float *restrict weight, int OC, int K) {
-    for (int o0 = 0; o0 < OC; o0 += CK_CONV_MR) {
-        int rows = OC - o0 < CK_CONV_MR ? OC - o0 : CK_CONV_MR;
+static size_t packed_panel_floats(int M, int K) {
+    return (size_t)((M + CK_PANEL_MR - 1) / CK_PANEL_MR) * CK_PANEL_MR * (size_t)K;
+}
+
+/* dst: ceil(M/MR) panels, each K x MR, of alpha * a; rows past M zero. */
+static void pack_panels(float *restrict dst, const float *restrict a, int lda, int M, int K, float alpha) {
+    for (int i0 = 0; i0 < M; i0 += CK_PANEL_MR) {
+        int rows = M - i0 < CK_PANEL_MR ? M - i0 : CK_PANEL_MR;
         for (int k = 0; k < K; k++) {
-            for (int r = 0; r < rows; r++) dst[r] = weight[(size_t)(o0 + r) * K + k];
-            for (int r = rows; r < CK_CONV_MR; r++) dst[r] = 0.0f;
-            dst += CK_CONV_MR;
+            for (int r = 0; r < rows; r++) dst[r] = alpha * a[(size_t)(i0 + r) * lda + k];
+            for (int r = rows; r < CK_PANEL_MR; r++) dst[r] = 0.0f;
+            dst += CK_PANEL_MR;
         }
     }
 }
 
-/* out[0:rows, 0:CONV_NR] = panel @ cols[:, 0:CONV_NR], a full-width tile
- * of CK_CONV_MR x CK_CONV_NV vectors of accumulators. */
-static inline void conv_tile(float *out, int P, const float *restrict panel,
-                             const float *restrict cols, int K, int rows) {
-    ck_vf acc[CK_CONV_MR][CK_CONV_NV];
+/* out[0:rows, 0:width] = panel @ b[:, 0:width], width <= NR: a tile of
+ * MR x NV vectors of accumulators.  Always inlined with width == NR as a
+ * constant for the full tiles, so their loop has no masks. */
+static inline __attribute__((always_inline)) void packed_tile(
+    float *out, int ldo, const float *restrict panel, const float *restrict b,
+    int ldb, int K, int rows, int width) {
+    ck_vf acc[CK_PANEL_MR][CK_PANEL_NV];
 #pragma clang loop unroll(full)
-    for (int r = 0; r < CK_CONV_MR; r++)
+    for (int r = 0; r < CK_PANEL_MR; r++)
 #pragma clang loop unroll(full)
-        for (int v = 0; v < CK_CONV_NV; v++) acc[r][v] = (ck_vf){0};
+        for (int v = 0; v < CK_PANEL_NV; v++) acc[r][v] = (ck_vf){0};
     for (int k = 0; k < K; k++) {
-        const float *row = cols + (size_t)k * P;
-        ck_vf x[CK_CONV_NV];
+        const float *row = b + (size_t)k * ldb;
+        ck_vf x[CK_PANEL_NV];
 #pragma clang loop unroll(full)
-        for (int v = 0; v < CK_CONV_NV; v++) x[v] = vload(row + v * CK_VEC);
+        for (int v = 0; v < CK_PANEL_NV; v++) {
+            int lanes = width - v * CK_VEC;
+            x[v] = lanes >= CK_VEC ? vload(row + v * CK_VEC) : lanes > 0 ? vload_first(row + v * CK_VEC, lanes) : (ck_vf){0};
+        }
 #pragma clang loop unroll(full)
-        for (int r = 0; r < CK_CONV_MR; r++)
+        for (int r = 0; r < CK_PANEL_MR; r++)
             /* scalar * vector splats with one broadcast; (ck_vf){0} + w
              * would cost an add first, since 0 + -0 is not -0 */
 #pragma clang loop unroll(full)
-            for (int v = 0; v < CK_CONV_NV; v++) acc[r][v] += panel[r] * x[v];
-        panel += CK_CONV_MR;
+            for (int v = 0; v < CK_PANEL_NV; v++) acc[r][v] += panel[r] * x[v];
+        panel += CK_PANEL_MR;
     }
-    if (rows == CK_CONV_MR) {
+    if (width == CK_PANEL_NR && rows == CK_PANEL_MR) {
 #pragma clang loop unroll(full)
-        for (int r = 0; r < CK_CONV_MR; r++)
+        for (int r = 0; r < CK_PANEL_MR; r++)
 #pragma clang loop unroll(full)
-            for (int v = 0; v < CK_CONV_NV; v++) vstore(out + (size_t)r * P + v * CK_VEC, acc[r][v]);
+            for (int v = 0; v < CK_PANEL_NV; v++) vstore(out + (size_t)r * ldo + v * CK_VEC, acc[r][v]);
     } else {
-        for (int r = 0; r < rows; r++)
+        float tile[CK_PANEL_NR];
+        for (int r = 0; r < rows; r++) {
 #pragma clang loop unroll(full)
-            for (int v = 0; v < CK_CONV_NV; v++) vstore(out + (size_t)r * P + v * CK_VEC, acc[r][v]);
-    }
-}
-
-/* The last width < NR pixels, from a zero-padded copy of their columns
- * (strip: K x NR floats), through conv_tile and a tile on the stack. */
-static void conv_tile_narrow(float *out, int P, const float *restrict panel,
-                             const float *restrict strip, int K, int rows, int width) {
-    float tile[CK_CONV_MR * CK_CONV_NR];
-    conv_tile(tile, CK_CONV_NR, panel, strip, K, rows);
-    for (int r = 0; r < rows; r++)
-        memcpy(out + (size_t)r * P, tile + r * CK_CONV_NR, (size_t)width * sizeof(float));
-}
-
-/* packed: as conv_pack_weights filled it; the strip after the weights is
- * this call's scratch. */
-static void conv_gemm_packed(float *restrict out, float *restrict packed,
-                             const float *restrict cols, int OC, int P, int K) {
-    size_t panel_floats = (size_t)CK_CONV_MR * K;
-    /* pixels outer: one NR-wide strip of cols stays in L1 across the panels */
-    int x = 0;
-    for (; x + CK_CONV_NR <= P; x += CK_CONV_NR)
-        for (int o0 = 0; o0 < OC; o0 += CK_CONV_MR) {
-            int rows = OC - o0 < CK_CONV_MR ? OC - o0 : CK_CONV_MR;
-            conv_tile(out + (size_t)o0 * P + x, P, packed + (size_t)(o0 / CK_CONV_MR) * panel_floats, cols + x, K, rows);
+            for (int v = 0; v < CK_PANEL_NV; v++) vstore(tile + v * CK_VEC, acc[r][v]);
+            memcpy(out + (size_t)r * ldo, tile, (size_t)width * sizeof(float));
         }
-    if (x == P) return;
-    int width = P - x;
-    float *strip = packed + (size_t)((OC + CK_CONV_MR - 1) / CK_CONV_MR) * panel_floats;
-    for (int k = 0; k < K; k++) {
-        memcpy(strip + (size_t)k * CK_CONV_NR, cols + (size_t)k * P + x, (size_t)width * sizeof(float));
-        memset(strip + (size_t)k * CK_CONV_NR + width, 0, (size_t)(CK_CONV_NR - width) * sizeof(float));
     }
-    for (int o0 = 0; o0 < OC; o0 += CK_CONV_MR) {
-        int rows = OC - o0 < CK_CONV_MR ? OC - o0 : CK_CONV_MR;
-        conv_tile_narrow(out + (size_t)o0 * P + x, P, packed + (size_t)(o0 / CK_CONV_MR) * panel_floats, strip, K, rows, width);
-    }
+}
+
+/* out (M x N, rows ldo apart) = the packed a (M x K) @ b (K x N, rows ldb apart). */
+static void gemm_packed(float *restrict out, int ldo, const float *restrict packed,
+                        const float *restrict b, int ldb, int M, int N, int K) {
+    size_t panel_floats = (size_t)CK_PANEL_MR * K;
+    /* columns outer: one tile-wide strip of b stays in cache across the panels */
+    int j = 0;
+    for (; j + CK_PANEL_NR <= N; j += CK_PANEL_NR)
+        for (int i0 = 0; i0 < M; i0 += CK_PANEL_MR) {
+            int rows = M - i0 < CK_PANEL_MR ? M - i0 : CK_PANEL_MR;
+            packed_tile(out + (size_t)i0 * ldo + j, ldo, packed + (size_t)(i0 / CK_PANEL_MR) * panel_floats,
+                        b + j, ldb, K, rows, CK_PANEL_NR);
+        }
+    if (j < N)
+        for (int i0 = 0; i0 < M; i0 += CK_PANEL_MR) {
+            int rows = M - i0 < CK_PANEL_MR ? M - i0 : CK_PANEL_MR;
+            packed_tile(out + (size_t)i0 * ldo + j, ldo, packed + (size_t)(i0 / CK_PANEL_MR) * panel_floats,
+                        b + j, ldb, K, rows, N - j);
+        }
 }
 
 /* exp(x) by range reduction to [-ln2/2, ln2/2] and Cephes' polynomial;
@@ -558,9 +565,9 @@ const ck_variant_table CK_VARIANT_TABLE = {
     .maxpool2x2_forward = maxpool2x2_forward,
     .dropout_mask = dropout_mask,
     .sgd_update_combined = sgd_update_combined,
-    .conv_packed_weight_floats = conv_packed_weight_floats,
-    .conv_pack_weights = conv_pack_weights,
-    .conv_gemm_packed = conv_gemm_packed,
+    .packed_panel_floats = packed_panel_floats,
+    .pack_panels = pack_panels,
+    .gemm_packed = gemm_packed,
     .im2col = im2col,
     .col2im_accumulate = col2im_accumulate,
 };

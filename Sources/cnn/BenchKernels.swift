@@ -120,12 +120,7 @@ private func seedKernels(batch b: Int) -> [KernelCase] {
         let forward = { ck_conv2d_forward(out, workspace, x, weight, nil, B, args.0, args.1, args.2, args.3, args.4, args.4) }
         cases.append(KernelCase(name: "conv2d forward \(shape)", flops: flops, fast: forward,
             reference: { ck_conv2d_forward_ref(out, x, weight, nil, B, args.0, args.1, args.2, args.3, args.4, args.4) }))
-        // Both paths that AUTO chooses between, so the choice can be checked here.
-        for path in [CK_CONV_FORWARD_PACKED, CK_CONV_FORWARD_GEMM] {
-            let name = String(cString: ck_conv_forward_path_name(path))
-            cases.append(KernelCase(name: "  the same, \(name) path", flops: flops,
-                                    fast: forcingConvForwardPath(path, forward), reference: nil))
-        }
+        cases += bothForwardPaths(forward, flops: flops)
         let wantInput = c > 1
         cases.append(KernelCase(name: "conv2d backward \(shape)\(wantInput ? " +dx" : "")", flops: flops * (wantInput ? 2 : 1),
             fast: { ck_conv2d_backward(wantInput ? dx : nil, dweight, nil, workspace, dout, x, weight, B, args.0, args.1, args.2, args.3, args.4, args.4) },
@@ -163,9 +158,10 @@ private func seedKernels(batch b: Int) -> [KernelCase] {
         let x = buffer(b * nIn), weight = buffer(nIn * nOut), out = buffer(b * nOut), dout = buffer(b * nOut)
         let dx = buffer(b * nIn), dweight = buffer(nIn * nOut)
         let flops = 2.0 * Double(b * nIn * nOut)
-        cases.append(KernelCase(name: "linear forward \(nIn) -> \(nOut)", flops: flops,
-            fast: { ck_linear_forward(out, x, weight, 1, B, Int32(nIn), Int32(nOut)) },
+        let forward = { ck_linear_forward(out, x, weight, 1, B, Int32(nIn), Int32(nOut)) }
+        cases.append(KernelCase(name: "linear forward \(nIn) -> \(nOut)", flops: flops, fast: forward,
             reference: { ck_linear_forward_ref(out, x, weight, 1, B, Int32(nIn), Int32(nOut)) }))
+        cases += bothForwardPaths(forward, flops: flops)
         cases.append(KernelCase(name: "linear backward \(nIn) -> \(nOut)", flops: 2 * flops,
             fast: { ck_linear_backward(dx, dweight, dout, x, weight, B, Int32(nIn), Int32(nOut)) },
             reference: { ck_linear_backward_ref(dx, dweight, dout, x, weight, B, Int32(nIn), Int32(nOut)) }))
@@ -209,13 +205,22 @@ private final class PointerOwner<T> {
     deinit { pointer.deallocate() }
 }
 
-/// `body` with convolution forward's path forced for the call, and the
-/// previous choice put back after it.
-private func forcingConvForwardPath(_ path: ck_conv_forward_path, _ body: @escaping () -> Void) -> () -> Void {
+/// `forward` again under each path that AUTO chooses between (see
+/// ck_forward_path), so that the choice can be checked here.
+private func bothForwardPaths(_ forward: @escaping () -> Void, flops: Double) -> [KernelCase] {
+    [CK_FORWARD_PACKED, CK_FORWARD_GEMM].map { path in
+        KernelCase(name: "  the same, \(String(cString: ck_forward_path_name(path))) path", flops: flops,
+                   fast: forcingForwardPath(path, forward), reference: nil)
+    }
+}
+
+/// `body` with the forward path forced for the call, and the previous
+/// choice put back after it.
+private func forcingForwardPath(_ path: ck_forward_path, _ body: @escaping () -> Void) -> () -> Void {
     {
-        let previous = ck_conv_forward_path_current()
-        ck_conv_forward_path_select(path)
+        let previous = ck_forward_path_current()
+        ck_forward_path_select(path)
         body()
-        ck_conv_forward_path_select(previous)
+        ck_forward_path_select(previous)
     }
 }

@@ -53,7 +53,7 @@ final class ConvolutionTests: KernelTestCase {
                 var want = [Float](repeating: .nan, count: shape.outputCount)
                 let (B, C, H, W, OC, KH, KW) = shape.args
                 ck_conv2d_forward_ref(&want, inp, weight, useBias ? bias : nil, B, C, H, W, OC, KH, KW)
-                forEachConvForwardVariant { variant in
+                forEachForwardVariant { variant in
                     var got = [Float](repeating: .nan, count: shape.outputCount)
                     var workspace = makeWorkspace(shape)
                     ck_conv2d_forward(&got, &workspace, inp, weight, useBias ? bias : nil, B, C, H, W, OC, KH, KW)

@@ -144,19 +144,19 @@ let allISAs: [ck_isa] = [CK_ISA_SCALAR, CK_ISA_AVX2, CK_ISA_AVX512]
 /// previous backend back so that no test leaks its choice into the next.
 class KernelTestCase: XCTestCase {
     private var savedGemmBackend = CK_GEMM_OPENBLAS
-    private var savedConvForwardPath = CK_CONV_FORWARD_AUTO
+    private var savedForwardPath = CK_FORWARD_AUTO
 
     override func setUp() {
         super.setUp()
         savedGemmBackend = ck_gemm_backend_current()
-        savedConvForwardPath = ck_conv_forward_path_current()
+        savedForwardPath = ck_forward_path_current()
     }
 
     override func tearDown() {
         XCTAssertEqual(ck_isa_select(ck_isa_best_supported()), 0,
                        "the best supported variant must be selectable")
         ck_gemm_backend_select(savedGemmBackend)
-        ck_conv_forward_path_select(savedConvForwardPath)
+        ck_forward_path_select(savedForwardPath)
         super.tearDown()
     }
 
@@ -191,18 +191,18 @@ class KernelTestCase: XCTestCase {
         ck_gemm_backend_select(savedGemmBackend)
     }
 
-    /// For ck_conv2d_forward: every path of forEachLayerVariant with the
-    /// GEMM path forced, then the packed-weight kernel of every supported
-    /// variant forced, whatever the shape (AUTO would skip it below 100
-    /// columns).
-    func forEachConvForwardVariant(file: StaticString = #filePath, line: UInt = #line,
+    /// For the forward products of ck_conv2d_forward and ck_linear_forward*:
+    /// every path of forEachLayerVariant with the GEMM path forced, then the
+    /// packed-panel kernel of every supported variant forced, whatever the
+    /// shape (AUTO would skip it for some).
+    func forEachForwardVariant(file: StaticString = #filePath, line: UInt = #line,
                                    _ body: (String) throws -> Void) rethrows {
-        ck_conv_forward_path_select(CK_CONV_FORWARD_GEMM)
+        ck_forward_path_select(CK_FORWARD_GEMM)
         try forEachLayerVariant(file: file, line: line) { name in try body("gemm path, \(name)") }
-        ck_conv_forward_path_select(CK_CONV_FORWARD_PACKED)
-        XCTAssertEqual(ck_conv_forward_path_current(), CK_CONV_FORWARD_PACKED, file: file, line: line)
+        ck_forward_path_select(CK_FORWARD_PACKED)
+        XCTAssertEqual(ck_forward_path_current(), CK_FORWARD_PACKED, file: file, line: line)
         try forEachISA(file: file, line: line) { isa in try body("packed path, \(isa)") }
-        ck_conv_forward_path_select(savedConvForwardPath)
+        ck_forward_path_select(savedForwardPath)
     }
 }
 

@@ -15,7 +15,8 @@ final class LinearSoftmaxTests: KernelTestCase {
     // MARK: - Linear
 
     /// (B, IN, OUT)
-    private let linearShapes = [(1, 1, 1), (7, 13, 5), (3, 97, 13), (10, 300, 100), (5, 7, 1100)]
+    private let linearShapes = [(1, 1, 1), (7, 13, 5), (3, 97, 13), (10, 300, 100), (5, 7, 1100),
+                                (10, 1440, 100), (17, 300, 33)]
 
     func testLinearForwardMatchesReference() {
         for (index, (B, IN, OUT)) in linearShapes.enumerated() {
@@ -27,11 +28,38 @@ final class LinearSoftmaxTests: KernelTestCase {
                 var want = [Float](repeating: .nan, count: B * OUT)
                 ck_linear_forward_ref(&want, inp, weight, scale, Int32(B), Int32(IN), Int32(OUT))
                 let tolerance = Tolerance.float32Sum(terms: IN, termScale: scale)
-                forEachLayerVariant { variant in
+                forEachForwardVariant { variant in
                     var got = [Float](repeating: .nan, count: B * OUT)  // must be overwritten, not added to
                     ck_linear_forward(&got, inp, weight, scale, Int32(B), Int32(IN), Int32(OUT))
                     assertClose(got, want, tolerance, "\(what) [\(variant)]")
                 }
+            }
+        }
+    }
+
+    /// A dense layer split by rows: each thread multiplies a block of input
+    /// features (rows ld_inp = IN apart) by their weight rows.
+    func testLinearForwardOfARowBlockMatchesTheBlocksOwnProduct() {
+        let (B, IN, OUT) = (10, 2880, 100)
+        var random = TestRandom(seed: 1100)
+        let inp = random.floats(B * IN)
+        let weight = random.floats(IN * OUT)
+        for rows in [0..<1440, 1440..<2880, 7..<300] {
+            let block = (0..<B).flatMap { b in inp[(b * IN + rows.lowerBound)..<(b * IN + rows.upperBound)] }
+            let blockWeights = Array(weight[(rows.lowerBound * OUT)..<(rows.upperBound * OUT)])
+            var want = [Float](repeating: .nan, count: B * OUT)
+            ck_linear_forward_ref(&want, block, blockWeights, 0.7, Int32(B), Int32(rows.count), Int32(OUT))
+            let tolerance = Tolerance.float32Sum(terms: rows.count, termScale: 0.7)
+            forEachForwardVariant { variant in
+                var got = [Float](repeating: .nan, count: B * OUT)
+                inp.withUnsafeBufferPointer { all in
+                    weight.withUnsafeBufferPointer { weights in
+                        ck_linear_forward_rows(&got, all.baseAddress! + rows.lowerBound, Int32(IN),
+                                               weights.baseAddress! + rows.lowerBound * OUT, 0.7,
+                                               Int32(B), Int32(rows.count), Int32(OUT))
+                    }
+                }
+                assertClose(got, want, tolerance, "linear forward rows \(rows) [\(variant)]")
             }
         }
     }

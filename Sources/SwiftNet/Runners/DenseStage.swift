@@ -89,8 +89,8 @@ final class DenseStage {
                                          pDropout, Int32(rows.count))
             }
         }
-        ck_sgemm_layer(0, 0, Int32(batch), Int32(nOut), Int32(rows.count), scale, x + rows.lowerBound, Int32(nIn),
-                       weights + rows.lowerBound * nOut, Int32(nOut), 0, destination, Int32(nOut))
+        ck_linear_forward_rows(destination, x + rows.lowerBound, Int32(nIn), weights + rows.lowerBound * nOut, scale,
+                               Int32(batch), Int32(rows.count), Int32(nOut))
     }
 
     /// One thread: sums the partial products and applies bias and
