@@ -119,12 +119,15 @@ final class NetworkBehaviourTests: XCTestCase {
         network.loadBatch(data, start: 0, batch: 10)
         let initial = network.forward(batch: 10, training: true)
         XCTAssertEqual(Double(initial), log(10.0), accuracy: 1e-4, "zero softmax weights give a uniform guess")
-        for _ in 0..<100 {
-            network.trainMiniBatch(data, start: 0, eta: 0.5, weightDecay: 0)
+        // eta 0.2: at 0.5 the path was chaotic, and kernels whose forward
+        // costs agreed to an ulp at every step ended 100 steps at costs from
+        // 0.09 to 0.38; here every kernel path ends within 0.5% of 0.10.
+        for _ in 0..<200 {
+            network.trainMiniBatch(data, start: 0, eta: 0.2, weightDecay: 0)
         }
         network.loadBatch(data, start: 0, batch: 10)
         let final = network.forward(batch: 10, training: true)
-        XCTAssertLessThan(final, 0.5 * initial, "cost went from \(initial) to \(final)")
+        XCTAssertLessThan(final, 0.1 * initial, "cost went from \(initial) to \(final)")
         XCTAssertEqual(network.accuracy(on: data), 1.0)
     }
 
