@@ -1,7 +1,8 @@
 // KernelInfo.swift: which kernel variants this process runs, for reports.
 //
-// Benchmarks and bug reports should say which instruction set and which
-// GEMM the C kernels chose (SWIFTNET_ISA and SWIFTNET_GEMM override both).
+// Benchmarks and bug reports should say which instruction set, which GEMM
+// and which forward path the C kernels chose (SWIFTNET_ISA, SWIFTNET_GEMM
+// and SWIFTNET_FORWARD override them).
 
 import CKernels
 
@@ -11,4 +12,6 @@ public enum KernelInfo {
     public static var isaName: String { String(cString: ck_isa_name(ck_isa_current())) }
     /// "openblas" or "own".
     public static var gemmName: String { String(cString: ck_gemm_backend_name(ck_gemm_backend_current())) }
+    /// "auto", "packed" or "gemm".
+    public static var forwardPathName: String { String(cString: ck_forward_path_name(ck_forward_path_current())) }
 }

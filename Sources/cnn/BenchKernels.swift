@@ -28,7 +28,8 @@ struct BenchKernels: ParsableCommand {
     func run() throws {
         ck_flush_denormals_on_this_thread()
         let peak = measurePeak()
-        print("vector variant: \(KernelInfo.isaName), GEMM: \(KernelInfo.gemmName), one thread")
+        print("vector variant: \(KernelInfo.isaName), GEMM: \(KernelInfo.gemmName), "
+              + "forward path: \(KernelInfo.forwardPathName), one thread")
         print(String(format: "measured peak: %.1f GFLOP/s (1024^3 SGEMM, OpenBLAS, one thread)\n", peak))
         let header = [pad("kernel", 44), pad("fast us", 9, right: true), pad("ref us", 10, right: true),
                       pad("speed-up", 9, right: true), pad("GFLOP/s", 9, right: true), pad("of peak", 8, right: true)]
