@@ -198,7 +198,10 @@ void ck_linear_backward_ref(float *dinp, float *dweight, const float *dout,
  * dropout); dinp and mask may be NULL.  With a velocity (laid out like
  * weight) the update is ck_sgd_update's momentum rule instead.  Summation
  * order differs from ck_linear_backward + ck_sgd_update, so results agree
- * to rounding. */
+ * to rounding.  The rows go in blocks of 64; splitting a slice differently
+ * gives the same weights, and the same dinp with our own GEMM, but under
+ * OpenBLAS dinp only to rounding (its small-matrix kernels may sum in
+ * another order for another block size). */
 void ck_linear_backward_update_rows(float *dinp, float *weight,
                                     const float *dout, const float *inp,
                                     const float *mask, int B, int IN, int OUT,
