@@ -60,13 +60,20 @@ void ck_sgemm_openblas(int trans_a, int trans_b, int m, int n, int k,
                        int ldb, float beta, float *c, int ldc);
 
 /* Which GEMM the layer kernels (conv2d, linear) use.  At mini-batch 10 the
- * matrices are small and OpenBLAS's single-threaded kernels measured faster
- * than ck_sgemm on this project's machines, so it is the default;
+ * matrices are small, and OpenBLAS's single-threaded kernels for the cores
+ * it knows with AVX2 or AVX-512 measured faster than ck_sgemm on this
+ * project's machines, so OpenBLAS is the default there.  Where OpenBLAS
+ * does not know the CPU it falls back to SSE kernels (Prescott and the
+ * like), 2 to 4x slower at these shapes, and on a CPU with AVX2 ck_sgemm
+ * is the default instead (ck_gemm_backend_default_for says which).
  * SWIFTNET_GEMM=own|openblas or ck_gemm_backend_select() overrides. */
 typedef enum {
     CK_GEMM_OWN = 0,      /* ck_sgemm, the per-ISA packed kernel */
     CK_GEMM_OPENBLAS = 1, /* cblas_sgemm, limited to one thread   */
 } ck_gemm_backend;
+/* The default for OpenBLAS's core name (openblas_get_corename) and the
+ * best ISA this CPU supports. */
+ck_gemm_backend ck_gemm_backend_default_for(const char *openblas_core, ck_isa best_isa);
 ck_gemm_backend ck_gemm_backend_current(void);
 void ck_gemm_backend_select(ck_gemm_backend backend);
 const char *ck_gemm_backend_name(ck_gemm_backend backend);
@@ -88,7 +95,8 @@ void ck_sgemm_layer(int trans_a, int trans_b, int m, int n, int k, float alpha,
  * K 500: 23.5 against 28.8 us an image; dense 2880 -> 100 at mini-batch
  * 10: 74 against 113 us); GEMM elsewhere, where OpenBLAS won (first conv
  * layer, K 25: 6.1 against 7.1 us; dense 100 -> 10: 0.4 against 1.0 us;
- * dense 2880 -> 100 at batch 64: 411 against 539 us).
+ * dense 2880 -> 100 at batch 64: 411 against 539 us).  Under our own
+ * GEMM backend AUTO is always PACKED: it won at every shape there.
  * SWIFTNET_FORWARD=auto|packed|gemm or ck_forward_path_select()
  * overrides. */
 typedef enum {
@@ -199,9 +207,9 @@ void ck_linear_backward_ref(float *dinp, float *dweight, const float *dout,
  * weight) the update is ck_sgd_update's momentum rule instead.  Summation
  * order differs from ck_linear_backward + ck_sgd_update, so results agree
  * to rounding.  The rows go in blocks of 64; splitting a slice differently
- * gives the same weights, and the same dinp with our own GEMM, but under
- * OpenBLAS dinp only to rounding (its small-matrix kernels may sum in
- * another order for another block size). */
+ * gives the same bits with our own GEMM, but under OpenBLAS only results
+ * equal to rounding (its kernels may sum in another order for another
+ * block size). */
 void ck_linear_backward_update_rows(float *dinp, float *weight,
                                     const float *dout, const float *inp,
                                     const float *mask, int B, int IN, int OUT,

@@ -4,8 +4,8 @@
  * ck_sgemm applies beta itself and hands the accumulation to the variant
  * the dispatcher picked.  ck_sgemm_openblas makes the same call through
  * OpenBLAS.  ck_sgemm_layer, which the layer kernels call, picks between
- * the two: whichever measured faster at our small shapes (OpenBLAS, for
- * now), unless SWIFTNET_GEMM says otherwise.  The choice of the forward
+ * the two: whichever measured faster at our small shapes (OpenBLAS, where
+ * it knows the CPU), unless SWIFTNET_GEMM says otherwise.  The choice of the forward
  * products' path (SWIFTNET_FORWARD) lives here too.
  */
 #include "ckernels.h"
@@ -15,6 +15,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 /* Per-thread scratch, one buffer per slot, grown on demand and kept for the
  * thread's life (a pthread key frees it when the thread ends). */
@@ -78,11 +79,23 @@ const char *ck_gemm_backend_name(ck_gemm_backend backend) {
     return backend == CK_GEMM_OPENBLAS ? "openblas" : "own";
 }
 
+/* OpenBLAS cores whose SGEMM kernels use AVX2 or AVX-512 with FMA. */
+static const char *const vector_fma_cores[] = {"Haswell", "Zen", "SkylakeX", "Cooperlake", "SapphireRapids"};
+
+ck_gemm_backend ck_gemm_backend_default_for(const char *openblas_core, ck_isa best_isa) {
+    if (best_isa < CK_ISA_AVX2) return CK_GEMM_OPENBLAS;  /* its SSE kernels beat our 4-wide ones */
+    for (size_t i = 0; i < sizeof vector_fma_cores / sizeof *vector_fma_cores; i++)
+        if (openblas_core != NULL && strcasecmp(openblas_core, vector_fma_cores[i]) == 0) return CK_GEMM_OPENBLAS;
+    return CK_GEMM_OWN;
+}
+
 ck_gemm_backend ck_gemm_backend_current(void) {
     int backend = gemm_backend;
     if (backend < 0) {
         const char *wanted = getenv("SWIFTNET_GEMM");
-        backend = (wanted != NULL && strcmp(wanted, "own") == 0) ? CK_GEMM_OWN : CK_GEMM_OPENBLAS;
+        if (wanted != NULL && strcmp(wanted, "own") == 0) backend = CK_GEMM_OWN;
+        else if (wanted != NULL && strcmp(wanted, "openblas") == 0) backend = CK_GEMM_OPENBLAS;
+        else backend = ck_gemm_backend_default_for(openblas_get_corename(), ck_isa_best_supported());
         gemm_backend = backend;
     }
     return (ck_gemm_backend)backend;

@@ -30,7 +30,10 @@ static int use_packed_forward(int M, int K, int N, int is_conv) {
     switch (ck_forward_path_current()) {
     case CK_FORWARD_PACKED: return 1;
     case CK_FORWARD_GEMM: return 0;
-    case CK_FORWARD_AUTO: default: return K >= 100 && N >= 32 && (is_conv || M <= 16);
+    case CK_FORWARD_AUTO: default:
+        /* against our own GEMM, which packs both operands, it won everywhere */
+        if (ck_gemm_backend_current() == CK_GEMM_OWN) return 1;
+        return K >= 100 && N >= 32 && (is_conv || M <= 16);
     }
 }
 

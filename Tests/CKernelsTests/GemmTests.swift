@@ -49,6 +49,22 @@ final class GemmTests: KernelTestCase {
     /// checked against numbers nobody computed with it: 2 * A @ B + 0.5 * C
     /// with A = [1 2 3; 4 5 6], B = [7 8; 9 10; 11 12], C = ones.  Every value
     /// is exact in float32.
+    /// OpenBLAS stays the default where its kernels for the CPU use AVX2 or
+    /// AVX-512; where it falls back to SSE ones, our GEMM takes over, but
+    /// only on a CPU where ours has AVX2 to run on.
+    func testDefaultBackendFollowsOpenBLASsCore() {
+        for core in ["Haswell", "Zen", "SkylakeX", "Cooperlake", "SapphireRapids", "cooperlake"] {
+            XCTAssertEqual(ck_gemm_backend_default_for(core, CK_ISA_AVX512), CK_GEMM_OPENBLAS, core)
+            XCTAssertEqual(ck_gemm_backend_default_for(core, CK_ISA_AVX2), CK_GEMM_OPENBLAS, core)
+        }
+        for core in ["Prescott", "Core2", "Nehalem", "Sandybridge", "Bulldozer", "Katmai", ""] {
+            XCTAssertEqual(ck_gemm_backend_default_for(core, CK_ISA_AVX512), CK_GEMM_OWN, core)
+            XCTAssertEqual(ck_gemm_backend_default_for(core, CK_ISA_AVX2), CK_GEMM_OWN, core)
+            XCTAssertEqual(ck_gemm_backend_default_for(core, CK_ISA_SCALAR), CK_GEMM_OPENBLAS, core)
+        }
+        XCTAssertEqual(ck_gemm_backend_default_for(nil, CK_ISA_AVX512), CK_GEMM_OWN)
+    }
+
     func testKnownProductInEveryLayout() {
         let a: [Float] = [1, 2, 3, 4, 5, 6], aT: [Float] = [1, 4, 2, 5, 3, 6]
         let b: [Float] = [7, 8, 9, 10, 11, 12], bT: [Float] = [7, 9, 11, 8, 10, 12]
