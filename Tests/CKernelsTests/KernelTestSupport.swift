@@ -196,7 +196,7 @@ class KernelTestCase: XCTestCase {
     /// packed-panel kernel of every supported variant forced, whatever the
     /// shape (AUTO would skip it for some).
     func forEachForwardVariant(file: StaticString = #filePath, line: UInt = #line,
-                                   _ body: (String) throws -> Void) rethrows {
+                               _ body: (String) throws -> Void) rethrows {
         ck_forward_path_select(CK_FORWARD_GEMM)
         try forEachLayerVariant(file: file, line: line) { name in try body("gemm path, \(name)") }
         ck_forward_path_select(CK_FORWARD_PACKED)
