@@ -48,6 +48,21 @@ void ck_warp_image(float *restrict out, const uint8_t *restrict in, float scale,
 
 size_t ck_augment_scratch_floats(int H, int W) { return (size_t)3 * H * W; }
 
+/* dst = src blurred by kernel[0 .. 2 * radius] along x, or along y when
+ * vertical; borders use the pixels that exist. */
+static void blur_pass(float *restrict dst, const float *restrict src, int H, int W,
+                      const float *kernel, int radius, int vertical) {
+    for (int y = 0; y < H; y++)
+        for (int x = 0; x < W; x++) {
+            float sum = 0.0f;
+            for (int i = -radius; i <= radius; i++) {
+                int yy = vertical ? y + i : y, xx = vertical ? x : x + i;
+                if (yy >= 0 && yy < H && xx >= 0 && xx < W) sum += kernel[i + radius] * src[yy * W + xx];
+            }
+            dst[y * W + x] = sum;
+        }
+}
+
 /* Smooths a H x W field in place with a normalised Gaussian of width
  * sigma (separable; borders use the pixels that exist). */
 static void gaussian_smooth(float *field, float *temp, int H, int W, float sigma) {
@@ -60,24 +75,8 @@ static void gaussian_smooth(float *field, float *temp, int H, int W, float sigma
         total += kernel[i + radius];
     }
     for (int i = 0; i <= 2 * radius; i++) kernel[i] /= total;
-    for (int y = 0; y < H; y++)
-        for (int x = 0; x < W; x++) {
-            float sum = 0.0f;
-            for (int i = -radius; i <= radius; i++) {
-                int xx = x + i;
-                if (xx >= 0 && xx < W) sum += kernel[i + radius] * field[y * W + xx];
-            }
-            temp[y * W + x] = sum;
-        }
-    for (int y = 0; y < H; y++)
-        for (int x = 0; x < W; x++) {
-            float sum = 0.0f;
-            for (int i = -radius; i <= radius; i++) {
-                int yy = y + i;
-                if (yy >= 0 && yy < H) sum += kernel[i + radius] * temp[yy * W + x];
-            }
-            field[y * W + x] = sum;
-        }
+    blur_pass(temp, field, H, W, kernel, radius, 0);  /* along rows */
+    blur_pass(field, temp, H, W, kernel, radius, 1);  /* along columns */
 }
 
 void ck_augment_image(float *out, const uint8_t *in, float scale, int C, int H,
