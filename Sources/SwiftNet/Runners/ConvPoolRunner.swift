@@ -15,6 +15,15 @@ final class ConvPoolRunner: LayerRunner {
         let pool: (height: Int, width: Int)?
         let activation: Activation
 
+        /// From a layer's (filters, channels, height, width) filter shape.
+        init(input: SampleShape, filterShape: (filters: Int, channels: Int, height: Int, width: Int),
+             pool: (height: Int, width: Int)?, activation: Activation) {
+            self.input = input
+            (filters, kernelHeight, kernelWidth) = (filterShape.filters, filterShape.height, filterShape.width)
+            self.pool = pool
+            self.activation = activation
+        }
+
         var convolved: SampleShape {
             SampleShape(channels: filters, height: input.height - kernelHeight + 1, width: input.width - kernelWidth + 1)
         }
@@ -112,10 +121,8 @@ extension ConvPoolLayer: RunnableLayer {
     var isSpatial: Bool { true }
 
     func makeRunner(capacity: Int, parameters: ParameterViews, index: Int) -> LayerRunner {
-        let geometry = ConvPoolRunner.Geometry(input: inputShape, filters: filterShape.filters,
-                                               kernelHeight: filterShape.height, kernelWidth: filterShape.width,
-                                               pool: poolSize, activation: activation)
-        return ConvPoolRunner(geometry: geometry, capacity: capacity, parameters: parameters)
+        ConvPoolRunner(geometry: .init(input: inputShape, filterShape: filterShape, pool: poolSize, activation: activation),
+                       capacity: capacity, parameters: parameters)
     }
 }
 
@@ -124,9 +131,7 @@ extension ConvLayer: RunnableLayer {
     var isSpatial: Bool { true }
 
     func makeRunner(capacity: Int, parameters: ParameterViews, index: Int) -> LayerRunner {
-        let geometry = ConvPoolRunner.Geometry(input: inputShape, filters: filterShape.filters,
-                                               kernelHeight: filterShape.height, kernelWidth: filterShape.width,
-                                               pool: nil, activation: activation)
-        return ConvPoolRunner(geometry: geometry, capacity: capacity, parameters: parameters)
+        ConvPoolRunner(geometry: .init(input: inputShape, filterShape: filterShape, pool: nil, activation: activation),
+                       capacity: capacity, parameters: parameters)
     }
 }
