@@ -286,19 +286,18 @@ static void gemm_packed(float *restrict out, int ldo, const float *restrict pack
                         const float *restrict b, int ldb, int M, int N, int K) {
     size_t panel_floats = (size_t)CK_PANEL_MR * K;
     /* columns outer: one tile-wide strip of b stays in cache across the panels */
-    int j = 0;
-    for (; j + CK_PANEL_NR <= N; j += CK_PANEL_NR)
+    for (int j = 0; j < N; j += CK_PANEL_NR) {
+        int width = N - j < CK_PANEL_NR ? N - j : CK_PANEL_NR;
         for (int i0 = 0; i0 < M; i0 += CK_PANEL_MR) {
             int rows = M - i0 < CK_PANEL_MR ? M - i0 : CK_PANEL_MR;
-            packed_tile(out + (size_t)i0 * ldo + j, ldo, packed + (size_t)(i0 / CK_PANEL_MR) * panel_floats,
-                        b + j, ldb, K, rows, CK_PANEL_NR);
+            float *tile_out = out + (size_t)i0 * ldo + j;
+            const float *panel = packed + (size_t)(i0 / CK_PANEL_MR) * panel_floats;
+            if (width == CK_PANEL_NR)  /* a constant width: no masks in the loop */
+                packed_tile(tile_out, ldo, panel, b + j, ldb, K, rows, CK_PANEL_NR);
+            else
+                packed_tile(tile_out, ldo, panel, b + j, ldb, K, rows, width);
         }
-    if (j < N)
-        for (int i0 = 0; i0 < M; i0 += CK_PANEL_MR) {
-            int rows = M - i0 < CK_PANEL_MR ? M - i0 : CK_PANEL_MR;
-            packed_tile(out + (size_t)i0 * ldo + j, ldo, packed + (size_t)(i0 / CK_PANEL_MR) * panel_floats,
-                        b + j, ldb, K, rows, N - j);
-        }
+    }
 }
 
 /* exp(x) by range reduction to [-ln2/2, ln2/2] and Cephes' polynomial;
