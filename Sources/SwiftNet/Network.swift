@@ -35,6 +35,8 @@ public final class Network {
     public let seed: UInt64
 
     let parameterBlock: FloatBuffer
+    /// Every layer's state (batch norm's running statistics), in layer order.
+    let stateBlock: FloatBuffer
     /// Momentum's velocity of every parameter, laid out like parameterBlock.
     let velocityBlock: FloatBuffer
     /// Weights occupy parameterBlock[0..<weightCount]; biases follow.
@@ -61,13 +63,13 @@ public final class Network {
     public init(layers: [any Layer], miniBatchSize: Int, evaluationBatchSize: Int = 100,
                 threads: Int? = nil, seed: UInt64 = 0) throws {
         guard miniBatchSize > 0 else {
-            throw NetworkConfigurationError("mini-batch size must be positive, got \(miniBatchSize)")
+            throw NetworkConfigurationError.badSetting("mini-batch size must be positive, got \(miniBatchSize)")
         }
         guard evaluationBatchSize > 0 else {
-            throw NetworkConfigurationError("evaluation batch size must be positive, got \(evaluationBatchSize)")
+            throw NetworkConfigurationError.badSetting("evaluation batch size must be positive, got \(evaluationBatchSize)")
         }
         let threads = threads ?? ProcessInfo.processInfo.activeProcessorCount
-        guard threads >= 1 else { throw NetworkConfigurationError("threads must be at least 1, got \(threads)") }
+        guard threads >= 1 else { throw NetworkConfigurationError.badSetting("threads must be at least 1, got \(threads)") }
         let runnable = try Self.validate(layers, miniBatchSize: miniBatchSize)
 
         self.layers = layers
@@ -80,6 +82,7 @@ public final class Network {
         biasCount = layers.reduce(0) { $0 + $1.biasCount }
         parameterBlock = FloatBuffer(count: weightCount + biasCount)
         velocityBlock = FloatBuffer(count: weightCount + biasCount)
+        stateBlock = FloatBuffer(count: runnable.reduce(0) { $0 + $1.stateCount })
 
         var initRandom = RandomSource(seed: seed)
         var weightOffset = 0
@@ -90,6 +93,11 @@ public final class Network {
                              random: &initRandom)
             weightOffset += layer.weightCount
             biasOffset += layer.biasCount
+        }
+        var stateOffset = 0
+        for layer in runnable {
+            layer.initializeState(UnsafeMutableBufferPointer(start: stateBlock.pointer + stateOffset, count: layer.stateCount))
+            stateOffset += layer.stateCount
         }
         let replicaCount = min(threads, miniBatchSize)
         let share = { (total: Int) in (total + replicaCount - 1) / replicaCount }
@@ -113,39 +121,14 @@ public final class Network {
     /// The dropout keys of the current mini-batch, one slot per layer.
     var dropoutKeyPointer: UnsafePointer<UInt64> { UnsafePointer(dropoutKeys.pointer) }
 
-    /// Checks every layer and every pair of neighbours.
+    /// The one validator's checks, then the engine's view of each layer.
     private static func validate(_ layers: [any Layer], miniBatchSize: Int) throws -> [any RunnableLayer] {
-        guard !layers.isEmpty else { throw NetworkConfigurationError("a network needs at least one layer") }
-        var runnable: [any RunnableLayer] = []
-        for (index, layer) in layers.enumerated() {
-            guard let known = layer as? any RunnableLayer else {
-                throw NetworkConfigurationError("layer \(index + 1), \(layer.summary), is not a layer SwiftNet can run")
+        try NetworkValidator.validate(layers, miniBatchSize: miniBatchSize).enumerated().map { index, kind in
+            guard let runnable = kind as? any RunnableLayer else {
+                throw NetworkConfigurationError.unsupportedLayer(position: index + 1, summary: kind.summary)
             }
-            try known.validate()
-            if let conv = layer as? ConvPoolLayer, conv.imageShape.batch != miniBatchSize {
-                throw NetworkConfigurationError(
-                    "layer \(index + 1), \(conv.summary): imageShape's mini-batch size \(conv.imageShape.batch) differs from the network's \(miniBatchSize)")
-            }
-            if known.isSpatial, index > 0, !runnable[index - 1].isSpatial {
-                throw NetworkConfigurationError(
-                    "layer \(index + 1), \(layer.summary), follows a dense layer; conv and pool layers must come first")
-            }
-            if index > 0 {
-                let previous = layers[index - 1]
-                guard previous.outputShape.count == layer.inputShape.count,
-                      previous.outputShape == layer.inputShape || layer.inputShape.height * layer.inputShape.width == 1
-                else {
-                    throw NetworkConfigurationError(
-                        "layer \(index), \(previous.summary), outputs \(previous.outputShape) (\(previous.outputShape.count) values) "
-                            + "but layer \(index + 1), \(layer.summary), expects \(layer.inputShape) (\(layer.inputShape.count) values)")
-                }
-            }
-            runnable.append(known)
+            return runnable
         }
-        guard layers.last is SoftmaxLayer else {
-            throw NetworkConfigurationError("the last layer must be a SoftmaxLayer, got \(layers.last!.summary)")
-        }
-        return runnable
     }
 
     /// Values per input sample.
@@ -156,6 +139,10 @@ public final class Network {
 
     /// All parameters, weights first, then biases.
     public var parameters: UnsafeMutableBufferPointer<Float> { parameterBlock.buffer }
+
+    /// Every layer's state that is not trained by SGD (batch norm's running
+    /// statistics), layer by layer; empty for the seed's networks.
+    public var state: UnsafeMutableBufferPointer<Float> { stateBlock.buffer }
 
     /// The momentum of each SGD step: 0 (the default) is the seed's plain SGD.
     public var momentum: Float = 0

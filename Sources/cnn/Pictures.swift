@@ -102,13 +102,10 @@ struct Filters: ParsableCommand {
 
     func run() throws {
         let network = try Checkpoint.load(contentsOf: model).makeNetwork(threads: 1)
-        let shape: (filters: Int, channels: Int, height: Int, width: Int)
-        switch network.layers.first {
-        case let conv as ConvPoolLayer: shape = conv.filterShape
-        case let conv as ConvLayer: shape = conv.filterShape
-        default:
+        guard let conv = network.layers.first as? any FilteredLayer else {
             throw CheckpointError(path: model, reason: "its first layer is \(network.layers[0].summary), not a convolutional layer")
         }
+        let shape = conv.filterShape
         // Parameters hold every layer's weights first, in layer order, so the first layer's come first.
         let count = shape.filters * shape.channels
         let weights = Array(network.parameters[0..<(count * shape.height * shape.width)])

@@ -169,8 +169,12 @@ struct Train: ParsableCommand {
         } else {
             let miniBatchSize = miniBatchSize ?? 10
             let image = SampleShape(channels: mnist.training.channels, height: mnist.training.height, width: mnist.training.width)
-            let chosen = try layers.map {
-                try NetworkSpec.layers(from: $0, input: image, miniBatchSize: miniBatchSize, activation: activation ?? .sigmoid)
+            let chosen = try layers.map { spec in
+                do {
+                    return try NetworkSpec.layers(from: spec, input: image, miniBatchSize: miniBatchSize, activation: activation ?? .sigmoid)
+                } catch let error as NetworkSpecError {
+                    throw ValidationError("--layers: \(error)")
+                }
             } ?? (net ?? .oneConv).layers(miniBatchSize: miniBatchSize, activation: activation ?? .sigmoid, dropout: dropout ?? 0.3)
             network = try Network(layers: chosen, miniBatchSize: miniBatchSize,
                                   threads: threads ?? ProcessInfo.processInfo.activeProcessorCount, seed: seed ?? 0)

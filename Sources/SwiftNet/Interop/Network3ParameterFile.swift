@@ -64,7 +64,7 @@ public enum Network3ParameterFile {
                 let floats = try elements(of: value, shape: shape, what: what, layer: layer, path: path)
                 parameters.replaceSubrange(offset..<(offset + floats.count), with: floats)
             }
-            if let conv = layer as? ConvPoolLayer {
+            if let conv = layer as? any FilteredLayer {
                 rotateFilters(&parameters, at: weightOffset, of: conv)
             }
             weightOffset += layer.weightCount
@@ -104,7 +104,7 @@ public enum Network3ParameterFile {
         for layer in layers {
             // Shapes of the three layer kinds are known; others cannot be in a checkpoint.
             guard let (weightShape, biasShape) = try? shapes(of: layer) else { continue }
-            if let conv = layer as? ConvPoolLayer { rotateFilters(&rotated, at: weightOffset, of: conv) }
+            if let conv = layer as? any FilteredLayer { rotateFilters(&rotated, at: weightOffset, of: conv) }
             writer.array(shape: weightShape, values: rotated[weightOffset..<(weightOffset + layer.weightCount)], as: elementType)
             writer.array(shape: biasShape, values: rotated[biasOffset..<(biasOffset + layer.biasCount)], as: elementType)
             weightOffset += layer.weightCount
@@ -115,22 +115,15 @@ public enum Network3ParameterFile {
 
     /// The shapes of a layer's w and b in network3.
     static func shapes(of layer: any Layer) throws -> ([Int], [Int]) {
-        switch layer {
-        case let conv as ConvPoolLayer:
-            let filters = conv.filterShape
-            return ([filters.filters, filters.channels, filters.height, filters.width], [filters.filters])
-        case let dense as FullyConnectedLayer:
-            return ([dense.nIn, dense.nOut], [dense.nOut])
-        case let softmax as SoftmaxLayer:
-            return ([softmax.nIn, softmax.nOut], [softmax.nOut])
-        default:
-            throw NetworkConfigurationError("\(layer.summary) has no network3 counterpart")
+        guard let shapes = (layer as? any LayerKind)?.network3Shapes else {
+            throw NetworkConfigurationError.badLayer(summary: layer.summary, reason: "it has no network3 counterpart")
         }
+        return shapes
     }
 
     /// Rotates every filter of a conv layer by 180 degrees in place: with the
     /// filter's values in row-major order, that is reversing them.
-    static func rotateFilters(_ parameters: inout [Float], at offset: Int, of conv: ConvPoolLayer) {
+    static func rotateFilters(_ parameters: inout [Float], at offset: Int, of conv: any FilteredLayer) {
         let area = conv.filterShape.height * conv.filterShape.width
         for filter in 0..<(conv.filterShape.filters * conv.filterShape.channels) {
             parameters[(offset + filter * area)..<(offset + (filter + 1) * area)].reverse()

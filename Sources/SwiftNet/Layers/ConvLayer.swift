@@ -10,7 +10,7 @@
 // "conv ..., pool ..." as the seed's ConvPoolLayer, which is faster.
 
 /// A convolution followed by bias and activation, without pooling.
-public struct ConvLayer: Layer {
+public struct ConvLayer: Layer, Equatable {
     /// (filters, input channels, filter height, filter width).
     public let filterShape: (filters: Int, channels: Int, height: Int, width: Int)
     public let inputShape: SampleShape
@@ -41,8 +41,8 @@ public struct ConvLayer: Layer {
         "ConvLayer(\(filterShape.filters) filters \(filterShape.height)x\(filterShape.width) on \(inputShape), \(activation.rawValue))"
     }
 
-    func validate() throws {
-        try Self.checkFilters(filterShape, on: inputShape, layer: summary)
+    public static func == (a: ConvLayer, b: ConvLayer) -> Bool {
+        a.filterShape == b.filterShape && a.inputShape == b.inputShape && a.activation == b.activation
     }
 
     /// The checks a convolution's shapes need, for ConvLayer and ConvPoolLayer alike.
@@ -50,14 +50,14 @@ public struct ConvLayer: Layer {
                              layer summary: String) throws {
         let sizes = [filterShape.filters, filterShape.channels, filterShape.height, filterShape.width,
                      input.channels, input.height, input.width]
-        guard sizes.allSatisfy({ $0 > 0 }) else { throw NetworkConfigurationError("\(summary): every size must be positive") }
+        guard sizes.allSatisfy({ $0 > 0 }) else { throw NetworkConfigurationError.badLayer(summary: summary, reason: "every size must be positive") }
         guard filterShape.channels == input.channels else {
-            throw NetworkConfigurationError(
-                "\(summary): filters have \(filterShape.channels) channels but images have \(input.channels)")
+            throw NetworkConfigurationError.badLayer(
+                summary: summary, reason: "filters have \(filterShape.channels) channels but images have \(input.channels)")
         }
         guard filterShape.height <= input.height, filterShape.width <= input.width else {
-            throw NetworkConfigurationError(
-                "\(summary): a \(filterShape.height)x\(filterShape.width) filter does not fit in a \(input.height)x\(input.width) image")
+            throw NetworkConfigurationError.badLayer(
+                summary: summary, reason: "a \(filterShape.height)x\(filterShape.width) filter does not fit in a \(input.height)x\(input.width) image")
         }
     }
 
@@ -77,3 +77,57 @@ public struct ConvLayer: Layer {
         biases.fillGaussian(standardDeviation: 1.0, random: &random)
     }
 }
+
+extension ConvLayer: LayerKind {
+    static var recordCode: UInt8 { 4 }
+    static var sinceFormatVersion: UInt32 { 2 }
+    static var kindName: String { "ConvLayer" }
+    static var specWord: String? { "conv" }
+    static var specUsage: String { "a conv part is 'conv N KxK [\(SpecWords.activations)]'" }
+
+    static func parse(_ words: inout SpecWords, input: SampleShape, context: SpecContext) throws -> ConvLayer {
+        let filters = try words.count("a number of filters")
+        let (height, width) = try words.size("a filter size")
+        let activation = words.activation() ?? context.defaultActivation
+        try words.finish()
+        guard height <= input.height, width <= input.width else {
+            throw words.fail("a \(height)x\(width) filter does not fit the \(input.height)x\(input.width) \(context.inputName)")
+        }
+        return ConvLayer(filterShape: (filters, input.channels, height, width), inputShape: input, activation: activation)
+    }
+
+    var specText: String {
+        "conv \(filterShape.filters) \(filterShape.height)x\(filterShape.width) \(activation.rawValue)"
+    }
+
+    func validate() throws { try Self.checkFilters(filterShape, on: inputShape, layer: summary) }
+
+    var workspaceValuesPerSample: Int {
+        Checkpoint.product([filterShape.channels, filterShape.height, filterShape.width, outputShape.height, outputShape.width])
+    }
+
+    func encodeRecord(_ out: inout CheckpointByteWriter) {
+        out.sizes([filterShape.filters, filterShape.channels, filterShape.height, filterShape.width,
+                   inputShape.channels, inputShape.height, inputShape.width])
+        out.activation(activation)
+    }
+
+    static func decodeRecord(_ reader: inout LayerRecordReader) throws -> ConvLayer {
+        let sizes = try reader.extents(["filters", "filter channels", "filter height", "filter width",
+                                        "input channels", "input height", "input width"])
+        return ConvLayer(filterShape: (sizes[0], sizes[1], sizes[2], sizes[3]),
+                         inputShape: SampleShape(channels: sizes[4], height: sizes[5], width: sizes[6]),
+                         activation: try reader.activation())
+    }
+
+    var placement: LayerPlacement { .spatial }
+    static var needsImageInput: Bool { true }
+}
+
+/// A layer with convolution filters, which `cnn filters` can draw.
+public protocol FilteredLayer: Layer {
+    /// (filters, input channels, filter height, filter width).
+    var filterShape: (filters: Int, channels: Int, height: Int, width: Int) { get }
+}
+
+extension ConvLayer: FilteredLayer {}

@@ -6,7 +6,7 @@
 // its own, and there is no dropout in conv layers.
 
 /// A convolution followed by max-pooling, then bias and activation.
-public struct ConvPoolLayer: Layer {
+public struct ConvPoolLayer: Layer, Equatable {
     /// (filters, input channels, filter height, filter width).
     public let filterShape: (filters: Int, channels: Int, height: Int, width: Int)
     /// (mini-batch size, input channels, image height, image width), as in the seed.
@@ -57,17 +57,9 @@ public struct ConvPoolLayer: Layer {
             + "on \(inputShape), pool \(poolSize.height)x\(poolSize.width), \(activation.rawValue))"
     }
 
-    /// Checks the layer on its own; Network checks how layers fit together.
-    func validate() throws {
-        guard poolSize.height > 0, poolSize.width > 0 else {
-            throw NetworkConfigurationError("\(summary): every size must be positive")
-        }
-        try ConvLayer.checkFilters(filterShape, on: inputShape, layer: summary)
-        let convolved = convolvedShape
-        guard outputShape.height >= 1, outputShape.width >= 1 else {
-            throw NetworkConfigurationError(
-                "\(summary): a \(poolSize.height)x\(poolSize.width) pool does not fit in the \(convolved.height)x\(convolved.width) convolution output")
-        }
+    public static func == (a: ConvPoolLayer, b: ConvPoolLayer) -> Bool {
+        a.filterShape == b.filterShape && a.imageShape == b.imageShape && a.poolSize == b.poolSize
+            && a.activation == b.activation
     }
 
     public func initialize(weights: UnsafeMutableBufferPointer<Float>,
@@ -77,3 +69,78 @@ public struct ConvPoolLayer: Layer {
                                       poolArea: poolSize.height * poolSize.width)
     }
 }
+
+extension ConvPoolLayer: LayerKind {
+    static var recordCode: UInt8 { 1 }
+    static var kindName: String { "ConvPoolLayer" }
+    /// Built from a conv part followed by a pool part (see `fusing`).
+    static var specWord: String? { nil }
+    static var specUsage: String { ConvLayer.specUsage }
+
+    static func parse(_ words: inout SpecWords, input: SampleShape, context: SpecContext) throws -> ConvPoolLayer {
+        throw words.fail("a ConvPoolLayer is written as a conv part followed by a pool part")
+    }
+
+    /// The seed's layer for a conv part directly followed by a pool part, or nil.
+    static func fusing(_ first: (any Layer)?, _ second: any Layer, miniBatchSize: Int) -> ConvPoolLayer? {
+        guard let conv = first as? ConvLayer, let pool = second as? MaxPoolLayer else { return nil }
+        let input = conv.inputShape
+        return ConvPoolLayer(filterShape: conv.filterShape, imageShape: (miniBatchSize, input.channels, input.height, input.width),
+                             poolSize: pool.poolSize, activation: conv.activation)
+    }
+
+    var specText: String {
+        "conv \(filterShape.filters) \(filterShape.height)x\(filterShape.width) \(activation.rawValue), "
+            + "pool \(NetworkSpec.size(poolSize.height, poolSize.width))"
+    }
+
+    /// Checks the layer on its own; the validator checks how layers fit together.
+    func validate() throws {
+        guard poolSize.height > 0, poolSize.width > 0 else {
+            throw NetworkConfigurationError.badLayer(summary: summary, reason: "every size must be positive")
+        }
+        try ConvLayer.checkFilters(filterShape, on: inputShape, layer: summary)
+        let convolved = convolvedShape
+        guard outputShape.height >= 1, outputShape.width >= 1 else {
+            throw NetworkConfigurationError.badLayer(summary: summary, reason:
+                "a \(poolSize.height)x\(poolSize.width) pool does not fit in the \(convolved.height)x\(convolved.width) convolution output")
+        }
+    }
+
+    func validate(miniBatchSize: Int) throws {
+        guard imageShape.batch == miniBatchSize else {
+            throw NetworkConfigurationError.badLayer(summary: summary, reason:
+                "its images come in mini-batches of \(imageShape.batch), but the run's mini-batch size is \(miniBatchSize) "
+                    + "(imageShape's mini-batch size \(imageShape.batch) must equal it)")
+        }
+    }
+
+    var workspaceValuesPerSample: Int {
+        Checkpoint.product([filterShape.channels, filterShape.height, filterShape.width,
+                            convolvedShape.height, convolvedShape.width])
+    }
+
+    func encodeRecord(_ out: inout CheckpointByteWriter) {
+        out.sizes([filterShape.filters, filterShape.channels, filterShape.height, filterShape.width,
+                   imageShape.batch, imageShape.channels, imageShape.height, imageShape.width,
+                   poolSize.height, poolSize.width])
+        out.activation(activation)
+    }
+
+    static func decodeRecord(_ reader: inout LayerRecordReader) throws -> ConvPoolLayer {
+        let sizes = try reader.extents(["filters", "filter channels", "filter height", "filter width", "image batch",
+                                        "image channels", "image height", "image width", "pool height", "pool width"])
+        return ConvPoolLayer(filterShape: (sizes[0], sizes[1], sizes[2], sizes[3]),
+                             imageShape: (sizes[4], sizes[5], sizes[6], sizes[7]),
+                             poolSize: (sizes[8], sizes[9]), activation: try reader.activation())
+    }
+
+    var placement: LayerPlacement { .spatial }
+    static var needsImageInput: Bool { true }
+
+    var network3Shapes: (weights: [Int], biases: [Int])? {
+        ([filterShape.filters, filterShape.channels, filterShape.height, filterShape.width], [filterShape.filters])
+    }
+}
+
+extension ConvPoolLayer: FilteredLayer {}

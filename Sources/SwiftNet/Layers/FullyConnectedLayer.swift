@@ -6,7 +6,7 @@
 // seed does.  Weights are (nIn, nOut).
 
 /// A fully connected layer, optionally dropping its input during training.
-public struct FullyConnectedLayer: Layer {
+public struct FullyConnectedLayer: Layer, Equatable {
     public let nIn: Int
     public let nOut: Int
     public let activation: Activation
@@ -33,19 +33,52 @@ public struct FullyConnectedLayer: Layer {
         "FullyConnectedLayer(\(nIn) -> \(nOut), \(activation.rawValue), dropout \(pDropout))"
     }
 
-    func validate() throws {
-        guard nIn > 0, nOut > 0 else {
-            throw NetworkConfigurationError("\(summary): nIn and nOut must be positive")
-        }
-        guard pDropout >= 0, pDropout < 1 else {
-            throw NetworkConfigurationError("\(summary): pDropout must lie in [0, 1)")
-        }
-    }
-
     public func initialize(weights: UnsafeMutableBufferPointer<Float>,
                            biases: UnsafeMutableBufferPointer<Float>,
                            random: inout RandomSource) {
         weights.fillGaussian(standardDeviation: (1.0 / Double(nOut)).squareRoot(), random: &random)
         biases.fillGaussian(standardDeviation: 1.0, random: &random)
     }
+}
+
+extension FullyConnectedLayer: LayerKind {
+    static var recordCode: UInt8 { 2 }
+    static var kindName: String { "FullyConnectedLayer" }
+    static var specWord: String? { "fc" }
+    static var specUsage: String { "an fc part is 'fc N [\(SpecWords.activations)] [dropout P]'" }
+
+    static func parse(_ words: inout SpecWords, input: SampleShape, context: SpecContext) throws -> FullyConnectedLayer {
+        let outputs = try words.count("a number of neurons")
+        let activation = words.activation() ?? context.defaultActivation
+        let dropout = try words.dropout()
+        try words.finish()
+        return FullyConnectedLayer(nIn: input.count, nOut: outputs, activation: activation, pDropout: dropout)
+    }
+
+    var specText: String { "fc \(nOut) \(activation.rawValue)\(NetworkSpec.dropout(pDropout))" }
+
+    func validate() throws {
+        guard nIn > 0, nOut > 0 else {
+            throw NetworkConfigurationError.badLayer(summary: summary, reason: "nIn and nOut must be positive")
+        }
+        guard pDropout >= 0, pDropout < 1 else {
+            throw NetworkConfigurationError.badLayer(summary: summary, reason: "pDropout must lie in [0, 1)")
+        }
+    }
+
+    func encodeRecord(_ out: inout CheckpointByteWriter) {
+        out.sizes([nIn, nOut])
+        out.activation(activation)
+        out.f32(pDropout)
+    }
+
+    static func decodeRecord(_ reader: inout LayerRecordReader) throws -> FullyConnectedLayer {
+        let nIn = try reader.width("input count")
+        let nOut = try reader.width("output count")
+        return FullyConnectedLayer(nIn: nIn, nOut: nOut, activation: try reader.activation(), pDropout: try reader.dropout())
+    }
+
+    var placement: LayerPlacement { .dense }
+    var usesDropout: Bool { pDropout > 0 }
+    var network3Shapes: (weights: [Int], biases: [Int])? { ([nIn, nOut], [nOut]) }
 }

@@ -50,12 +50,6 @@ public protocol Layer: Sendable {
                     random: inout RandomSource)
 }
 
-/// Errors found when a network is put together.
-public struct NetworkConfigurationError: Error, CustomStringConvertible {
-    public let description: String
-    init(_ description: String) { self.description = description }
-}
-
 extension UnsafeMutableBufferPointer where Element == Float {
     /// Fills with N(0, standardDeviation) draws, in index order.
     func fillGaussian(standardDeviation: Double, random: inout RandomSource) {

@@ -6,7 +6,7 @@
 // ignore_border=True).  It has no parameters.
 
 /// Max-pooling over non-overlapping windows.
-public struct MaxPoolLayer: Layer {
+public struct MaxPoolLayer: Layer, Equatable {
     public let inputShape: SampleShape
     /// (pool height, pool width).
     public let poolSize: (height: Int, width: Int)
@@ -31,16 +31,54 @@ public struct MaxPoolLayer: Layer {
         "MaxPoolLayer(\(poolSize.height)x\(poolSize.width) on \(inputShape))"
     }
 
-    func validate() throws {
-        let sizes = [inputShape.channels, inputShape.height, inputShape.width, poolSize.height, poolSize.width]
-        guard sizes.allSatisfy({ $0 > 0 }) else { throw NetworkConfigurationError("\(summary): every size must be positive") }
-        guard outputShape.height >= 1, outputShape.width >= 1 else {
-            throw NetworkConfigurationError("\(summary): a \(poolSize.height)x\(poolSize.width) pool does not fit in a "
-                + "\(inputShape.height)x\(inputShape.width) input")
-        }
+    public static func == (a: MaxPoolLayer, b: MaxPoolLayer) -> Bool {
+        a.inputShape == b.inputShape && a.poolSize == b.poolSize
     }
 
     public func initialize(weights: UnsafeMutableBufferPointer<Float>,
                            biases: UnsafeMutableBufferPointer<Float>,
                            random: inout RandomSource) {}
+}
+
+extension MaxPoolLayer: LayerKind {
+    static var recordCode: UInt8 { 5 }
+    static var sinceFormatVersion: UInt32 { 2 }
+    static var kindName: String { "MaxPoolLayer" }
+    static var specWord: String? { "pool" }
+    static var specUsage: String { "a pool part is 'pool P' or 'pool PxQ'" }
+
+    static func parse(_ words: inout SpecWords, input: SampleShape, context: SpecContext) throws -> MaxPoolLayer {
+        let (height, width) = try words.size("a pool size")
+        try words.finish()
+        guard height <= input.height, width <= input.width else {
+            throw words.fail("a \(height)x\(width) pool does not fit the \(input.height)x\(input.width) \(context.inputName)")
+        }
+        return MaxPoolLayer(inputShape: input, poolSize: (height, width))
+    }
+
+    var specText: String { "pool \(NetworkSpec.size(poolSize.height, poolSize.width))" }
+
+    func validate() throws {
+        let sizes = [inputShape.channels, inputShape.height, inputShape.width, poolSize.height, poolSize.width]
+        guard sizes.allSatisfy({ $0 > 0 }) else {
+            throw NetworkConfigurationError.badLayer(summary: summary, reason: "every size must be positive")
+        }
+        guard outputShape.height >= 1, outputShape.width >= 1 else {
+            throw NetworkConfigurationError.badLayer(summary: summary, reason: "a \(poolSize.height)x\(poolSize.width) pool "
+                + "does not fit in a \(inputShape.height)x\(inputShape.width) input")
+        }
+    }
+
+    func encodeRecord(_ out: inout CheckpointByteWriter) {
+        out.sizes([inputShape.channels, inputShape.height, inputShape.width, poolSize.height, poolSize.width])
+    }
+
+    static func decodeRecord(_ reader: inout LayerRecordReader) throws -> MaxPoolLayer {
+        let sizes = try reader.extents(["input channels", "input height", "input width", "pool height", "pool width"])
+        return MaxPoolLayer(inputShape: SampleShape(channels: sizes[0], height: sizes[1], width: sizes[2]),
+                            poolSize: (sizes[3], sizes[4]))
+    }
+
+    var placement: LayerPlacement { .spatial }
+    static var needsImageInput: Bool { true }
 }

@@ -3,29 +3,117 @@
 //   conv 20 5x5 relu, pool 2, conv 40 5x5 relu, pool 2,
 //   fc 1000 relu dropout 0.5, fc 1000 relu dropout 0.5, softmax 10 dropout 0.5
 //
-// Parts are separated by commas, words by spaces (case does not matter):
+// Parts are separated by commas, words by spaces (case does not matter).
+// The first word of a part names a layer kind through LayerRegistry; the
+// kind reads the rest (LayerKind.parse), so a new kind brings its own
+// words.  Today's parts:
 //
 //   conv N KxK [ACTIVATION]        N filters of KxK (or just K); valid, stride 1
 //   pool P | pool PxQ              non-overlapping max-pool
+//   batchnorm [ACTIVATION]         batch normalization, per channel or per unit
 //   fc N [ACTIVATION] [dropout P]  fully connected; dropout on its input, as in the seed
 //   softmax N [dropout P]          the output layer, last
 //
 // ACTIVATION is sigmoid, tanh, relu or linear; left out, it is the default
-// the caller gives (the CLI's --activation, sigmoid unless told).  Shapes
-// flow from the input image, so only output sizes are written.  A conv part
-// followed directly by a pool part becomes the seed's ConvPoolLayer, which
-// computes the same function as ConvLayer + MaxPoolLayer (max-pooling
-// commutes with every activation here) and is initialised as the seed
-// initialises it; a conv or pool part on its own becomes a ConvLayer or a
-// MaxPoolLayer.  `describe` writes layers back as a spec, so a checkpoint's
-// network can be shown the way it was asked for.  Every error names the part,
-// by number and text, and the word that is wrong.
+// the caller gives (sigmoid unless told).  Shapes flow from the input
+// image, so only output sizes are written.  A conv part followed directly
+// by a pool part becomes the seed's ConvPoolLayer, which computes the same
+// function as ConvLayer + MaxPoolLayer (max-pooling commutes with every
+// activation here) and is initialised as the seed initialises it.
+// `describe` writes layers back as a spec.  Every error names the part, by
+// number and text, and the word that is wrong; the shape chain is then
+// checked by NetworkValidator, the one validator Network and checkpoints use.
 
 import Foundation
 
 /// A spec that cannot be parsed or does not fit the input.
-public struct NetworkSpecError: Error, CustomStringConvertible {
-    public let description: String
+public enum NetworkSpecError: Error, CustomStringConvertible, Equatable {
+    /// The spec has no parts.
+    case empty
+    /// A part is wrong: its number (from 1), its text, and why.
+    case badPart(number: Int, text: String, reason: String)
+    /// The parts parse but do not make a network (the last is not a softmax).
+    case badNetwork(reason: String)
+
+    public var description: String {
+        switch self {
+        case .empty: return "the spec is empty; write for example 'conv 20 5x5, pool 2, fc 100, softmax 10'"
+        case .badPart(let number, let text, let reason): return "part \(number) '\(text)': \(reason)"
+        case .badNetwork(let reason): return reason
+        }
+    }
+}
+
+/// The words of one spec part after its first, read left to right by a kind's `parse`.
+struct SpecWords {
+    private var rest: [String]
+    /// The kind's word, for messages ("expected a filter size after 'conv'").
+    let kindWord: String
+    let usage: String
+
+    init(_ words: [String], kindWord: String, usage: String) {
+        rest = words
+        self.kindWord = kindWord
+        self.usage = usage
+    }
+
+    /// A failure of this part; NetworkSpec adds the part's number and text.
+    struct Failure: Error { let reason: String }
+
+    func fail(_ reason: String) -> Failure { Failure(reason: reason) }
+
+    mutating func count(_ what: String, minimum: Int = 1) throws -> Int {
+        guard let word = rest.first else { throw fail("expected \(what) after '\(kindWord)'") }
+        guard let value = Int(word), value >= 1, value <= 1 << 20 else {
+            throw fail("'\(word)' is not \(what) (a whole number from 1)")
+        }
+        rest.removeFirst()
+        return value
+    }
+
+    /// "5x5" or "5" as (height, width).
+    mutating func size(_ what: String) throws -> (Int, Int) {
+        guard let word = rest.first else { throw fail("expected \(what), like 5x5, after '\(kindWord)'") }
+        let sides = word.split(separator: "x", omittingEmptySubsequences: false).map { Int($0) }
+        guard (1...2).contains(sides.count), sides.allSatisfy({ ($0 ?? 0) >= 1 && ($0 ?? 0) <= 4096 }) else {
+            throw fail("'\(word)' is not \(what) like 5x5 or 5")
+        }
+        rest.removeFirst()
+        return (sides[0]!, sides.last!!)
+    }
+
+    mutating func activation() -> Activation? {
+        guard let word = rest.first, let value = Activation(rawValue: word) else { return nil }
+        rest.removeFirst()
+        return value
+    }
+
+    mutating func dropout() throws -> Float {
+        guard rest.first == "dropout" else { return 0 }
+        rest.removeFirst()
+        guard let word = rest.first else { throw fail("expected a probability after 'dropout'") }
+        guard let value = Float(word), value.isFinite, value >= 0, value < 1 else {
+            throw fail("dropout '\(word)' is not a probability in [0, 1)")
+        }
+        rest.removeFirst()
+        return value
+    }
+
+    /// Throws if words are left over.
+    func finish() throws {
+        if let extra = rest.first { throw fail("unexpected '\(extra)'; \(usage)") }
+    }
+
+    static let activations = Activation.allCases.map(\.rawValue).joined(separator: ", ")
+}
+
+/// What a kind's `parse` knows beyond its words.
+struct SpecContext {
+    /// The activation of parts that name none.
+    let defaultActivation: Activation
+    let miniBatchSize: Int
+    /// "input image" for the first part, "output of part N" after it.
+    let inputName: String
 }
 
 /// Parses and writes the one-line network spec.
@@ -33,14 +121,6 @@ public enum NetworkSpec {
     /// The book's best single network (chapter 6), which reaches about 99.6% with --expand.
     public static let bookBest = "conv 20 5x5 relu, pool 2, conv 40 5x5 relu, pool 2, "
         + "fc 1000 relu dropout 0.5, fc 1000 relu dropout 0.5, softmax 10 dropout 0.5"
-
-    /// One part of a spec, before shapes are known.
-    enum Part: Equatable {
-        case conv(filters: Int, height: Int, width: Int, activation: Activation?)
-        case pool(height: Int, width: Int)
-        case fullyConnected(outputs: Int, activation: Activation?, dropout: Float)
-        case softmax(classes: Int, dropout: Float)
-    }
 
     /// Builds the layers a spec describes.
     /// - Parameters:
@@ -52,170 +132,63 @@ public enum NetworkSpec {
     /// - Throws: `NetworkSpecError` naming the faulty part and word.
     public static func layers(from spec: String, input: SampleShape, miniBatchSize: Int,
                               activation: Activation = .sigmoid) throws -> [any Layer] {
-        let parts = try parse(spec)
-        var layers: [any Layer] = []
+        let texts = spec.split(separator: ",", omittingEmptySubsequences: false)
+            .map { $0.trimmingCharacters(in: .whitespaces) }
+        guard !(texts.count == 1 && texts[0].isEmpty) else { throw NetworkSpecError.empty }
+        var layers: [any LayerKind] = []
         var shape = input
-        var index = 0
-        while index < parts.count {
-            let (part, text) = parts[index]
-            let place = "part \(index + 1) '\(text)'"
-            func fail(_ why: String) -> NetworkSpecError { NetworkSpecError(description: "--layers: \(place): \(why)") }
-            switch part {
-            case .conv(let filters, let height, let width, let named):
-                guard !(layers.last is FullyConnectedLayer) else {
-                    throw fail("a conv layer cannot follow a fully connected layer; conv and pool layers come first")
-                }
-                guard height <= shape.height, width <= shape.width else {
-                    throw fail("a \(height)x\(width) filter does not fit the \(shape.height)x\(shape.width) "
-                        + (layers.isEmpty ? "input image" : "output of part \(index)"))
-                }
-                let act = named ?? activation
-                if index + 1 < parts.count, case .pool(let poolHeight, let poolWidth) = parts[index + 1].part {
-                    let convolved = (shape.height - height + 1, shape.width - width + 1)
-                    guard poolHeight <= convolved.0, poolWidth <= convolved.1 else {
-                        throw NetworkSpecError(description: "--layers: part \(index + 2) '\(parts[index + 1].text)': a "
-                            + "\(poolHeight)x\(poolWidth) pool does not fit the \(convolved.0)x\(convolved.1) output of part \(index + 1)")
-                    }
-                    let layer = ConvPoolLayer(filterShape: (filters, shape.channels, height, width),
-                                              imageShape: (miniBatchSize, shape.channels, shape.height, shape.width),
-                                              poolSize: (poolHeight, poolWidth), activation: act)
-                    layers.append(layer)
-                    shape = layer.outputShape
-                    index += 2
-                    continue
-                }
-                let layer = ConvLayer(filterShape: (filters, shape.channels, height, width), inputShape: shape, activation: act)
-                layers.append(layer)
-                shape = layer.outputShape
-            case .pool(let height, let width):
-                guard !(layers.last is FullyConnectedLayer) else {
-                    throw fail("a pool layer cannot follow a fully connected layer; conv and pool layers come first")
-                }
-                guard height <= shape.height, width <= shape.width else {
-                    throw fail("a \(height)x\(width) pool does not fit the \(shape.height)x\(shape.width) "
-                        + (layers.isEmpty ? "input image" : "output of part \(index)"))
-                }
-                let layer = MaxPoolLayer(inputShape: shape, poolSize: (height, width))
-                layers.append(layer)
-                shape = layer.outputShape
-            case .fullyConnected(let outputs, let named, let dropout):
-                let layer = FullyConnectedLayer(nIn: shape.count, nOut: outputs, activation: named ?? activation, pDropout: dropout)
-                layers.append(layer)
-                shape = layer.outputShape
-            case .softmax(let classes, let dropout):
-                guard index == parts.count - 1 else { throw fail("softmax must be the last part") }
-                layers.append(SoftmaxLayer(nIn: shape.count, nOut: classes, pDropout: dropout))
+        for (offset, text) in texts.enumerated() {
+            let number = offset + 1
+            let layer: any LayerKind
+            if let previous = layers.last, previous.isCostLayer {
+                throw NetworkSpecError.badPart(number: offset, text: texts[offset - 1],
+                                               reason: "\(previous.specText.split(separator: " ")[0]) must be the last part")
             }
-            index += 1
+            do {
+                layer = try parsePart(text, after: layers.last, input: shape, context: SpecContext(
+                    defaultActivation: activation, miniBatchSize: miniBatchSize,
+                    inputName: offset == 0 ? "input image" : "output of part \(offset)"))
+            } catch let failure as SpecWords.Failure {
+                throw NetworkSpecError.badPart(number: number, text: text, reason: failure.reason)
+            }
+            // A conv part followed by a pool part is the seed's ConvPoolLayer.
+            if let fused = ConvPoolLayer.fusing(layers.last, layer, miniBatchSize: miniBatchSize) {
+                layers[layers.count - 1] = fused
+            } else {
+                layers.append(layer)
+            }
+            shape = layer.outputShape
         }
-        guard layers.last is SoftmaxLayer else {
-            throw NetworkSpecError(description: "--layers: the last part must be 'softmax N', got '\(parts.last!.text)'")
+        guard let last = layers.last, last.isCostLayer else {
+            throw NetworkSpecError.badNetwork(reason: "the last part must be 'softmax N', got '\(texts.last!)'")
         }
         return layers
     }
 
-    /// Splits and reads the parts, without shapes.
-    static func parse(_ spec: String) throws -> [(part: Part, text: String)] {
-        let texts = spec.split(separator: ",", omittingEmptySubsequences: false)
-            .map { $0.trimmingCharacters(in: .whitespaces) }
-        guard !(texts.count == 1 && texts[0].isEmpty) else {
-            throw NetworkSpecError(description: "--layers: the spec is empty; write for example 'conv 20 5x5, pool 2, fc 100, softmax 10'")
-        }
-        return try texts.enumerated().map { offset, text in
-            (try parsePart(text, number: offset + 1), text)
-        }
-    }
-
-    private static func parsePart(_ text: String, number: Int) throws -> Part {
+    /// One part, read by the kind its first word names.
+    private static func parsePart(_ text: String, after previous: (any LayerKind)?, input: SampleShape,
+                                  context: SpecContext) throws -> any LayerKind {
         let words = text.lowercased().split(separator: " ").map(String.init)
-        func fail(_ why: String) -> NetworkSpecError {
-            NetworkSpecError(description: "--layers: part \(number) '\(text)': \(why)")
+        guard let word = words.first else { throw SpecWords.Failure(reason: "the part is empty (two commas in a row?)") }
+        guard let kind = LayerRegistry.kind(specWord: word) else {
+            let known = LayerRegistry.kinds.compactMap { $0.specWord }
+            throw SpecWords.Failure(reason: "unknown layer '\(word)'; parts start with "
+                + known.dropLast().joined(separator: ", ") + " or " + known.last!)
         }
-        guard let kind = words.first else { throw fail("the part is empty (two commas in a row?)") }
-        var rest = Array(words.dropFirst())
-        func count(_ what: String) throws -> Int {
-            guard let word = rest.first else { throw fail("expected \(what) after '\(kind)'") }
-            guard let value = Int(word), value >= 1, value <= 1 << 20 else {
-                throw fail("'\(word)' is not \(what) (a whole number from 1)")
-            }
-            rest.removeFirst()
-            return value
+        if kind.needsImageInput, let previous, previous.placement == .dense {
+            throw SpecWords.Failure(reason: "a \(word) layer cannot follow a fully connected layer; conv and pool layers come first")
         }
-        func size(_ what: String) throws -> (Int, Int) {
-            guard let word = rest.first else { throw fail("expected \(what), like 5x5, after '\(kind)'") }
-            let sides = word.split(separator: "x", omittingEmptySubsequences: false).map { Int($0) }
-            guard (1...2).contains(sides.count), sides.allSatisfy({ ($0 ?? 0) >= 1 && ($0 ?? 0) <= 4096 }) else {
-                throw fail("'\(word)' is not \(what) like 5x5 or 5")
-            }
-            rest.removeFirst()
-            return (sides[0]!, sides.last!!)
-        }
-        func activation() -> Activation? {
-            guard let word = rest.first, let value = Activation(rawValue: word) else { return nil }
-            rest.removeFirst()
-            return value
-        }
-        func dropout() throws -> Float {
-            guard rest.first == "dropout" else { return 0 }
-            rest.removeFirst()
-            guard let word = rest.first else { throw fail("expected a probability after 'dropout'") }
-            guard let value = Float(word), value.isFinite, value >= 0, value < 1 else {
-                throw fail("dropout '\(word)' is not a probability in [0, 1)")
-            }
-            rest.removeFirst()
-            return value
-        }
-        func finish(_ part: Part, expecting: String) throws -> Part {
-            if let extra = rest.first { throw fail("unexpected '\(extra)'; \(expecting)") }
-            return part
-        }
-        let activations = Activation.allCases.map(\.rawValue).joined(separator: ", ")
-        switch kind {
-        case "conv":
-            let filters = try count("a number of filters")
-            let (height, width) = try size("a filter size")
-            let act = activation()
-            return try finish(.conv(filters: filters, height: height, width: width, activation: act),
-                              expecting: "a conv part is 'conv N KxK [\(activations)]'")
-        case "pool":
-            let (height, width) = try size("a pool size")
-            return try finish(.pool(height: height, width: width), expecting: "a pool part is 'pool P' or 'pool PxQ'")
-        case "fc":
-            let outputs = try count("a number of neurons")
-            let act = activation()
-            let p = try dropout()
-            return try finish(.fullyConnected(outputs: outputs, activation: act, dropout: p),
-                              expecting: "an fc part is 'fc N [\(activations)] [dropout P]'")
-        case "softmax":
-            let classes = try count("a number of classes")
-            guard classes >= 2 else { throw fail("a softmax needs at least 2 classes") }
-            let p = try dropout()
-            return try finish(.softmax(classes: classes, dropout: p), expecting: "a softmax part is 'softmax N [dropout P]'")
-        default:
-            throw fail("unknown layer '\(kind)'; parts start with conv, pool, fc or softmax")
-        }
+        var rest = SpecWords(Array(words.dropFirst()), kindWord: word, usage: kind.specUsage)
+        return try kind.parseLayer(&rest, input: input, context: context)
     }
 
     /// The spec of `layers`: what `layers(from:...)` turns back into the same layers.
     public static func describe(_ layers: [any Layer]) -> String {
-        func size(_ height: Int, _ width: Int) -> String { height == width ? "\(height)" : "\(height)x\(width)" }
-        func dropout(_ p: Float) -> String { p > 0 ? " dropout \(p)" : "" }
-        return layers.map { layer -> String in
-            switch layer {
-            case let conv as ConvPoolLayer:
-                return "conv \(conv.filterShape.filters) \(conv.filterShape.height)x\(conv.filterShape.width) "
-                    + "\(conv.activation.rawValue), pool \(size(conv.poolSize.height, conv.poolSize.width))"
-            case let conv as ConvLayer:
-                return "conv \(conv.filterShape.filters) \(conv.filterShape.height)x\(conv.filterShape.width) \(conv.activation.rawValue)"
-            case let pool as MaxPoolLayer:
-                return "pool \(size(pool.poolSize.height, pool.poolSize.width))"
-            case let dense as FullyConnectedLayer:
-                return "fc \(dense.nOut) \(dense.activation.rawValue)\(dropout(dense.pDropout))"
-            case let softmax as SoftmaxLayer:
-                return "softmax \(softmax.nOut)\(dropout(softmax.pDropout))"
-            default:
-                return layer.summary
-            }
-        }.joined(separator: ", ")
+        layers.map { ($0 as? any LayerKind)?.specText ?? $0.summary }.joined(separator: ", ")
     }
+
+    /// "5" for a square size, "5x3" otherwise.
+    static func size(_ height: Int, _ width: Int) -> String { height == width ? "\(height)" : "\(height)x\(width)" }
+    /// " dropout P" when P > 0.
+    static func dropout(_ p: Float) -> String { p > 0 ? " dropout \(p)" : "" }
 }

@@ -5,7 +5,7 @@
 // the seed its weights and biases start at zero.
 
 /// The softmax output layer, trained on the negative log-likelihood.
-public struct SoftmaxLayer: Layer {
+public struct SoftmaxLayer: Layer, Equatable {
     public let nIn: Int
     public let nOut: Int
     public let pDropout: Float
@@ -27,19 +27,52 @@ public struct SoftmaxLayer: Layer {
 
     public var summary: String { "SoftmaxLayer(\(nIn) -> \(nOut), dropout \(pDropout))" }
 
-    func validate() throws {
-        guard nIn > 0, nOut > 1 else {
-            throw NetworkConfigurationError("\(summary): needs nIn > 0 and at least 2 classes")
-        }
-        guard pDropout >= 0, pDropout < 1 else {
-            throw NetworkConfigurationError("\(summary): pDropout must lie in [0, 1)")
-        }
-    }
-
     public func initialize(weights: UnsafeMutableBufferPointer<Float>,
                            biases: UnsafeMutableBufferPointer<Float>,
                            random: inout RandomSource) {
         weights.update(repeating: 0)
         biases.update(repeating: 0)
     }
+}
+
+extension SoftmaxLayer: LayerKind {
+    static var recordCode: UInt8 { 3 }
+    static var kindName: String { "SoftmaxLayer" }
+    static var specWord: String? { "softmax" }
+    static var specUsage: String { "a softmax part is 'softmax N [dropout P]'" }
+
+    static func parse(_ words: inout SpecWords, input: SampleShape, context: SpecContext) throws -> SoftmaxLayer {
+        let classes = try words.count("a number of classes")
+        guard classes >= 2 else { throw words.fail("a softmax needs at least 2 classes") }
+        let dropout = try words.dropout()
+        try words.finish()
+        return SoftmaxLayer(nIn: input.count, nOut: classes, pDropout: dropout)
+    }
+
+    var specText: String { "softmax \(nOut)\(NetworkSpec.dropout(pDropout))" }
+
+    func validate() throws {
+        guard nIn > 0, nOut > 1 else {
+            throw NetworkConfigurationError.badLayer(summary: summary, reason: "needs nIn > 0 and at least 2 classes")
+        }
+        guard pDropout >= 0, pDropout < 1 else {
+            throw NetworkConfigurationError.badLayer(summary: summary, reason: "pDropout must lie in [0, 1)")
+        }
+    }
+
+    func encodeRecord(_ out: inout CheckpointByteWriter) {
+        out.sizes([nIn, nOut])
+        out.f32(pDropout)
+    }
+
+    static func decodeRecord(_ reader: inout LayerRecordReader) throws -> SoftmaxLayer {
+        let nIn = try reader.width("input count")
+        let nOut = try reader.width("class count", minimum: 2)
+        return SoftmaxLayer(nIn: nIn, nOut: nOut, pDropout: try reader.dropout())
+    }
+
+    var placement: LayerPlacement { .dense }
+    var usesDropout: Bool { pDropout > 0 }
+    static var isCostKind: Bool { true }
+    var network3Shapes: (weights: [Int], biases: [Int])? { ([nIn, nOut], [nOut]) }
 }

@@ -117,8 +117,6 @@ final class ConvPoolRunner: LayerRunner {
 }
 
 extension ConvPoolLayer: RunnableLayer {
-    var usesDropout: Bool { false }
-    var isSpatial: Bool { true }
 
     func makeRunner(capacity: Int, parameters: ParameterViews, index: Int) -> LayerRunner {
         ConvPoolRunner(geometry: .init(input: inputShape, filterShape: filterShape, pool: poolSize, activation: activation),
@@ -127,8 +125,6 @@ extension ConvPoolLayer: RunnableLayer {
 }
 
 extension ConvLayer: RunnableLayer {
-    var usesDropout: Bool { false }
-    var isSpatial: Bool { true }
 
     func makeRunner(capacity: Int, parameters: ParameterViews, index: Int) -> LayerRunner {
         ConvPoolRunner(geometry: .init(input: inputShape, filterShape: filterShape, pool: nil, activation: activation),

@@ -85,8 +85,6 @@ final class DenseRunner: LayerRunner {
 }
 
 extension FullyConnectedLayer: RunnableLayer {
-    var usesDropout: Bool { pDropout > 0 }
-    var isSpatial: Bool { false }
 
     func makeRunner(capacity: Int, parameters: ParameterViews, index: Int) -> LayerRunner {
         DenseRunner(nIn: nIn, nOut: nOut, pDropout: pDropout, head: .activation(activation),
@@ -95,8 +93,6 @@ extension FullyConnectedLayer: RunnableLayer {
 }
 
 extension SoftmaxLayer: RunnableLayer {
-    var usesDropout: Bool { pDropout > 0 }
-    var isSpatial: Bool { false }
 
     func makeRunner(capacity: Int, parameters: ParameterViews, index: Int) -> LayerRunner {
         DenseRunner(nIn: nIn, nOut: nOut, pDropout: pDropout, head: .softmax,

@@ -42,14 +42,13 @@ protocol LayerRunner: AnyObject {
     func backward(_ input: UnsafePointer<Float>, inputGradient: UnsafeMutablePointer<Float>?, batch: Int)
 }
 
-/// Runners a layer knows how to build; the conformance is internal so the
-/// public Layer protocol stays a plain description.
-protocol RunnableLayer: Layer {
-    func validate() throws
+/// Runners a layer kind knows how to build.
+protocol RunnableLayer: LayerKind {
     func makeRunner(capacity: Int, parameters: ParameterViews, index: Int) -> LayerRunner
-    /// Whether a training pass draws a dropout key for this layer.
-    var usesDropout: Bool { get }
+}
+
+extension LayerKind {
     /// Conv and pool layers, which keep an image's shape and run
     /// data-parallel; they come before the dense layers.
-    var isSpatial: Bool { get }
+    var isSpatial: Bool { placement == .spatial }
 }

@@ -40,8 +40,6 @@ final class MaxPoolRunner: LayerRunner {
 }
 
 extension MaxPoolLayer: RunnableLayer {
-    var usesDropout: Bool { false }
-    var isSpatial: Bool { true }
 
     func makeRunner(capacity: Int, parameters: ParameterViews, index: Int) -> LayerRunner {
         MaxPoolRunner(layer: self, capacity: capacity)
