@@ -400,6 +400,79 @@ size_t ck_gzip_compress_bound(size_t length);
  * is too small, or CK_ZLIB_DAMAGED if zlib cannot start (a bad level). */
 int ck_gzip_compress(uint8_t *out, size_t *out_length, const uint8_t *in, size_t in_length, int level);
 
+/* ------------------------------------------------------ batch normalization
+ *
+ * Per channel after a conv layer (x is (B,C,S), S = H*W) and per unit after a
+ * dense layer (x is (B,C,1)).  The statistics cover all B*S values of a
+ * channel in the WHOLE mini-batch, which threads may split (each holding
+ * B_part samples), so training runs in phases:
+ *   1. each part: ck_batchnorm_stats_partial into zeroed double sums;
+ *   2. the caller adds the parts' sums in thread order (so the result does
+ *      not depend on timing), then ck_batchnorm_stats_finish once;
+ *   3. each part: ck_batchnorm_forward, then the caller's
+ *      ck_bias_activation_forward(out, pre, beta, ...) adds beta and applies
+ *      the activation (these kernels apply neither);
+ * and backward, after ck_bias_activation_backward(dpre, NULL, dout, out, ...):
+ *   4. each part: ck_batchnorm_backward_partial into zeroed double sums;
+ *   5. the caller adds them in thread order: the totals are the gradients of
+ *      gamma and beta, and feed
+ *   6. each part: ck_batchnorm_backward with the totals.
+ * N is always the values per channel of the whole batch (B_total * S).
+ * Evaluation uses running statistics: ck_batchnorm_invstd, then
+ * ck_batchnorm_forward with xhat NULL.  eps is the caller's (it uses 1e-5). */
+
+/* inp is (B,C,S).  sum[c] += sum of x, sumsq[c] += sum of x*x over this
+ * part's B*S values (double accumulators). */
+void ck_batchnorm_stats_partial(double *sum, double *sumsq, const float *inp,
+                                int B, int C, int S);
+/* From totals over N > 0 values per channel: mean, biased var =
+ * max(sumsq/N - mean^2, 0), invstd = 1/sqrt(var + eps), all (C).  Scalar. */
+void ck_batchnorm_stats_finish(float *mean, float *var, float *invstd,
+                               const double *sum, const double *sumsq,
+                               long long N, float eps, int C);
+/* running = (1 - momentum) * running + momentum * batch, all (C), with the
+ * batch variance made unbiased (var * N / (N - 1); used as is when N == 1).
+ * Scalar. */
+void ck_batchnorm_running_update(float *running_mean, float *running_var,
+                                 const float *mean, const float *var,
+                                 float momentum, long long N, int C);
+/* invstd for evaluation from running variance, (C): invstd[c] =
+ * 1/sqrt(var[c] + eps).  Scalar. */
+void ck_batchnorm_invstd(float *invstd, const float *var, float eps, int C);
+/* out, xhat, inp are (B,C,S); mean, invstd, gamma (C).  xhat = (x - mean[c])
+ * * invstd[c]; out = gamma[c] * xhat.  xhat may be NULL (evaluation); out
+ * may alias inp. */
+void ck_batchnorm_forward(float *out, float *xhat, const float *inp,
+                          const float *mean, const float *invstd,
+                          const float *gamma, int B, int C, int S);
+/* dout, xhat are (B,C,S); dout is d cost / d (gamma*xhat + beta).
+ * dgamma[c] += sum dout*xhat, dbeta[c] += sum dout, over this part
+ * (double). */
+void ck_batchnorm_backward_partial(double *dgamma, double *dbeta,
+                                   const float *dout, const float *xhat,
+                                   int B, int C, int S);
+/* dinp, dout, xhat are (B,C,S).  dinp += gamma[c]*invstd[c]/N * (N*dout -
+ * dbeta[c] - xhat*dgamma[c]), with dgamma/dbeta the totals over the whole
+ * batch and N its values per channel.  dinp NULL does nothing. */
+void ck_batchnorm_backward(float *dinp, const float *dout, const float *xhat,
+                           const double *dgamma, const double *dbeta,
+                           const float *gamma, const float *invstd,
+                           long long N, int B, int C, int S);
+
+void ck_batchnorm_stats_partial_ref(double *sum, double *sumsq,
+                                    const float *inp, int B, int C, int S);
+void ck_batchnorm_forward_ref(float *out, float *xhat, const float *inp,
+                              const float *mean, const float *invstd,
+                              const float *gamma, int B, int C, int S);
+void ck_batchnorm_backward_partial_ref(double *dgamma, double *dbeta,
+                                       const float *dout, const float *xhat,
+                                       int B, int C, int S);
+void ck_batchnorm_backward_ref(float *dinp, const float *dout,
+                               const float *xhat, const double *dgamma,
+                               const double *dbeta, const float *gamma,
+                               const float *invstd, long long N, int B, int C,
+                               int S);
+
 #ifdef __cplusplus
 }
 #endif

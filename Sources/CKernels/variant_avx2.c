@@ -12,6 +12,7 @@
 #define CK_VEC 8
 #define CK_MR 6
 #define CK_PANEL_MR 5
+#include "batchnorm_kernels.h"
 #include "vector_kernels.h"
 #pragma clang attribute pop
 #endif

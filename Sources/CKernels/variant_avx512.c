@@ -13,6 +13,7 @@
 #define CK_MR 12
 #define CK_PANEL_MR 10
 
+#include "batchnorm_kernels.h"
 #include "vector_kernels.h"
 #pragma clang attribute pop
 #endif

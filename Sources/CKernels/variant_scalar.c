@@ -6,4 +6,5 @@
 #define CK_VARIANT_TABLE ck_variant_scalar
 #define CK_VEC 4
 #define CK_MR 6
+#include "batchnorm_kernels.h"
 #include "vector_kernels.h"

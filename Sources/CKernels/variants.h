@@ -47,6 +47,19 @@ typedef struct {
                    int KH, int KW);
     void (*col2im_accumulate)(float *image, const float *cols, int C, int H,
                               int W, int KH, int KW);
+    /* Batch normalization (batchnorm_kernels.h; see ckernels.h). */
+    void (*batchnorm_stats_partial)(double *sum, double *sumsq, const float *inp,
+                                    int B, int C, int S);
+    void (*batchnorm_forward)(float *out, float *xhat, const float *inp,
+                              const float *mean, const float *invstd,
+                              const float *gamma, int B, int C, int S);
+    void (*batchnorm_backward_partial)(double *dgamma, double *dbeta,
+                                       const float *dout, const float *xhat,
+                                       int B, int C, int S);
+    void (*batchnorm_backward)(float *dinp, const float *dout, const float *xhat,
+                               const double *dgamma, const double *dbeta,
+                               const float *gamma, const float *invstd,
+                               long long N, int B, int C, int S);
 } ck_variant_table;
 
 extern const ck_variant_table ck_variant_scalar;

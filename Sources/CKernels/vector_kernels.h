@@ -569,4 +569,8 @@ const ck_variant_table CK_VARIANT_TABLE = {
     .gemm_packed = gemm_packed,
     .im2col = im2col,
     .col2im_accumulate = col2im_accumulate,
+    .batchnorm_stats_partial = batchnorm_stats_partial,
+    .batchnorm_forward = batchnorm_forward,
+    .batchnorm_backward_partial = batchnorm_backward_partial,
+    .batchnorm_backward = batchnorm_backward,
 };
