@@ -300,30 +300,6 @@ static void gemm_packed(float *restrict out, int ldo, const float *restrict pack
     }
 }
 
-/* exp(x) by range reduction to [-ln2/2, ln2/2] and Cephes' polynomial;
- * about 2 ulp, branch-free so that loops over it vectorise. */
-static inline float vexpf(float x) {
-    x = x > 88.3f ? 88.3f : (x < -87.3f ? -87.3f : x);
-    float n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
-    float r = x - n * 0.693359375f + n * 2.12194440e-4f;
-    float p = 1.9875691500e-4f;
-    p = p * r + 1.3981999507e-3f;
-    p = p * r + 8.3334519073e-3f;
-    p = p * r + 4.1665795894e-2f;
-    p = p * r + 1.6666665459e-1f;
-    p = p * r + 5.0000001201e-1f;
-    float y = p * r * r + r + 1.0f;
-    int32_t bits = ((int32_t)n + 127) << 23;
-    float scale;
-    memcpy(&scale, &bits, sizeof scale);
-    return y * scale;
-}
-
-static inline float vsigmoid(float x) { return 1.0f / (1.0f + vexpf(-x)); }
-static inline float vtanh(float x) { return 1.0f - 2.0f / (1.0f + vexpf(2.0f * x)); }
-static inline float vrelu(float x) { return x > 0.0f ? x : 0.0f; }
-static inline float vlinear(float x) { return x; }
-
 /* out = F(inp + bias[channel]).  Written once for distinct buffers and
  * once in place: with both pointers the compiler must guard against
  * overlap, and an exact alias fails that guard into scalar code. */
@@ -362,10 +338,10 @@ static inline float vlinear(float x) { return x; }
         else NAME##_apart(out, inp, bias, B, C, S);                            \
     }
 
-CK_DEFINE_APPLY(apply_sigmoid, vsigmoid)
-CK_DEFINE_APPLY(apply_tanh, vtanh)
-CK_DEFINE_APPLY(apply_relu, vrelu)
-CK_DEFINE_APPLY(apply_linear, vlinear)
+CK_DEFINE_APPLY(apply_sigmoid, ck_fast_sigmoid)
+CK_DEFINE_APPLY(apply_tanh, ck_fast_tanh)
+CK_DEFINE_APPLY(apply_relu, ck_relu)
+CK_DEFINE_APPLY(apply_linear, ck_identity)
 
 static void bias_activation_forward(float *out, const float *inp,
                                     const float *bias, int B, int C, int S,
@@ -410,9 +386,9 @@ static void bias_activation_backward(float *dinp, float *dbias,
                                      int B, int C, int S, ck_activation act) {
 #pragma clang fp reassociate(on)
     switch (act) {
-    case CK_ACT_SIGMOID: CK_SLOPE_LOOPS(y[c] * (1.0f - y[c])) break;
-    case CK_ACT_TANH: CK_SLOPE_LOOPS(1.0f - y[c] * y[c]) break;
-    case CK_ACT_RELU: CK_SLOPE_LOOPS(y[c] > 0.0f ? 1.0f : 0.0f) break;
+    case CK_ACT_SIGMOID: CK_SLOPE_LOOPS(CK_SIGMOID_SLOPE(y[c])) break;
+    case CK_ACT_TANH: CK_SLOPE_LOOPS(CK_TANH_SLOPE(y[c])) break;
+    case CK_ACT_RELU: CK_SLOPE_LOOPS(CK_RELU_SLOPE(y[c])) break;
     case CK_ACT_LINEAR: default: CK_SLOPE_LOOPS(1.0f) break;
     }
 }
