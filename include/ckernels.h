@@ -331,18 +331,27 @@ void ck_flush_denormals_on_this_thread(void);
 
 /* ------------------------------------------------------------ thread team */
 
-/* One process-wide team: ck_team_run(parts, fn, context) calls
- * fn(context, part, parts) for part = 0 .. parts-1, part 0 on the calling
- * thread, and returns when all are done.  Inside fn, ck_team_barrier(parts)
- * waits for every part.  Calls to ck_team_run must not overlap (the team
- * serves one network step at a time); fn must not call ck_team_run. */
-#define CK_TEAM_MAX_THREADS 64
+/* A team of threads that runs the parts of a job in parallel.  Every owner
+ * (each Network) creates its own, so teams share nothing and any number
+ * may run at once from different threads.  One team serves one caller at
+ * a time: calls to ck_team_run on the same team must not overlap, and fn
+ * must not call ck_team_run on its own team.  Idle workers spin briefly,
+ * then sleep.  Creating and destroying a team are not kernels: they
+ * allocate and start or join threads. */
+typedef struct ck_team ck_team;
 typedef void (*ck_task_fn)(void *context, int part, int parts);
-/* Grows the team to `threads` (caller included); returns the size reached. */
-int ck_team_ensure(int threads);
-int ck_team_size(void);
-void ck_team_run(int parts, ck_task_fn fn, void *context);
-void ck_team_barrier(int parts);
+/* A team of `threads` threads, the caller included (threads - 1 workers).
+ * NULL if threads < 1 or the workers cannot be created.  Not a kernel: it allocates. */
+ck_team *ck_team_create(int threads);
+/* Stops and joins the workers and frees the team; NULL is a no-op.  Not
+ * while a ck_team_run on it is in progress. */
+void ck_team_destroy(ck_team *team);
+int ck_team_size(const ck_team *team);
+/* fn(context, part, parts) for part 0..parts-1 (parts clamped to the size), part 0 on the caller;
+ * returns when every part is done. */
+void ck_team_run(ck_team *team, int parts, ck_task_fn fn, void *context);
+/* Inside fn: waits until all `parts` parts of the current job arrive. */
+void ck_team_barrier(ck_team *team, int parts);
 
 /* ------------------------------------------------------------- gzip input */
 

@@ -245,7 +245,7 @@ extension Checkpoint {
     static let maximumSampleValues = 1 << 24
     static let maximumParameters = 1 << 28
     static let maximumBatch = 1 << 16
-    static let maximumThreads = 1024
+    static let maximumThreads = Network.maximumThreads
     static let maximumEpochs = 1 << 24
 
     static func code(of activation: Activation) -> UInt8 {
