@@ -13,7 +13,9 @@
  *
  * The GEMM follows the classic Goto/BLIS structure: pack a KC x NC block of
  * B into NR-wide panels and an MC x KC block of A (times alpha) into MR-high
- * panels, then sweep an MR x NR register-tile micro-kernel over them.
+ * panels, then sweep an MR x NR register-tile micro-kernel over them.  The
+ * packing buffers are the caller's scratch (sgemm_scratch_floats says how
+ * much); nothing here allocates.
  */
 #include "variants.h"
 #include "activation_math.h"
@@ -104,17 +106,27 @@ static inline void micro_kernel(int kc, const float *restrict ap,
     }
 }
 
+/* Floats of packed A (the first part of the scratch, rounded up to keep
+ * packed B 64-byte aligned) for an m x k operand: one MC x KC block at
+ * most, in whole MR-row panels. */
+static size_t packed_a_floats(int m, int k) {
+    size_t mc = (size_t)(m < CK_MC ? m : CK_MC), kc = (size_t)(k < CK_KC ? k : CK_KC);
+    return ((mc + CK_MR - 1) / CK_MR * CK_MR * kc + 15) & ~(size_t)15;
+}
+
+/* packed A, then one KC x NC block of B in whole NR-column panels. */
+static size_t sgemm_scratch_floats(int m, int n, int k) {
+    if (m <= 0 || n <= 0 || k <= 0) return 0;
+    size_t nc = (size_t)(n < CK_NC ? n : CK_NC), kc = (size_t)(k < CK_KC ? k : CK_KC);
+    return packed_a_floats(m, k) + (nc + CK_NR - 1) / CK_NR * CK_NR * kc;
+}
+
 static void sgemm_accumulate(int trans_a, int trans_b, int m, int n, int k,
                              float alpha, const float *a, int lda,
-                             const float *b, int ldb, float *c, int ldc) {
-    float *scratch = ck_gemm_scratch((size_t)CK_MC * CK_KC + (size_t)CK_KC * CK_NC + 64);
-    if (scratch == NULL) {
-        /* Out of memory for 1 MB of scratch: stay correct, if slow. */
-        ck_sgemm_ref(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, 1.0f, c, ldc);
-        return;
-    }
+                             const float *b, int ldb, float *c, int ldc,
+                             float *scratch) {
     float *packed_a = scratch;
-    float *packed_b = scratch + (size_t)CK_MC * CK_KC;
+    float *packed_b = scratch + packed_a_floats(m, k);
     for (int p0 = 0; p0 < k; p0 += CK_KC) {
         int kc = k - p0 < CK_KC ? k - p0 : CK_KC;
         for (int j0 = 0; j0 < n; j0 += CK_NC) {
@@ -533,6 +545,7 @@ static void sgd_update_combined(float *restrict params,
 }
 
 const ck_variant_table CK_VARIANT_TABLE = {
+    .sgemm_scratch_floats = sgemm_scratch_floats,
     .sgemm_accumulate = sgemm_accumulate,
     .bias_activation_forward = bias_activation_forward,
     .bias_activation_backward = bias_activation_backward,

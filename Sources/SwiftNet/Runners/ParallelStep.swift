@@ -185,14 +185,14 @@ final class ParallelStep {
                 }
                 ck_team_barrier(team, Int32(parts))
                 guard costs.pointer[0].isFinite else { return }
-                stage.backwardAndUpdate(rows: split(stage.nIn, parts: parts, part: part), batch: batch,
+                stage.backwardAndUpdate(part: part, rows: split(stage.nIn, parts: parts, part: part), batch: batch,
                                         wantInputGradient: wantInputGradient, rule: rule)
                 serialPending = false
             } else {
                 if !serialPending { ck_team_barrier(team, Int32(parts)) }
                 if part == 0, costs.pointer[0].isFinite {
                     stage.startBackward(batch: batch, labels: UnsafePointer(labels.pointer), outputGradient: above, rule: rule)
-                    stage.backwardAndUpdate(rows: 0..<stage.nIn, batch: batch, wantInputGradient: wantInputGradient,
+                    stage.backwardAndUpdate(part: 0, rows: 0..<stage.nIn, batch: batch, wantInputGradient: wantInputGradient,
                                             rule: rule)
                 }
                 serialPending = true
