@@ -15,7 +15,9 @@
  * B into NR-wide panels and an MC x KC block of A (times alpha) into MR-high
  * panels, then sweep an MR x NR register-tile micro-kernel over them.  The
  * packing buffers are the caller's scratch (sgemm_scratch_floats says how
- * much); nothing here allocates.
+ * much); nothing here allocates, and nothing calls back into gemm.c.  The
+ * activations and their slopes come from activation_math.h, the oracle's
+ * header too.
  */
 #include "variants.h"
 #include "activation_math.h"

@@ -5,9 +5,10 @@
 // first, then all biases, so the L2-regularised part is one contiguous run),
 // and creates one Replica per thread (runners and buffers for that thread's
 // share of a mini-batch) and the ParallelStep that runs them on the
-// network's own thread team (so networks used at once never share threads).  Conv and pool layers come first, then dense layers; the last is a
-// SoftmaxLayer, whose negative log-likelihood is the cost.  The training
-// loop lives in Training/StochasticGradientDescent.swift.
+// network's own thread team, so networks used at once never share threads
+// or scratch.  Conv and pool layers come first, then dense layers; the last
+// is a SoftmaxLayer, whose negative log-likelihood is the cost.  The
+// training loop lives in Training/StochasticGradientDescent.swift.
 //
 // Threads: dropout masks depend only on a per-mini-batch key and the
 // sample's position in the whole batch, so every thread count draws the
@@ -57,9 +58,11 @@ public final class Network {
     ///   - layers: the layers in order; the last must be a `SoftmaxLayer`.
     ///   - miniBatchSize: samples per training step.
     ///   - evaluationBatchSize: samples per evaluation pass (default 100).
-    ///   - threads: threads sharing each mini-batch; nil means every core.
+    ///   - threads: threads sharing each mini-batch, at most 1024 (and no more
+    ///     than `miniBatchSize` are used); nil means every core.
     ///   - seed: the seed of initial weights and dropout masks.
-    /// - Throws: `NetworkConfigurationError` naming the layers and shapes that do not fit.
+    /// - Throws: `NetworkConfigurationError` naming the layers and shapes that do not fit,
+    ///   or the thread count when it is out of range or its threads cannot be started.
     public init(layers: [any Layer], miniBatchSize: Int, evaluationBatchSize: Int = 100,
                 threads: Int? = nil, seed: UInt64 = 0) throws {
         guard miniBatchSize > 0 else {
