@@ -9,7 +9,17 @@
  *     inputs, then weights, then plain int shapes;
  *   - float32, NCHW row-major; conv weights are (OC, IC, KH, KW) and fully
  *     connected weights are (n_in, n_out), as in network3.py;
- *   - kernels never allocate, print or exit: the caller owns every buffer;
+ *   - kernels never allocate, print or exit: the caller owns every buffer,
+ *     scratch included.  A kernel that needs scratch takes a `float *`
+ *     scratch or workspace argument (after the outputs and saved buffers,
+ *     before the inputs; last for the BLAS-shaped GEMM) holding at least
+ *     what its pure size function returns (ck_sgemm_scratch_floats,
+ *     ck_conv2d_workspace_floats, ck_linear_scratch_floats), llm.c-style:
+ *     size once, allocate once, pass on every call.  A size covers every
+ *     variant and GEMM backend, so switching them later needs no more.
+ *     Thread teams (ck_team_create) and the C I/O helpers are not kernels;
+ *   - each thread needs scratch of its own: two calls running at once
+ *     must not share one;
  *   - backward functions ACCUMULATE (+=) into every gradient they write,
  *     parameter and input gradients alike; a NULL gradient pointer skips
  *     that work (the first layer needs no input gradient);
@@ -47,10 +57,13 @@ const char *ck_isa_name(ck_isa isa);
 
 /* c (m,n) = alpha * op(a) @ op(b) + beta * c, row-major; op(a) is (m,k) and
  * op(b) is (k,n).  trans_a / trans_b nonzero means a / b is stored
- * transposed.  beta == 0 ignores c's old contents (even NaN). */
+ * transposed.  beta == 0 ignores c's old contents (even NaN).  ck_sgemm
+ * packs into scratch, at least ck_sgemm_scratch_floats(m, n, k) floats
+ * (at most about 1.1 MB, whatever the shape). */
+size_t ck_sgemm_scratch_floats(int m, int n, int k);
 void ck_sgemm(int trans_a, int trans_b, int m, int n, int k, float alpha,
               const float *a, int lda, const float *b, int ldb, float beta,
-              float *c, int ldc);
+              float *c, int ldc, float *scratch);
 void ck_sgemm_ref(int trans_a, int trans_b, int m, int n, int k, float alpha,
                   const float *a, int lda, const float *b, int ldb, float beta,
                   float *c, int ldc);
@@ -77,10 +90,11 @@ ck_gemm_backend ck_gemm_backend_default_for(const char *openblas_core, ck_isa be
 ck_gemm_backend ck_gemm_backend_current(void);
 void ck_gemm_backend_select(ck_gemm_backend backend);
 const char *ck_gemm_backend_name(ck_gemm_backend backend);
-/* ck_sgemm or ck_sgemm_openblas, as the backend says. */
+/* ck_sgemm or ck_sgemm_openblas, as the backend says; scratch as for
+ * ck_sgemm (unused under OpenBLAS, which may allocate inside its calls). */
 void ck_sgemm_layer(int trans_a, int trans_b, int m, int n, int k, float alpha,
                     const float *a, int lda, const float *b, int ldb,
-                    float beta, float *c, int ldc);
+                    float beta, float *c, int ldc, float *scratch);
 
 /* ----------------------------------------------------------------- conv2d */
 
@@ -110,9 +124,11 @@ const char *ck_forward_path_name(ck_forward_path path);
 
 /* Valid convolution, stride 1 (cross-correlation, as in every modern
  * framework): inp (B,C,H,W), weight (OC,C,KH,KW), optional bias (OC) or
- * NULL, out (B,OC,H-KH+1,W-KW+1).  The workspace holds at least
- * ck_conv2d_workspace_floats(...) floats. */
-size_t ck_conv2d_workspace_floats(int C, int H, int W, int KH, int KW);
+ * NULL, out (B,OC,H-KH+1,W-KW+1).  The workspace, at least
+ * ck_conv2d_workspace_floats(C, H, W, OC, KH, KW) floats for any B, holds
+ * one image's im2col columns and the packed weights or GEMM packing of
+ * both the forward and the backward. */
+size_t ck_conv2d_workspace_floats(int C, int H, int W, int OC, int KH, int KW);
 void ck_conv2d_forward(float *out, float *workspace, const float *inp,
                        const float *weight, const float *bias, int B, int C,
                        int H, int W, int OC, int KH, int KW);
@@ -176,21 +192,29 @@ void ck_bias_activation_backward_ref(float *dinp, float *dbias,
 
 /* ---------------------------------------------------------------- linear */
 
+/* The scratch of the four dense kernels below (packed inputs, GEMM
+ * packing, the fused backward's temporaries), at least
+ * ck_linear_scratch_floats(B, IN, OUT) floats for batches up to B.  For
+ * the kernels on a slice of rows (ck_linear_forward_rows,
+ * ck_linear_backward_update_rows) IN may be the most rows one call
+ * covers (K, or row_end - row_begin) instead of the layer's inputs. */
+size_t ck_linear_scratch_floats(int B, int IN, int OUT);
 /* out (B,OUT) = scale * inp (B,IN) @ weight (IN,OUT).  Bias and activation
  * follow in ck_bias_activation_forward.  scale is (1 - p_dropout) when a
  * dropout layer is evaluated, else 1. */
+void ck_linear_forward(float *out, float *scratch, const float *inp,
+                       const float *weight, float scale, int B, int IN,
+                       int OUT);
 /* out (B x OUT) = scale * inp (B x K, rows ld_inp apart) @ weight (K x
  * OUT): K consecutive input features and their weight rows, the part of a
  * dense layer split by rows that one thread owns. */
-void ck_linear_forward_rows(float *out, const float *inp, int ld_inp,
-                            const float *weight, float scale, int B, int K,
-                            int OUT);
-void ck_linear_forward(float *out, const float *inp, const float *weight,
-                       float scale, int B, int IN, int OUT);
+void ck_linear_forward_rows(float *out, float *scratch, const float *inp,
+                            int ld_inp, const float *weight, float scale,
+                            int B, int K, int OUT);
 /* dinp (B,IN) or NULL += dout @ weight^T;  dweight (IN,OUT) += inp^T @ dout. */
-void ck_linear_backward(float *dinp, float *dweight, const float *dout,
-                        const float *inp, const float *weight, int B, int IN,
-                        int OUT);
+void ck_linear_backward(float *dinp, float *dweight, float *scratch,
+                        const float *dout, const float *inp,
+                        const float *weight, int B, int IN, int OUT);
 void ck_linear_forward_ref(float *out, const float *inp, const float *weight,
                            float scale, int B, int IN, int OUT);
 void ck_linear_backward_ref(float *dinp, float *dweight, const float *dout,
@@ -211,7 +235,8 @@ void ck_linear_backward_ref(float *dinp, float *dweight, const float *dout,
  * equal to rounding (its kernels may sum in another order for another
  * block size). */
 void ck_linear_backward_update_rows(float *dinp, float *weight,
-                                    const float *dout, const float *inp,
+                                    float *scratch, const float *dout,
+                                    const float *inp,
                                     const float *mask, int B, int IN, int OUT,
                                     int row_begin, int row_end, float eta,
                                     float l2, float *velocity, float mu,
@@ -331,18 +356,27 @@ void ck_flush_denormals_on_this_thread(void);
 
 /* ------------------------------------------------------------ thread team */
 
-/* One process-wide team: ck_team_run(parts, fn, context) calls
- * fn(context, part, parts) for part = 0 .. parts-1, part 0 on the calling
- * thread, and returns when all are done.  Inside fn, ck_team_barrier(parts)
- * waits for every part.  Calls to ck_team_run must not overlap (the team
- * serves one network step at a time); fn must not call ck_team_run. */
-#define CK_TEAM_MAX_THREADS 64
+/* A team of threads that runs the parts of a job in parallel.  Every owner
+ * (each Network) creates its own, so teams share nothing and any number
+ * may run at once from different threads.  One team serves one caller at
+ * a time: calls to ck_team_run on the same team must not overlap, and fn
+ * must not call ck_team_run on its own team.  Idle workers spin briefly,
+ * then sleep.  Creating and destroying a team are not kernels: they
+ * allocate and start or join threads. */
+typedef struct ck_team ck_team;
 typedef void (*ck_task_fn)(void *context, int part, int parts);
-/* Grows the team to `threads` (caller included); returns the size reached. */
-int ck_team_ensure(int threads);
-int ck_team_size(void);
-void ck_team_run(int parts, ck_task_fn fn, void *context);
-void ck_team_barrier(int parts);
+/* A team of `threads` threads, the caller included (threads - 1 workers).
+ * NULL if threads < 1 or the workers cannot be created.  Not a kernel: it allocates. */
+ck_team *ck_team_create(int threads);
+/* Stops and joins the workers and frees the team; NULL is a no-op.  Not
+ * while a ck_team_run on it is in progress. */
+void ck_team_destroy(ck_team *team);
+int ck_team_size(const ck_team *team);
+/* fn(context, part, parts) for part 0..parts-1 (parts clamped to the size), part 0 on the caller;
+ * returns when every part is done. */
+void ck_team_run(ck_team *team, int parts, ck_task_fn fn, void *context);
+/* Inside fn: waits until all `parts` parts of the current job arrive. */
+void ck_team_barrier(ck_team *team, int parts);
 
 /* ------------------------------------------------------------- gzip input */
 

@@ -82,3 +82,23 @@ int ck_isa_select(ck_isa isa) {
 }
 
 const ck_variant_table *ck_active_variant(void) { return table_for(ck_isa_current()); }
+
+size_t ck_any_variant_sgemm_scratch_floats(int m, int n, int k) {
+    size_t most = 0;
+    for (int isa = CK_ISA_SCALAR; isa <= CK_ISA_AVX512; isa++) {
+        if (!cpu_supports((ck_isa)isa)) continue;
+        size_t floats = table_for((ck_isa)isa)->sgemm_scratch_floats(m, n, k);
+        if (floats > most) most = floats;
+    }
+    return most;
+}
+
+size_t ck_any_variant_packed_panel_floats(int M, int K) {
+    size_t most = 0;
+    for (int isa = CK_ISA_SCALAR; isa <= CK_ISA_AVX512; isa++) {
+        if (!cpu_supports((ck_isa)isa)) continue;
+        size_t floats = table_for((ck_isa)isa)->packed_panel_floats(M, K);
+        if (floats > most) most = floats;
+    }
+    return most;
+}

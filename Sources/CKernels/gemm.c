@@ -1,12 +1,14 @@
 /*
- * gemm.c: the public single-precision GEMM and its per-thread scratch.
+ * gemm.c: the public single-precision GEMM and the choice of GEMM backend.
  *
  * ck_sgemm applies beta itself and hands the accumulation to the variant
  * the dispatcher picked.  ck_sgemm_openblas makes the same call through
  * OpenBLAS.  ck_sgemm_layer, which the layer kernels call, picks between
  * the two: whichever measured faster at our small shapes (OpenBLAS, where
  * it knows the CPU), unless SWIFTNET_GEMM says otherwise.  The choice of the forward
- * products' path (SWIFTNET_FORWARD) lives here too.
+ * products' path (SWIFTNET_FORWARD) lives here too.  The GEMM packs into
+ * scratch the caller owns (ck_sgemm_scratch_floats), so it never allocates;
+ * OpenBLAS may allocate inside its own calls.
  */
 #include "ckernels.h"
 #include "variants.h"
@@ -17,38 +19,11 @@
 #include <string.h>
 #include <strings.h>
 
-/* Per-thread scratch, one buffer per slot, grown on demand and kept for the
- * thread's life (a pthread key frees it when the thread ends). */
-enum { SCRATCH_GEMM, SCRATCH_FUSED, SCRATCH_PANELS, SCRATCH_SLOTS };
-static pthread_key_t scratch_keys[SCRATCH_SLOTS];
-static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
-static _Thread_local float *scratch_floats[SCRATCH_SLOTS];
-static _Thread_local size_t scratch_capacity[SCRATCH_SLOTS];
-
-static void free_scratch(void *block) { free(block); }
-static void make_scratch_keys(void) {
-    for (int slot = 0; slot < SCRATCH_SLOTS; slot++) pthread_key_create(&scratch_keys[slot], free_scratch);
-}
-
-static float *thread_scratch(int slot, size_t floats) {
-    if (floats <= scratch_capacity[slot]) return scratch_floats[slot];
-    pthread_once(&scratch_once, make_scratch_keys);
-    void *block = NULL;
-    if (posix_memalign(&block, 64, floats * sizeof(float)) != 0) return NULL;
-    free(scratch_floats[slot]);
-    scratch_floats[slot] = block;
-    scratch_capacity[slot] = floats;
-    pthread_setspecific(scratch_keys[slot], block);
-    return block;
-}
-
-float *ck_gemm_scratch(size_t floats) { return thread_scratch(SCRATCH_GEMM, floats); }
-float *ck_fused_scratch(size_t floats) { return thread_scratch(SCRATCH_FUSED, floats); }
-float *ck_panel_scratch(size_t floats) { return thread_scratch(SCRATCH_PANELS, floats); }
+size_t ck_sgemm_scratch_floats(int m, int n, int k) { return ck_any_variant_sgemm_scratch_floats(m, n, k); }
 
 void ck_sgemm(int trans_a, int trans_b, int m, int n, int k, float alpha,
               const float *a, int lda, const float *b, int ldb, float beta,
-              float *c, int ldc) {
+              float *c, int ldc, float *scratch) {
     if (m <= 0 || n <= 0) return;
     if (beta == 0.0f) {
         for (int i = 0; i < m; i++) memset(c + (size_t)i * ldc, 0, (size_t)n * sizeof(float));
@@ -57,7 +32,7 @@ void ck_sgemm(int trans_a, int trans_b, int m, int n, int k, float alpha,
             for (int j = 0; j < n; j++) c[(size_t)i * ldc + j] *= beta;
     }
     if (k <= 0 || alpha == 0.0f) return;
-    ck_active_variant()->sgemm_accumulate(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, c, ldc);
+    ck_active_variant()->sgemm_accumulate(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, c, ldc, scratch);
 }
 
 void ck_sgemm_openblas(int trans_a, int trans_b, int m, int n, int k,
@@ -107,12 +82,12 @@ void ck_gemm_backend_select(ck_gemm_backend backend) {
 
 void ck_sgemm_layer(int trans_a, int trans_b, int m, int n, int k, float alpha,
                     const float *a, int lda, const float *b, int ldb,
-                    float beta, float *c, int ldc) {
+                    float beta, float *c, int ldc, float *scratch) {
     if (ck_gemm_backend_current() == CK_GEMM_OPENBLAS) {
         pthread_once(&openblas_once, limit_openblas_threads);
         ck_sgemm_openblas(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
     } else {
-        ck_sgemm(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+        ck_sgemm(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, scratch);
     }
 }
 

@@ -6,19 +6,29 @@
  * than keep B copies of them.  A fully connected layer is one GEMM each
  * way.  The forward products of both may instead go through the
  * variant's packed-panel kernel (see ck_forward_path).  Max-pool saves
- * argmax indices so that its backward is a scatter.
+ * argmax indices so that its backward is a scatter.  No kernel allocates:
+ * the im2col columns, packed panels and GEMM packing all live in scratch
+ * the caller sized with ck_conv2d_workspace_floats or
+ * ck_linear_scratch_floats.
  */
 #include "ckernels.h"
 #include "variants.h"
 
-#include <stdlib.h>
-
 #include <math.h>
 #include <string.h>
 
-size_t ck_conv2d_workspace_floats(int C, int H, int W, int KH, int KW) {
-    size_t OH = (size_t)(H - KH + 1), OW = (size_t)(W - KW + 1);
-    return (size_t)C * KH * KW * OH * OW;
+/* Scratch is carved into parts that start 64 bytes apart. */
+static size_t round_up16(size_t floats) { return (floats + 15) & ~(size_t)15; }
+static size_t larger(size_t a, size_t b) { return a > b ? a : b; }
+
+/* The workspace of a conv layer: one image's im2col columns, then room for
+ * whichever the step needs, the packed weights of the packed forward
+ * product or the GEMM's packing (forward, and both backward products). */
+size_t ck_conv2d_workspace_floats(int C, int H, int W, int OC, int KH, int KW) {
+    int OH = H - KH + 1, OW = W - KW + 1, ckk = C * KH * KW, pixels = OH * OW;
+    size_t forward = larger(ck_any_variant_packed_panel_floats(OC, ckk), ck_sgemm_scratch_floats(OC, pixels, ckk));
+    size_t backward = larger(ck_sgemm_scratch_floats(OC, ckk, pixels), ck_sgemm_scratch_floats(ckk, pixels, OC));
+    return round_up16((size_t)ckk * pixels) + larger(forward, backward);
 }
 
 /* The rules ckernels.h gives for ck_forward_path: whether out (M x N) =
@@ -42,19 +52,17 @@ void ck_conv2d_forward(float *out, float *workspace, const float *inp,
                        int H, int W, int OC, int KH, int KW) {
     int OH = H - KH + 1, OW = W - KW + 1, ckk = C * KH * KW, pixels = OH * OW;
     const ck_variant_table *variant = ck_active_variant();
-    float *packed_weight = NULL;
-    if (use_packed_forward(OC, ckk, pixels, 1)) {
-        packed_weight = ck_panel_scratch(variant->packed_panel_floats(OC, ckk));
-        if (packed_weight) variant->pack_panels(packed_weight, weight, ckk, OC, ckk, 1.0f);
-    }
+    float *cols = workspace, *rest = workspace + round_up16((size_t)ckk * pixels);
+    int packed = use_packed_forward(OC, ckk, pixels, 1);
+    if (packed) variant->pack_panels(rest, weight, ckk, OC, ckk, 1.0f);
     for (int b = 0; b < B; b++) {
         const float *image = inp + (size_t)b * C * H * W;
         float *result = out + (size_t)b * OC * pixels;
-        variant->im2col(workspace, image, C, H, W, KH, KW);
-        if (packed_weight)
-            variant->gemm_packed(result, pixels, packed_weight, workspace, pixels, OC, pixels, ckk);
-        else  /* the GEMM backend's path, or out of memory for the packed weights */
-            ck_sgemm_layer(0, 0, OC, pixels, ckk, 1.0f, weight, ckk, workspace, pixels, 0.0f, result, pixels);
+        variant->im2col(cols, image, C, H, W, KH, KW);
+        if (packed)
+            variant->gemm_packed(result, pixels, rest, cols, pixels, OC, pixels, ckk);
+        else
+            ck_sgemm_layer(0, 0, OC, pixels, ckk, 1.0f, weight, ckk, cols, pixels, 0.0f, result, pixels, rest);
         if (bias)
             for (int o = 0; o < OC; o++)
                 for (int p = 0; p < pixels; p++) result[(size_t)o * pixels + p] += bias[o];
@@ -67,6 +75,7 @@ void ck_conv2d_backward(float *dinp, float *dweight, float *dbias,
                         int KH, int KW) {
     int OH = H - KH + 1, OW = W - KW + 1, ckk = C * KH * KW, pixels = OH * OW;
     const ck_variant_table *variant = ck_active_variant();
+    float *cols = workspace, *gemm_scratch = workspace + round_up16((size_t)ckk * pixels);
     for (int b = 0; b < B; b++) {
         const float *grad = dout + (size_t)b * OC * pixels;
         if (dbias)
@@ -75,11 +84,11 @@ void ck_conv2d_backward(float *dinp, float *dweight, float *dbias,
                 for (int p = 0; p < pixels; p++) sum += grad[(size_t)o * pixels + p];
                 dbias[o] += sum;
             }
-        variant->im2col(workspace, inp + (size_t)b * C * H * W, C, H, W, KH, KW);
-        ck_sgemm_layer(0, 1, OC, ckk, pixels, 1.0f, grad, pixels, workspace, pixels, 1.0f, dweight, ckk);
+        variant->im2col(cols, inp + (size_t)b * C * H * W, C, H, W, KH, KW);
+        ck_sgemm_layer(0, 1, OC, ckk, pixels, 1.0f, grad, pixels, cols, pixels, 1.0f, dweight, ckk, gemm_scratch);
         if (dinp) {
-            ck_sgemm_layer(1, 0, ckk, pixels, OC, 1.0f, weight, ckk, grad, pixels, 0.0f, workspace, pixels);
-            variant->col2im_accumulate(dinp + (size_t)b * C * H * W, workspace, C, H, W, KH, KW);
+            ck_sgemm_layer(1, 0, ckk, pixels, OC, 1.0f, weight, ckk, grad, pixels, 0.0f, cols, pixels, gemm_scratch);
+            variant->col2im_accumulate(dinp + (size_t)b * C * H * W, cols, C, H, W, KH, KW);
         }
     }
 }
@@ -131,30 +140,53 @@ void ck_bias_activation_backward(float *dinp, float *dbias, const float *dout,
     ck_active_variant()->bias_activation_backward(dinp, dbias, dout, out, B, C, S, act);
 }
 
-void ck_linear_forward(float *out, const float *inp, const float *weight,
-                       float scale, int B, int IN, int OUT) {
-    ck_linear_forward_rows(out, inp, IN, weight, scale, B, IN, OUT);
+/* Blocks of rows of ck_linear_backward_update_rows: big enough that the
+ * GEMM calls' fixed cost is small, small enough that a block's gradient
+ * (ROWS x OUT) stays in L1 and that OpenBLAS multiplies it with its
+ * small-matrix kernels, which skip packing.  Measured on the seed's 1440
+ * of 2880 rows x 100 at mini-batch 10 (bench-kernels): 82 us a call for 48
+ * to 96 rows, 105 us for 128 to 512 (when OpenBLAS packs again), 115 us
+ * for all 1440 at once. */
+enum { FUSED_ROWS = 64 };
+
+/* The fused backward's scratch for blocks of up to `rows` rows: the
+ * block's weight gradient (rows x OUT), its input-gradient products
+ * (B x rows), then the GEMM's packing. */
+static size_t fused_gradient_floats(int rows, int OUT) { return round_up16((size_t)rows * OUT); }
+static size_t fused_products_floats(int B, int rows) { return round_up16((size_t)B * rows); }
+
+size_t ck_linear_scratch_floats(int B, int IN, int OUT) {
+    size_t forward = larger(ck_any_variant_packed_panel_floats(B, IN), ck_sgemm_scratch_floats(B, OUT, IN));
+    size_t backward = larger(ck_sgemm_scratch_floats(IN, OUT, B), ck_sgemm_scratch_floats(B, IN, OUT));
+    int rows = IN < FUSED_ROWS ? IN : FUSED_ROWS;
+    size_t fused = fused_gradient_floats(rows, OUT) + fused_products_floats(B, rows) +
+                   larger(ck_sgemm_scratch_floats(B, rows, OUT), ck_sgemm_scratch_floats(rows, OUT, B));
+    return larger(larger(forward, backward), fused);
 }
 
-void ck_linear_forward_rows(float *out, const float *inp, int ld_inp,
+void ck_linear_forward(float *out, float *scratch, const float *inp, const float *weight,
+                       float scale, int B, int IN, int OUT) {
+    ck_linear_forward_rows(out, scratch, inp, IN, weight, scale, B, IN, OUT);
+}
+
+void ck_linear_forward_rows(float *out, float *scratch, const float *inp, int ld_inp,
                             const float *weight, float scale, int B, int K,
                             int OUT) {
     if (B <= 0 || OUT <= 0) return;
     const ck_variant_table *variant = ck_active_variant();
-    float *packed = use_packed_forward(B, K, OUT, 0) && K > 0 ? ck_panel_scratch(variant->packed_panel_floats(B, K)) : NULL;
-    if (packed == NULL) {  /* the GEMM backend's path, or out of memory */
-        ck_sgemm_layer(0, 0, B, OUT, K, scale, inp, ld_inp, weight, OUT, 0.0f, out, OUT);
+    if (!use_packed_forward(B, K, OUT, 0) || K <= 0) {  /* the GEMM backend's path */
+        ck_sgemm_layer(0, 0, B, OUT, K, scale, inp, ld_inp, weight, OUT, 0.0f, out, OUT, scratch);
         return;
     }
-    variant->pack_panels(packed, inp, ld_inp, B, K, scale);
-    variant->gemm_packed(out, OUT, packed, weight, OUT, B, OUT, K);
+    variant->pack_panels(scratch, inp, ld_inp, B, K, scale);
+    variant->gemm_packed(out, OUT, scratch, weight, OUT, B, OUT, K);
 }
 
-void ck_linear_backward(float *dinp, float *dweight, const float *dout,
+void ck_linear_backward(float *dinp, float *dweight, float *scratch, const float *dout,
                         const float *inp, const float *weight, int B, int IN,
                         int OUT) {
-    ck_sgemm_layer(1, 0, IN, OUT, B, 1.0f, inp, IN, dout, OUT, 1.0f, dweight, OUT);
-    if (dinp) ck_sgemm_layer(0, 1, B, IN, OUT, 1.0f, dout, OUT, weight, OUT, 1.0f, dinp, IN);
+    ck_sgemm_layer(1, 0, IN, OUT, B, 1.0f, inp, IN, dout, OUT, 1.0f, dweight, OUT, scratch);
+    if (dinp) ck_sgemm_layer(0, 1, B, IN, OUT, 1.0f, dout, OUT, weight, OUT, 1.0f, dinp, IN, scratch);
 }
 
 float ck_softmax_loglik_forward(float *probs, const float *logits,
@@ -211,36 +243,23 @@ void ck_sgd_update_combined(float *params, const float *const *grads,
     ck_active_variant()->sgd_update_combined(params, grads, weights, count, eta, l2, velocity, mu, nesterov, n);
 }
 
-/* Blocks of rows: big enough that the GEMM calls' fixed cost is small,
- * small enough that a block's gradient (ROWS x OUT) stays in L1 and that
- * OpenBLAS multiplies it with its small-matrix kernels, which skip
- * packing.  Measured on the seed's 1440 of 2880 rows x 100 at mini-batch
- * 10 (bench-kernels): 82 us a call for 48 to 96 rows, 105 us for 128 to
- * 512 (when OpenBLAS packs again), 115 us for all 1440 at once. */
-enum { FUSED_ROWS = 64 };
-
-void ck_linear_backward_update_rows(float *dinp, float *weight,
+void ck_linear_backward_update_rows(float *dinp, float *weight, float *scratch,
                                     const float *dout, const float *inp,
                                     const float *mask, int B, int IN, int OUT,
                                     int row_begin, int row_end, float eta,
                                     float l2, float *velocity, float mu,
                                     int nesterov) {
     if (row_end <= row_begin || B <= 0 || OUT <= 0) return;
-    size_t rows_max = (size_t)(row_end - row_begin < FUSED_ROWS ? row_end - row_begin : FUSED_ROWS);
-    float *scratch = ck_fused_scratch(rows_max * (size_t)OUT + (size_t)B * rows_max);
-    if (scratch == NULL) {
-        ck_linear_backward_update_rows_ref(dinp, weight, dout, inp, mask, B, IN, OUT, row_begin, row_end, eta, l2,
-                                           velocity, mu, nesterov);
-        return;
-    }
-    float *gradient = scratch;                        /* rows x OUT */
-    float *products = scratch + rows_max * (size_t)OUT; /* B x rows  */
+    int rows_max = row_end - row_begin < FUSED_ROWS ? row_end - row_begin : FUSED_ROWS;
+    float *gradient = scratch;                                           /* rows x OUT */
+    float *products = gradient + fused_gradient_floats(rows_max, OUT);  /* B x rows   */
+    float *gemm_scratch = products + fused_products_floats(B, rows_max);
     for (int r0 = row_begin; r0 < row_end; r0 += FUSED_ROWS) {
         int rows = row_end - r0 < FUSED_ROWS ? row_end - r0 : FUSED_ROWS;
         float *w = weight + (size_t)r0 * OUT;
         if (dinp) {
             /* with the old weights: products = dout @ w^T */
-            ck_sgemm_layer(0, 1, B, rows, OUT, 1.0f, dout, OUT, w, OUT, 0.0f, products, rows);
+            ck_sgemm_layer(0, 1, B, rows, OUT, 1.0f, dout, OUT, w, OUT, 0.0f, products, rows, gemm_scratch);
             for (int b = 0; b < B; b++) {
                 float *target = dinp + (size_t)b * IN + r0;
                 const float *p = products + (size_t)b * rows;
@@ -252,7 +271,7 @@ void ck_linear_backward_update_rows(float *dinp, float *weight,
                 }
             }
         }
-        ck_sgemm_layer(1, 0, rows, OUT, B, 1.0f, inp + r0, IN, dout, OUT, 0.0f, gradient, OUT);
+        ck_sgemm_layer(1, 0, rows, OUT, B, 1.0f, inp + r0, IN, dout, OUT, 0.0f, gradient, OUT, gemm_scratch);
         ck_sgd_update(w, gradient, eta, l2, velocity ? velocity + (size_t)r0 * OUT : NULL, mu, nesterov,
                       (size_t)rows * OUT);
     }

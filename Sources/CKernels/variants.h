@@ -5,7 +5,10 @@
  * variant_avx2.c, variant_avx512.c), each under its own target attribute;
  * every copy fills one of these tables, and dispatch.c hands out the one
  * the CPU (or SWIFTNET_ISA) calls for.  Only the hot, data-parallel kernels
- * live here; everything else is plain C shared by all variants.
+ * live here; everything else is plain C shared by all variants.  Like
+ * every kernel, the variants never allocate: the GEMM's packing buffers
+ * and the packed panels come from the caller, sized by the functions
+ * below.
  */
 #ifndef CK_VARIANTS_H
 #define CK_VARIANTS_H
@@ -13,10 +16,13 @@
 #include "ckernels.h"
 
 typedef struct {
-    /* c += alpha * op(a) @ op(b)   (beta is handled by the caller) */
+    /* c += alpha * op(a) @ op(b)   (beta is handled by the caller), packing
+     * into scratch, which holds sgemm_scratch_floats(m, n, k) floats. */
+    size_t (*sgemm_scratch_floats)(int m, int n, int k);
     void (*sgemm_accumulate)(int trans_a, int trans_b, int m, int n, int k,
                              float alpha, const float *a, int lda,
-                             const float *b, int ldb, float *c, int ldc);
+                             const float *b, int ldb, float *c, int ldc,
+                             float *scratch);
     void (*bias_activation_forward)(float *out, const float *inp,
                                     const float *bias, int B, int C, int S,
                                     ck_activation act);
@@ -70,14 +76,11 @@ extern const ck_variant_table ck_variant_avx512;
 
 const ck_variant_table *ck_active_variant(void);
 
-/* Per-thread packing scratch for the GEMM, grown on demand and kept for the
- * thread's life, so no GEMM call allocates in steady state.  NULL if out of
- * memory. */
-float *ck_gemm_scratch(size_t floats);
-/* The same, a second buffer, for the fused dense backward's temporaries
- * (which call the GEMM, so cannot share its scratch). */
-float *ck_fused_scratch(size_t floats);
-/* A third, for the packed panels of gemm_packed. */
-float *ck_panel_scratch(size_t floats);
+/* The most floats any variant this CPU can run asks for, so that scratch
+ * sized once fits whichever variant is selected later (tests switch
+ * between them).  Only variants the CPU supports are asked: each size
+ * function is compiled for its variant's instruction set. */
+size_t ck_any_variant_sgemm_scratch_floats(int m, int n, int k);
+size_t ck_any_variant_packed_panel_floats(int M, int K);
 
 #endif

@@ -13,7 +13,11 @@
  *
  * The GEMM follows the classic Goto/BLIS structure: pack a KC x NC block of
  * B into NR-wide panels and an MC x KC block of A (times alpha) into MR-high
- * panels, then sweep an MR x NR register-tile micro-kernel over them.
+ * panels, then sweep an MR x NR register-tile micro-kernel over them.  The
+ * packing buffers are the caller's scratch (sgemm_scratch_floats says how
+ * much); nothing here allocates, and nothing calls back into gemm.c.  The
+ * activations and their slopes come from activation_math.h, the oracle's
+ * header too.
  */
 #include "variants.h"
 #include "activation_math.h"
@@ -104,17 +108,27 @@ static inline void micro_kernel(int kc, const float *restrict ap,
     }
 }
 
+/* Floats of packed A (the first part of the scratch, rounded up to keep
+ * packed B 64-byte aligned) for an m x k operand: one MC x KC block at
+ * most, in whole MR-row panels. */
+static size_t packed_a_floats(int m, int k) {
+    size_t mc = (size_t)(m < CK_MC ? m : CK_MC), kc = (size_t)(k < CK_KC ? k : CK_KC);
+    return ((mc + CK_MR - 1) / CK_MR * CK_MR * kc + 15) & ~(size_t)15;
+}
+
+/* packed A, then one KC x NC block of B in whole NR-column panels. */
+static size_t sgemm_scratch_floats(int m, int n, int k) {
+    if (m <= 0 || n <= 0 || k <= 0) return 0;
+    size_t nc = (size_t)(n < CK_NC ? n : CK_NC), kc = (size_t)(k < CK_KC ? k : CK_KC);
+    return packed_a_floats(m, k) + (nc + CK_NR - 1) / CK_NR * CK_NR * kc;
+}
+
 static void sgemm_accumulate(int trans_a, int trans_b, int m, int n, int k,
                              float alpha, const float *a, int lda,
-                             const float *b, int ldb, float *c, int ldc) {
-    float *scratch = ck_gemm_scratch((size_t)CK_MC * CK_KC + (size_t)CK_KC * CK_NC + 64);
-    if (scratch == NULL) {
-        /* Out of memory for 1 MB of scratch: stay correct, if slow. */
-        ck_sgemm_ref(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, 1.0f, c, ldc);
-        return;
-    }
+                             const float *b, int ldb, float *c, int ldc,
+                             float *scratch) {
     float *packed_a = scratch;
-    float *packed_b = scratch + (size_t)CK_MC * CK_KC;
+    float *packed_b = scratch + packed_a_floats(m, k);
     for (int p0 = 0; p0 < k; p0 += CK_KC) {
         int kc = k - p0 < CK_KC ? k - p0 : CK_KC;
         for (int j0 = 0; j0 < n; j0 += CK_NC) {
@@ -300,30 +314,6 @@ static void gemm_packed(float *restrict out, int ldo, const float *restrict pack
     }
 }
 
-/* exp(x) by range reduction to [-ln2/2, ln2/2] and Cephes' polynomial;
- * about 2 ulp, branch-free so that loops over it vectorise. */
-static inline float vexpf(float x) {
-    x = x > 88.3f ? 88.3f : (x < -87.3f ? -87.3f : x);
-    float n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
-    float r = x - n * 0.693359375f + n * 2.12194440e-4f;
-    float p = 1.9875691500e-4f;
-    p = p * r + 1.3981999507e-3f;
-    p = p * r + 8.3334519073e-3f;
-    p = p * r + 4.1665795894e-2f;
-    p = p * r + 1.6666665459e-1f;
-    p = p * r + 5.0000001201e-1f;
-    float y = p * r * r + r + 1.0f;
-    int32_t bits = ((int32_t)n + 127) << 23;
-    float scale;
-    memcpy(&scale, &bits, sizeof scale);
-    return y * scale;
-}
-
-static inline float vsigmoid(float x) { return 1.0f / (1.0f + vexpf(-x)); }
-static inline float vtanh(float x) { return 1.0f - 2.0f / (1.0f + vexpf(2.0f * x)); }
-static inline float vrelu(float x) { return x > 0.0f ? x : 0.0f; }
-static inline float vlinear(float x) { return x; }
-
 /* out = F(inp + bias[channel]).  Written once for distinct buffers and
  * once in place: with both pointers the compiler must guard against
  * overlap, and an exact alias fails that guard into scalar code. */
@@ -362,10 +352,10 @@ static inline float vlinear(float x) { return x; }
         else NAME##_apart(out, inp, bias, B, C, S);                            \
     }
 
-CK_DEFINE_APPLY(apply_sigmoid, vsigmoid)
-CK_DEFINE_APPLY(apply_tanh, vtanh)
-CK_DEFINE_APPLY(apply_relu, vrelu)
-CK_DEFINE_APPLY(apply_linear, vlinear)
+CK_DEFINE_APPLY(apply_sigmoid, ck_fast_sigmoid)
+CK_DEFINE_APPLY(apply_tanh, ck_fast_tanh)
+CK_DEFINE_APPLY(apply_relu, ck_relu)
+CK_DEFINE_APPLY(apply_linear, ck_identity)
 
 static void bias_activation_forward(float *out, const float *inp,
                                     const float *bias, int B, int C, int S,
@@ -410,9 +400,9 @@ static void bias_activation_backward(float *dinp, float *dbias,
                                      int B, int C, int S, ck_activation act) {
 #pragma clang fp reassociate(on)
     switch (act) {
-    case CK_ACT_SIGMOID: CK_SLOPE_LOOPS(y[c] * (1.0f - y[c])) break;
-    case CK_ACT_TANH: CK_SLOPE_LOOPS(1.0f - y[c] * y[c]) break;
-    case CK_ACT_RELU: CK_SLOPE_LOOPS(y[c] > 0.0f ? 1.0f : 0.0f) break;
+    case CK_ACT_SIGMOID: CK_SLOPE_LOOPS(CK_SIGMOID_SLOPE(y[c])) break;
+    case CK_ACT_TANH: CK_SLOPE_LOOPS(CK_TANH_SLOPE(y[c])) break;
+    case CK_ACT_RELU: CK_SLOPE_LOOPS(CK_RELU_SLOPE(y[c])) break;
     case CK_ACT_LINEAR: default: CK_SLOPE_LOOPS(1.0f) break;
     }
 }
@@ -557,6 +547,7 @@ static void sgd_update_combined(float *restrict params,
 }
 
 const ck_variant_table CK_VARIANT_TABLE = {
+    .sgemm_scratch_floats = sgemm_scratch_floats,
     .sgemm_accumulate = sgemm_accumulate,
     .bias_activation_forward = bias_activation_forward,
     .bias_activation_backward = bias_activation_backward,

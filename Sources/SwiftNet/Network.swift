@@ -4,10 +4,11 @@
 // input, lays every parameter out in one 64-byte-aligned block (all weights
 // first, then all biases, so the L2-regularised part is one contiguous run),
 // and creates one Replica per thread (runners and buffers for that thread's
-// share of a mini-batch) and the ParallelStep that runs them on the thread
-// team.  Conv and pool layers come first, then dense layers; the last is a
-// SoftmaxLayer, whose negative log-likelihood is the cost.  The training
-// loop lives in Training/StochasticGradientDescent.swift.
+// share of a mini-batch) and the ParallelStep that runs them on the
+// network's own thread team, so networks used at once never share threads
+// or scratch.  Conv and pool layers come first, then dense layers; the last
+// is a SoftmaxLayer, whose negative log-likelihood is the cost.  The
+// training loop lives in Training/StochasticGradientDescent.swift.
 //
 // Threads: dropout masks depend only on a per-mini-batch key and the
 // sample's position in the whole batch, so every thread count draws the
@@ -45,6 +46,8 @@ public final class Network {
     let replicas: [Replica]
     private let dropoutLayers: [Bool]
     private let dropoutKeys: AlignedBuffer<UInt64>
+    /// This network's own threads, which ParallelStep runs on.
+    private let team: OpaquePointer
     /// The threaded training step and evaluation pass (set once, in init).
     private var parallelStep: ParallelStep!
     private let evaluationPredictions: AlignedBuffer<Int32>
@@ -57,9 +60,11 @@ public final class Network {
     ///   - layers: the layers in order; the last must be a `SoftmaxLayer`.
     ///   - miniBatchSize: samples per training step.
     ///   - evaluationBatchSize: samples per evaluation pass (default 100).
-    ///   - threads: threads sharing each mini-batch; nil means every core.
+    ///   - threads: threads sharing each mini-batch, at most 1024 (and no more
+    ///     than `miniBatchSize` are used); nil means every core.
     ///   - seed: the seed of initial weights and dropout masks.
-    /// - Throws: `NetworkConfigurationError` naming the layers and shapes that do not fit.
+    /// - Throws: `NetworkConfigurationError` naming the layers and shapes that do not fit,
+    ///   or the thread count when it is out of range or its threads cannot be started.
     public init(layers: [any Layer], miniBatchSize: Int, evaluationBatchSize: Int = 100,
                 threads: Int? = nil, seed: UInt64 = 0) throws {
         guard miniBatchSize > 0 else {
@@ -68,8 +73,11 @@ public final class Network {
         guard evaluationBatchSize > 0 else {
             throw NetworkConfigurationError.badSetting("evaluation batch size must be positive, got \(evaluationBatchSize)")
         }
-        let threads = threads ?? ProcessInfo.processInfo.activeProcessorCount
+        let threads = threads ?? min(ProcessInfo.processInfo.activeProcessorCount, Self.maximumThreads)
         guard threads >= 1 else { throw NetworkConfigurationError.badSetting("threads must be at least 1, got \(threads)") }
+        guard threads <= Self.maximumThreads else {
+            throw NetworkConfigurationError.badSetting("threads must be at most \(Self.maximumThreads), got \(threads)")
+        }
         let runnable = try Self.validate(layers, miniBatchSize: miniBatchSize)
 
         self.layers = layers
@@ -113,10 +121,18 @@ public final class Network {
         // A stream of its own, so that the architecture's size does not
         // decide where the dropout masks start.
         random = RandomSource(seed: seed ^ 0x5DEE_CE66_D1CE_5EED)
-        ck_team_ensure(Int32(replicaCount))
+        guard let team = ck_team_create(Int32(replicaCount)) else {
+            throw NetworkConfigurationError.resources("cannot start \(replicaCount) threads for this network")
+        }
+        self.team = team
         parallelStep = ParallelStep(network: self, runnable: runnable,
-                                    capacity: max(miniBatchSize, evaluationBatchSize))
+                                    capacity: max(miniBatchSize, evaluationBatchSize), team: team)
     }
+
+    deinit { ck_team_destroy(team) }
+
+    /// The most threads a network accepts; more is surely a mistake.
+    static let maximumThreads = 1024
 
     /// The dropout keys of the current mini-batch, one slot per layer.
     var dropoutKeyPointer: UnsafePointer<UInt64> { UnsafePointer(dropoutKeys.pointer) }

@@ -114,7 +114,7 @@ private func seedKernels(batch b: Int) -> [KernelCase] {
         let oh = h - k + 1, ow = w - k + 1
         let x = buffer(b * c * h * w), weight = buffer(oc * c * k * k), out = buffer(b * oc * oh * ow)
         let dout = buffer(b * oc * oh * ow), dweight = buffer(oc * c * k * k), dx = buffer(b * c * h * w)
-        let workspace = buffer(Int(ck_conv2d_workspace_floats(Int32(c), Int32(h), Int32(w), Int32(k), Int32(k))))
+        let workspace = buffer(Int(ck_conv2d_workspace_floats(Int32(c), Int32(h), Int32(w), Int32(oc), Int32(k), Int32(k))))
         let flops = 2.0 * Double(b * oc * oh * ow * c * k * k)
         let shape = "\(c)x\(h)x\(w) -> \(oc)x\(oh)x\(ow)"
         let args = (Int32(c), Int32(h), Int32(w), Int32(oc), Int32(k))
@@ -158,16 +158,17 @@ private func seedKernels(batch b: Int) -> [KernelCase] {
     for (nIn, nOut) in [(2880, 100), (100, 10)] {
         let x = buffer(b * nIn), weight = buffer(nIn * nOut), out = buffer(b * nOut), dout = buffer(b * nOut)
         let dx = buffer(b * nIn), dweight = buffer(nIn * nOut)
+        let scratch = buffer(ck_linear_scratch_floats(B, Int32(nIn), Int32(nOut)))
         let flops = 2.0 * Double(b * nIn * nOut)
-        let forward = { ck_linear_forward(out, x, weight, 1, B, Int32(nIn), Int32(nOut)) }
+        let forward = { ck_linear_forward(out, scratch, x, weight, 1, B, Int32(nIn), Int32(nOut)) }
         cases.append(KernelCase(name: "linear forward \(nIn) -> \(nOut)", flops: flops, fast: forward,
             reference: { ck_linear_forward_ref(out, x, weight, 1, B, Int32(nIn), Int32(nOut)) }))
         cases += bothForwardPaths(forward, flops: flops)
         cases.append(KernelCase(name: "linear backward \(nIn) -> \(nOut)", flops: 2 * flops,
-            fast: { ck_linear_backward(dx, dweight, dout, x, weight, B, Int32(nIn), Int32(nOut)) },
+            fast: { ck_linear_backward(dx, dweight, scratch, dout, x, weight, B, Int32(nIn), Int32(nOut)) },
             reference: { ck_linear_backward_ref(dx, dweight, dout, x, weight, B, Int32(nIn), Int32(nOut)) }))
         cases.append(KernelCase(name: "linear backward+update \(nIn) -> \(nOut)", flops: 2 * flops,
-            fast: { ck_linear_backward_update_rows(dx, weight, dout, x, nil, B, Int32(nIn), Int32(nOut), 0, Int32(nIn), 0, 0, nil, 0, 0) },
+            fast: { ck_linear_backward_update_rows(dx, weight, scratch, dout, x, nil, B, Int32(nIn), Int32(nOut), 0, Int32(nIn), 0, 0, nil, 0, 0) },
             reference: { ck_linear_backward_update_rows_ref(dx, weight, dout, x, nil, B, Int32(nIn), Int32(nOut), 0, Int32(nIn), 0, 0, nil, 0, 0) }))
     }
 

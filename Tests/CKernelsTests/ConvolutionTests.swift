@@ -20,7 +20,7 @@ private struct ConvShape: CustomStringConvertible {
     var weightCount: Int { OC * C * KH * KW }
     var outputCount: Int { B * OC * OH * OW }
     var workspaceCount: Int {
-        Int(ck_conv2d_workspace_floats(Int32(C), Int32(H), Int32(W), Int32(KH), Int32(KW)))
+        Int(ck_conv2d_workspace_floats(Int32(C), Int32(H), Int32(W), Int32(OC), Int32(KH), Int32(KW)))
     }
     var description: String { "B \(B) C \(C) \(H)x\(W) OC \(OC) kernel \(KH)x\(KW)" }
     /// The shape arguments every conv kernel takes, in order.

@@ -68,11 +68,14 @@ final class FusedDenseTests: KernelTestCase {
                     let what = "fused B \(B) IN \(IN) OUT \(OUT) rows \(begin)..<\(end) mask \(useMask) mu \(rule.mu) nesterov \(rule.nesterov)"
                     forEachISA { isa in
                         var gotInput = c.prefill, gotWeight = c.weight, gotVelocity = startVelocity
+                        // Sized for the slice's rows only, as a thread's share is.
+                        var scratch = GuardedScratch(ck_linear_scratch_floats(Int32(B), Int32(end - begin), Int32(OUT)))
                         withOptionalPointer(to: &gotVelocity, if: withVelocity) { velocity in
-                            ck_linear_backward_update_rows(&gotInput, &gotWeight, c.dout, c.inp, useMask ? c.mask : nil,
+                            ck_linear_backward_update_rows(&gotInput, &gotWeight, &scratch.values, c.dout, c.inp, useMask ? c.mask : nil,
                                                            Int32(B), Int32(IN), Int32(OUT), Int32(begin), Int32(end), eta, l2,
                                                            velocity, rule.mu, rule.nesterov)
                         }
+                        scratch.assertIntact("\(what) [\(isa)]")
                         // Rows and columns outside the slice are copied through: exact.
                         assertClose(gotInput, wantInput, .float32Sum(terms: OUT, termScale: 1, extra: 1), "\(what) [\(isa)] dinp")
                         // A velocity adds one rounding of mu * v (|v| <= about 2)
@@ -94,7 +97,7 @@ final class FusedDenseTests: KernelTestCase {
                         // Without dinp the weights still update identically.
                         var weightOnly = c.weight, velocityOnly = startVelocity
                         withOptionalPointer(to: &velocityOnly, if: withVelocity) { velocity in
-                            ck_linear_backward_update_rows(nil, &weightOnly, c.dout, c.inp, nil, Int32(B), Int32(IN), Int32(OUT),
+                            ck_linear_backward_update_rows(nil, &weightOnly, &scratch.values, c.dout, c.inp, nil, Int32(B), Int32(IN), Int32(OUT),
                                                            Int32(begin), Int32(end), eta, l2,
                                                            velocity, rule.mu, rule.nesterov)
                         }
@@ -120,12 +123,13 @@ final class FusedDenseTests: KernelTestCase {
             ck_gemm_backend_select(backend)
             let gemm = String(cString: ck_gemm_backend_name(backend))
             forEachISA { isa in
+                var scratch = [Float](repeating: .nan, count: ck_linear_scratch_floats(Int32(B), Int32(IN), Int32(OUT)))
                 var wholeInput = c.prefill, wholeWeight = c.weight
-                ck_linear_backward_update_rows(&wholeInput, &wholeWeight, c.dout, c.inp, c.mask, Int32(B), Int32(IN),
+                ck_linear_backward_update_rows(&wholeInput, &wholeWeight, &scratch, c.dout, c.inp, c.mask, Int32(B), Int32(IN),
                                                Int32(OUT), 0, Int32(IN), 0.1, 0.001, nil, 0, 0)
                 var splitInput = c.prefill, splitWeight = c.weight
                 for (begin, end) in [(0, 150), (150, IN)] {
-                    ck_linear_backward_update_rows(&splitInput, &splitWeight, c.dout, c.inp, c.mask, Int32(B), Int32(IN),
+                    ck_linear_backward_update_rows(&splitInput, &splitWeight, &scratch, c.dout, c.inp, c.mask, Int32(B), Int32(IN),
                                                    Int32(OUT), Int32(begin), Int32(end), 0.1, 0.001, nil, 0, 0)
                 }
                 let what = "[\(isa), \(gemm) gemm]"

@@ -71,7 +71,9 @@ final class GemmTests: KernelTestCase {
         let want: [Float] = [116.5, 128.5, 278.5, 308.5]
         typealias Gemm = (Int32, Int32, Int32, Int32, Int32, Float, UnsafePointer<Float>?, Int32,
                           UnsafePointer<Float>?, Int32, Float, UnsafeMutablePointer<Float>?, Int32) -> Void
-        let implementations: [(String, Gemm)] = [("ref", ck_sgemm_ref), ("fast", ck_sgemm), ("openblas", ck_sgemm_openblas)]
+        var scratch = [Float](repeating: .nan, count: ck_sgemm_scratch_floats(2, 2, 3))
+        let fast: Gemm = { ck_sgemm($0, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, &scratch) }
+        let implementations: [(String, Gemm)] = [("ref", ck_sgemm_ref), ("fast", fast), ("openblas", ck_sgemm_openblas)]
         forEachISA { isa in
             for (name, gemm) in implementations {
                 for transA in [false, true] {
@@ -113,9 +115,11 @@ final class GemmTests: KernelTestCase {
         let tolerance = Tolerance.float32Sum(terms: k, termScale: abs(alpha), extra: abs(beta))
         forEachISA(file: file, line: line) { isa in
             var got = c
+            var scratch = GuardedScratch(ck_sgemm_scratch_floats(Int32(m), Int32(n), Int32(k)))
             ck_sgemm(transA ? 1 : 0, transB ? 1 : 0, Int32(m), Int32(n), Int32(k), alpha,
-                     a, Int32(lda), b, Int32(ldb), beta, &got, Int32(ldc))
+                     a, Int32(lda), b, Int32(ldb), beta, &got, Int32(ldc), &scratch.values)
             assertClose(got, want, tolerance, "\(what) [\(isa)]", file: file, line: line)
+            scratch.assertIntact("\(what) [\(isa)]", file: file, line: line)
         }
         var blas = c
         ck_sgemm_openblas(transA ? 1 : 0, transB ? 1 : 0, Int32(m), Int32(n), Int32(k), alpha,

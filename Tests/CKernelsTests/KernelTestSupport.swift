@@ -4,7 +4,8 @@
 // generator, so a fault there cannot hide in the data), the tolerance rule
 // |got - want| <= atol + rtol * |want| that prints the first mismatches, a base
 // class that runs a body once under every instruction-set variant the CPU
-// supports, and a central-difference driver for gradient checks.
+// supports, exactly sized kernel scratch with a guard band behind it, and a
+// central-difference driver for gradient checks.
 //
 // Test code here is compiled -Onone, the kernels -O3: heavy loops belong in C,
 // and the Swift side keeps to one pass over each buffer.
@@ -132,6 +133,29 @@ func withOptionalPointer<R>(_ array: inout [Float]?,
                             _ body: (UnsafeMutablePointer<Float>?) -> R) -> R {
     if array == nil { return body(nil) }
     return array!.withUnsafeMutableBufferPointer { body($0.baseAddress) }
+}
+
+// MARK: - Scratch
+
+/// Kernel scratch of exactly `floats` floats (the size function's answer),
+/// NaN so that a kernel must not read before it writes, followed by a guard
+/// band that `assertIntact` checks, so a size function that is too small
+/// fails the test instead of passing by luck.
+struct GuardedScratch {
+    static let sentinel: Float = -12345.5
+    static let guardFloats = 64
+    let floats: Int
+    var values: [Float]
+
+    init(_ floats: Int) {
+        self.floats = floats
+        values = [Float](repeating: .nan, count: floats) + [Float](repeating: Self.sentinel, count: Self.guardFloats)
+    }
+
+    func assertIntact(_ what: @autoclosure () -> String, file: StaticString = #filePath, line: UInt = #line) {
+        XCTAssertTrue(values[floats...].allSatisfy { $0 == Self.sentinel },
+                      "\(what()): wrote past the \(floats)-float scratch", file: file, line: line)
+    }
 }
 
 // MARK: - Instruction-set variants

@@ -30,8 +30,10 @@ final class LinearSoftmaxTests: KernelTestCase {
                 let tolerance = Tolerance.float32Sum(terms: IN, termScale: scale)
                 forEachForwardVariant { variant in
                     var got = [Float](repeating: .nan, count: B * OUT)  // must be overwritten, not added to
-                    ck_linear_forward(&got, inp, weight, scale, Int32(B), Int32(IN), Int32(OUT))
+                    var scratch = GuardedScratch(ck_linear_scratch_floats(Int32(B), Int32(IN), Int32(OUT)))
+                    ck_linear_forward(&got, &scratch.values, inp, weight, scale, Int32(B), Int32(IN), Int32(OUT))
                     assertClose(got, want, tolerance, "\(what) [\(variant)]")
+                    scratch.assertIntact("\(what) [\(variant)]")
                 }
             }
         }
@@ -52,14 +54,17 @@ final class LinearSoftmaxTests: KernelTestCase {
             let tolerance = Tolerance.float32Sum(terms: rows.count, termScale: 0.7)
             forEachForwardVariant { variant in
                 var got = [Float](repeating: .nan, count: B * OUT)
+                // Sized for the block's rows only, as a thread's share is.
+                var scratch = GuardedScratch(ck_linear_scratch_floats(Int32(B), Int32(rows.count), Int32(OUT)))
                 inp.withUnsafeBufferPointer { all in
                     weight.withUnsafeBufferPointer { weights in
-                        ck_linear_forward_rows(&got, all.baseAddress! + rows.lowerBound, Int32(IN),
+                        ck_linear_forward_rows(&got, &scratch.values, all.baseAddress! + rows.lowerBound, Int32(IN),
                                                weights.baseAddress! + rows.lowerBound * OUT, 0.7,
                                                Int32(B), Int32(rows.count), Int32(OUT))
                     }
                 }
                 assertClose(got, want, tolerance, "linear forward rows \(rows) [\(variant)]")
+                scratch.assertIntact("linear forward rows \(rows) [\(variant)]")
             }
         }
     }
@@ -95,9 +100,12 @@ final class LinearSoftmaxTests: KernelTestCase {
                 forEachLayerVariant { variant in
                     var gotInput: [Float]? = withInput ? prefillInput : nil
                     var gotWeight = prefillWeight
+                    var scratch = GuardedScratch(ck_linear_scratch_floats(Int32(B), Int32(IN), Int32(OUT)))
                     withOptionalPointer(&gotInput) { dinp in
-                        ck_linear_backward(dinp, &gotWeight, dout, inp, weight, Int32(B), Int32(IN), Int32(OUT))
+                        ck_linear_backward(dinp, &gotWeight, &scratch.values, dout, inp, weight,
+                                           Int32(B), Int32(IN), Int32(OUT))
                     }
+                    scratch.assertIntact("\(what) [\(variant)]")
                     assertClose(gotWeight, wantWeight, weightTolerance, "\(what) [\(variant)] dweight")
                     if withInput { assertClose(gotInput!, wantInput, inputTolerance, "\(what) [\(variant)] dinp") }
                 }
@@ -132,7 +140,8 @@ final class LinearSoftmaxTests: KernelTestCase {
         forEachLayerVariant { variant in
             var dinp = [Float](repeating: 0, count: B * IN)
             var dweight = [Float](repeating: 0, count: IN * OUT)
-            ck_linear_backward(&dinp, &dweight, upstream, inp, weight, Int32(B), Int32(IN), Int32(OUT))
+            var scratch = [Float](repeating: .nan, count: ck_linear_scratch_floats(Int32(B), Int32(IN), Int32(OUT)))
+            ck_linear_backward(&dinp, &dweight, &scratch, upstream, inp, weight, Int32(B), Int32(IN), Int32(OUT))
             assertGradient(dinp, matches: numericInput, rtol: 1e-3, "linear dinp [\(variant)]")
             assertGradient(dweight, matches: numericWeight, rtol: 1e-3, "linear dweight [\(variant)]")
         }

@@ -96,6 +96,6 @@ enum CheckpointLimits {
     static let maximumSampleValues = 1 << 24
     static let maximumParameters = 1 << 28
     static let maximumBatch = 1 << 16
-    static let maximumThreads = 1024
+    static let maximumThreads = Network.maximumThreads
     static let maximumEpochs = 1 << 24
 }

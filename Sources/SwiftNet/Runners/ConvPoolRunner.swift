@@ -41,6 +41,7 @@ final class ConvPoolRunner: LayerRunner {
     private let pooledGradient: FloatBuffer
     /// Which input won each pooling window in the last forward pass.
     let argmax: AlignedBuffer<Int32>
+    /// im2col columns and GEMM packing for the conv kernels, sized once.
     private let workspace: FloatBuffer
     private let activations: FloatBuffer
     let outputGradient: FloatBuffer
@@ -59,7 +60,7 @@ final class ConvPoolRunner: LayerRunner {
         outputGradient = FloatBuffer(count: outputCount)
         let input = geometry.input
         workspace = FloatBuffer(count: ck_conv2d_workspace_floats(
-            Int32(input.channels), Int32(input.height), Int32(input.width),
+            Int32(input.channels), Int32(input.height), Int32(input.width), Int32(geometry.filters),
             Int32(geometry.kernelHeight), Int32(geometry.kernelWidth)))
     }
 

@@ -22,6 +22,8 @@ final class DenseRunner: LayerRunner {
     private let preActivation: FloatBuffer
     private let preActivationGradient: FloatBuffer
     private let activations: FloatBuffer
+    /// The linear kernels' scratch (packing), sized once for `capacity`.
+    private let scratch: FloatBuffer
     let outputGradient: FloatBuffer
 
     /// For a softmax head: the labels of the mini-batch, set before forward.
@@ -40,6 +42,7 @@ final class DenseRunner: LayerRunner {
         preActivationGradient = FloatBuffer(count: capacity * nOut)
         activations = FloatBuffer(count: capacity * nOut)
         outputGradient = FloatBuffer(count: capacity * nOut)
+        scratch = FloatBuffer(count: ck_linear_scratch_floats(Int32(capacity), Int32(nIn), Int32(nOut)))
     }
 
     var output: UnsafeMutablePointer<Float> { activations.pointer }
@@ -47,7 +50,7 @@ final class DenseRunner: LayerRunner {
     func forward(_ input: UnsafePointer<Float>, batch: Int, context: PassContext) {
         let (multiplied, scale) = dropout.apply(input, batch: batch, key: context.dropoutKeys[index],
                                                 firstSample: context.firstSample, training: context.training)
-        ck_linear_forward(preActivation.pointer, multiplied, parameters.weights, scale,
+        ck_linear_forward(preActivation.pointer, scratch.pointer, multiplied, parameters.weights, scale,
                           Int32(batch), Int32(nIn), Int32(nOut))
         switch head {
         case .activation(let activation):
@@ -77,7 +80,7 @@ final class DenseRunner: LayerRunner {
                                         activations.pointer, Int32(batch), Int32(nOut), 1, CK_ACT_LINEAR)
         }
         let target = dropout.gradientTarget(for: inputGradient, batch: batch)
-        ck_linear_backward(target, parameters.weightGradients, preActivationGradient.pointer,
+        ck_linear_backward(target, parameters.weightGradients, scratch.pointer, preActivationGradient.pointer,
                            dropout.trainingInput(input), parameters.weights,
                            Int32(batch), Int32(nIn), Int32(nOut))
         dropout.finishGradient(inputGradient, batch: batch)

@@ -37,6 +37,8 @@ final class DenseStage {
     /// d cost / d input (capacity x nIn), written slice by slice.
     let inputGradient: FloatBuffer
     private let biasGradient: FloatBuffer
+    /// Each part's scratch for the linear kernels on its rows, sized once.
+    private let scratch: [FloatBuffer]
     private let capacity: Int
     /// Threads that each multiply a slice of the rows; 1 for a stage thread 0 runs whole.
     private let parts: Int
@@ -66,6 +68,9 @@ final class DenseStage {
         preActivationGradient = FloatBuffer(count: capacity * nOut)
         inputGradient = FloatBuffer(count: capacity * nIn)
         biasGradient = FloatBuffer(count: nOut)
+        let mostRows = (nIn + parts - 1) / parts
+        let scratchFloats = ck_linear_scratch_floats(Int32(capacity), Int32(mostRows), Int32(nOut))
+        scratch = (0..<parts).map { _ in FloatBuffer(count: scratchFloats) }
     }
 
     /// What the forward pass multiplied: the dropped input while training.
@@ -89,7 +94,7 @@ final class DenseStage {
                                          pDropout, Int32(rows.count))
             }
         }
-        ck_linear_forward_rows(destination, x + rows.lowerBound, Int32(nIn), weights + rows.lowerBound * nOut, scale,
+        ck_linear_forward_rows(destination, scratch[part].pointer, x + rows.lowerBound, Int32(nIn), weights + rows.lowerBound * nOut, scale,
                                Int32(batch), Int32(rows.count), Int32(nOut))
     }
 
@@ -126,14 +131,14 @@ final class DenseStage {
     }
 
     /// This part's rows: input-gradient columns (if wanted) and the update.
-    func backwardAndUpdate(rows: Range<Int>, batch: Int, wantInputGradient: Bool, rule: UpdateRule) {
+    func backwardAndUpdate(part: Int, rows: Range<Int>, batch: Int, wantInputGradient: Bool, rule: UpdateRule) {
         guard !rows.isEmpty else { return }
         if wantInputGradient {
             for sample in 0..<batch {
                 (inputGradient.pointer + sample * nIn + rows.lowerBound).update(repeating: 0, count: rows.count)
             }
         }
-        ck_linear_backward_update_rows(wantInputGradient ? inputGradient.pointer : nil, weights,
+        ck_linear_backward_update_rows(wantInputGradient ? inputGradient.pointer : nil, weights, scratch[part].pointer,
                                        preActivationGradient.pointer, multiplied(training: true),
                                        pDropout > 0 ? maskBuffer.pointer : nil, Int32(batch), Int32(nIn), Int32(nOut),
                                        Int32(rows.lowerBound), Int32(rows.upperBound), rule.eta, rule.weightDecay,

@@ -1,4 +1,4 @@
-// ParallelStep.swift: a training step and an evaluation pass on the thread team.
+// ParallelStep.swift: a training step and an evaluation pass on the network's thread team.
 //
 // The convolutional prefix is data-parallel: each thread runs its share of
 // the mini-batch through its own Replica.  The dense suffix is
@@ -23,6 +23,8 @@ import CKernels
 
 final class ParallelStep {
     private unowned let network: Network
+    /// The network's thread team (a ck_team), which every run and barrier goes through.
+    private let team: OpaquePointer
     private let prefixCount: Int
     private let stages: [DenseStage]
     private let parts: Int
@@ -50,10 +52,11 @@ final class ParallelStep {
     private var training = false
 
     /// - Parameter runnable: conv layers first, then dense layers (Network checks this).
-    init(network: Network, runnable: [any RunnableLayer], capacity: Int) {
+    init(network: Network, runnable: [any RunnableLayer], capacity: Int, team: OpaquePointer) {
         let prefixCount = runnable.prefix { $0.isSpatial }.count
         precondition(runnable[prefixCount...].allSatisfy { !$0.isSpatial }, "conv and pool layers must precede the dense layers")
         self.network = network
+        self.team = team
         self.prefixCount = prefixCount
         self.capacity = capacity
         parts = network.replicas.count
@@ -106,7 +109,7 @@ final class ParallelStep {
     func train(_ data: Dataset, start: Int, plan: EpochPlan?, rule: UpdateRule) -> Float {
         (self.data, self.plan) = (data, plan)
         (self.start, self.batch, self.rule, training) = (start, network.miniBatchSize, rule, true)
-        ck_team_run(Int32(parts), Self.entry, Unmanaged.passUnretained(self).toOpaque())
+        ck_team_run(team, Int32(parts), Self.entry, Unmanaged.passUnretained(self).toOpaque())
         (self.data, self.plan) = (nil, nil)
         return costs.pointer[0]
     }
@@ -116,7 +119,7 @@ final class ParallelStep {
     func evaluate(_ data: Dataset, start: Int, batch: Int, predictions: UnsafeMutablePointer<Int32>) {
         self.data = data
         (self.start, self.batch, training) = (start, batch, false)
-        ck_team_run(Int32(parts), Self.entry, Unmanaged.passUnretained(self).toOpaque())
+        ck_team_run(team, Int32(parts), Self.entry, Unmanaged.passUnretained(self).toOpaque())
         self.data = nil
         ck_argmax_rows(predictions, stages.last!.output.pointer, Int32(batch), Int32(stages.last!.nOut))
     }
@@ -146,7 +149,7 @@ final class ParallelStep {
                 : replica.input.pointer
             (features.pointer + samples.lowerBound * featureSize).update(from: output, count: samples.count * featureSize)
         }
-        ck_team_barrier(Int32(parts))
+        ck_team_barrier(team, Int32(parts))
 
         // Dense layers.  A large layer alternates parallel phases (its own
         // rows) and serial ones (thread 0); a small one is all serial.  A
@@ -156,10 +159,10 @@ final class ParallelStep {
         var serialPending = false
         for stage in stages {
             if stage.isSplit {
-                if serialPending { ck_team_barrier(Int32(parts)) }
+                if serialPending { ck_team_barrier(team, Int32(parts)) }
                 stage.forwardPartial(part: part, rows: split(stage.nIn, parts: parts, part: part), batch: batch,
                                      training: training, key: keys[stage.index])
-                ck_team_barrier(Int32(parts))
+                ck_team_barrier(team, Int32(parts))
             } else if part == 0 {
                 stage.forwardPartial(part: 0, rows: 0..<stage.nIn, batch: batch, training: training, key: keys[stage.index])
             }
@@ -176,20 +179,20 @@ final class ParallelStep {
             if stage.isSplit {
                 // Its output gradient may still be being written, slice by
                 // slice, by the split layer above.
-                if !serialPending { ck_team_barrier(Int32(parts)) }
+                if !serialPending { ck_team_barrier(team, Int32(parts)) }
                 if part == 0, costs.pointer[0].isFinite {
                     stage.startBackward(batch: batch, labels: UnsafePointer(labels.pointer), outputGradient: above, rule: rule)
                 }
-                ck_team_barrier(Int32(parts))
+                ck_team_barrier(team, Int32(parts))
                 guard costs.pointer[0].isFinite else { return }
-                stage.backwardAndUpdate(rows: split(stage.nIn, parts: parts, part: part), batch: batch,
+                stage.backwardAndUpdate(part: part, rows: split(stage.nIn, parts: parts, part: part), batch: batch,
                                         wantInputGradient: wantInputGradient, rule: rule)
                 serialPending = false
             } else {
-                if !serialPending { ck_team_barrier(Int32(parts)) }
+                if !serialPending { ck_team_barrier(team, Int32(parts)) }
                 if part == 0, costs.pointer[0].isFinite {
                     stage.startBackward(batch: batch, labels: UnsafePointer(labels.pointer), outputGradient: above, rule: rule)
-                    stage.backwardAndUpdate(rows: 0..<stage.nIn, batch: batch, wantInputGradient: wantInputGradient,
+                    stage.backwardAndUpdate(part: 0, rows: 0..<stage.nIn, batch: batch, wantInputGradient: wantInputGradient,
                                             rule: rule)
                 }
                 serialPending = true
@@ -197,7 +200,7 @@ final class ParallelStep {
         }
 
         guard prefixCount > 0 else { return }
-        ck_team_barrier(Int32(parts))
+        ck_team_barrier(team, Int32(parts))
         guard costs.pointer[0].isFinite else { return }
         // Convolutional prefix backward, own samples.
         if !samples.isEmpty {
@@ -206,7 +209,7 @@ final class ParallelStep {
                                                    count: samples.count * featureSize)
             replica.backward(firstLayers: prefixCount, batch: samples.count, zeroRanges: prefixZeroRanges)
         }
-        ck_team_barrier(Int32(parts))
+        ck_team_barrier(team, Int32(parts))
 
         // Conv parameters: own slice of the weights, summed over replicas.
         let slice = split(prefixWeightRange.count, parts: parts, part: part)

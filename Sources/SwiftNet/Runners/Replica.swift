@@ -52,7 +52,6 @@ final class Replica {
     /// bytes to floats (value / 256, the seed's pixels).  With a plan,
     /// positions are those of the plan's epoch (shuffled, expanded).
     func load(_ data: Dataset, start: Int, batch: Int, plan: EpochPlan? = nil) {
-        precondition(batch <= capacity, "a pass of \(batch) samples exceeds this replica's \(capacity)")
         precondition(data.imageSize == sampleSize,
                      "dataset \(data.name) has \(data.imageSize) values per image, network expects \(sampleSize)")
         if let plan, !plan.isFileOrder {
