@@ -66,36 +66,28 @@ struct Bench: ParsableCommand {
     }
 
     func run() throws {
-        let mnist = try MNIST.load(contentsOf: data)
-        var output: FileHandle?
-        if let json {
-            if !FileManager.default.fileExists(atPath: json) { _ = FileManager.default.createFile(atPath: json, contents: nil) }
-            guard let handle = FileHandle(forWritingAtPath: json) else {
-                throw ValidationError("\(json): cannot open for writing")
-            }
-            handle.seekToEndOfFile()
-            output = handle
-        }
+        let mnist = try DataOptions.loadPickle(data)
+        let output = try json.map(AppendingFile.init(path:))
         print("network  mini-batch  threads  epoch s (median)  images/s  test-set eval images/s (median)")
         for net in try parsedNets() {
             for miniBatch in try integers(miniBatchSizes, flag: "--mini-batch-sizes") {
                 for threadCount in try threadCounts() {
                     let figure = try measure(net, miniBatch: miniBatch, threads: threadCount, mnist: mnist)
                     print(String(format: "%-8@ %10d %8d %17.3f %9.0f %32.0f", net.rawValue as NSString, miniBatch,
-                                 threadCount, figure.epochSeconds, 50_000 / figure.epochSeconds, figure.evalImagesPerSecond))
+                                 threadCount, figure.epochSeconds, Double(mnist.training.count) / figure.epochSeconds, figure.evalImagesPerSecond))
                     fflush(stdout)
                     if let output {
                         let line = String(format: "{\"framework\":\"swiftnet\",\"net\":\"%@\",\"mb\":%d,\"threads\":%d,\"epoch_s_median\":%.4f,\"infer_img_s_median\":%.1f,\"isa\":\"%@\"}\n",
                                           net.rawValue, miniBatch, threadCount, figure.epochSeconds, figure.evalImagesPerSecond,
                                           KernelInfo.isaName)
-                        output.write(Data(line.utf8))
+                        try output.append(Array(line.utf8))
                     }
                 }
             }
         }
     }
 
-    private func measure(_ net: BenchNetwork, miniBatch: Int, threads: Int, mnist: MNIST)
+    private func measure(_ net: BenchNetwork, miniBatch: Int, threads: Int, mnist: DataSplits)
         throws -> (epochSeconds: Double, evalImagesPerSecond: Double) {
         let network = try Network(layers: net.layers(miniBatchSize: miniBatch), miniBatchSize: miniBatch,
                                   threads: threads, seed: 0)

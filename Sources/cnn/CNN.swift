@@ -42,6 +42,6 @@ struct CNN: ParsableCommand {
 
     private static func isOurs(_ error: Error) -> Bool {
         error is DataFileError || error is NetworkConfigurationError || error is TrainingError || error is CheckpointError
-            || error is ImageError
+            || error is ImageError || error is FileError || error is DatasetError
     }
 }

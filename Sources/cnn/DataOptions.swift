@@ -7,6 +7,8 @@
 // IDX files the validation split is the last --validation-size images of the
 // training file (default 10,000, as in the pickle); the pickle fixes its own
 // split, so --validation-size with it is refused rather than ignored.
+// A missing pickle gets this tool's advice on where to get one; the
+// library's message only says that the file is not there.
 
 import ArgumentParser
 import Foundation
@@ -83,18 +85,31 @@ struct DataOptions: ParsableArguments {
         }
     }
 
+    /// How to get the pickle, added to the message when it is missing.
+    static let fetchHint = "run scripts/fetch-mnist.sh"
+
+    /// Reads network3's pickle, adding `fetchHint` to the message when it is missing.
+    /// - Throws: `DataFileError` naming the file at fault.
+    static func loadPickle(_ path: String) throws -> DataSplits {
+        do {
+            return try MNIST.load(contentsOf: path)
+        } catch let error as DataFileError where error.kind == .missing {
+            throw DataFileError(.missing, path: error.path, offset: error.offset, reason: "\(error.reason) (\(fetchHint))")
+        }
+    }
+
     /// Reads the dataset the flags name.
     /// - Throws: `DataFileError` naming the file at fault.
-    func load() throws -> MNIST {
+    func load() throws -> DataSplits {
         let validationSize = validationSize ?? MNIST.defaultValidationSize
         if let namedFiles { return try MNIST.load(idx: namedFiles, validationSize: validationSize) }
         if isFolder(path) { return try MNIST.load(idx: try IDXFiles.inFolder(path), validationSize: validationSize) }
         do {
-            return try MNIST.load(contentsOf: path)
-        } catch let error as DataFileError {
+            return try Self.loadPickle(path)
+        } catch let error as DataFileError where error.kind != .missing {
             // One IDX file where the pickle or the folder was expected: say so, not "opcode 0x00".
             guard let dimensions = IDX.dimensions(ofFileAt: path) else { throw error }
-            throw DataFileError(path: path, reason: "is an IDX \(dimensions == 1 ? "label" : "image") file, not network3's "
+            throw DataFileError(.unexpectedContents, path: path, reason: "is an IDX \(dimensions == 1 ? "label" : "image") file, not network3's "
                 + "pickle; give --data the folder holding all four IDX files, or name them with --train-images, "
                 + "--train-labels, --test-images and --test-labels")
         }

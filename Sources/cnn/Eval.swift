@@ -93,7 +93,7 @@ struct Eval: ParsableCommand {
     }
 
     /// Prints each member's accuracy and the ensemble's; returns the ensemble's test confusion matrix.
-    private func evaluateEnsemble(_ networks: [(String, Network)], on mnist: MNIST) -> ConfusionMatrix {
+    private func evaluateEnsemble(_ networks: [(String, Network)], on mnist: DataSplits) -> ConfusionMatrix {
         let rule = ensemble ?? .vote
         let classes = networks[0].1.classCount
         var members: [(validation: [Float], test: [Float])] = []
@@ -106,13 +106,14 @@ struct Eval: ParsableCommand {
         let test = Ensemble.predictions(members.map(\.test), classes: classes, rule: rule)
         print(line("Ensemble of \(networks.count) (\(rule.rawValue)):",
                    Ensemble.predictions(members.map(\.validation), classes: classes, rule: rule), test, mnist))
-        let largestLabel = Int(mnist.test.labels.max() ?? 0)
-        var matrix = ConfusionMatrix(classes: max(classes, largestLabel + 1))
+        let matrixClasses = max(classes, mnist.test.classCount)
+        var matrix = ConfusionMatrix(classes: matrixClasses,
+                                     classNames: matrixClasses == mnist.test.classCount ? mnist.test.classNames : nil)
         for (predicted, label) in zip(test, mnist.test.labels) { matrix.add(truth: Int(label), predicted: Int(predicted)) }
         return matrix
     }
 
-    private func line(_ name: String, _ validation: [Int32], _ test: [Int32], _ mnist: MNIST) -> String {
+    private func line(_ name: String, _ validation: [Int32], _ test: [Int32], _ mnist: DataSplits) -> String {
         name + String(format: " validation accuracy %.2f%%, test accuracy %.2f%%",
                       Ensemble.accuracy(validation, labels: mnist.validation.labels) * 100,
                       Ensemble.accuracy(test, labels: mnist.test.labels) * 100)

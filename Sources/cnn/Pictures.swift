@@ -52,9 +52,6 @@ struct Errors: ParsableCommand {
 
     func run() throws {
         let test = try dataOptions.load().test
-        guard test.channels == 1 else {
-            throw CheckpointError(path: dataOptions.description, reason: "its images have \(test.channels) channels; the sheet draws gray digits")
-        }
         let errors = try misclassified(by: model, on: test)
         var sheet: Image
         if let compare {

@@ -47,30 +47,33 @@ struct Predict: ParsableCommand {
     func run() throws {
         let pixels = try images.map(DigitPreprocessing.mnistPixels(contentsOf:))
         let network = try Checkpoint.load(contentsOf: model).makeNetwork(threads: 1)
-        guard network.inputShape.count == DigitPreprocessing.side * DigitPreprocessing.side, network.classCount == 10 else {
-            throw CheckpointError(path: model, reason: "its network takes inputs of \(network.inputShape) into "
-                + "\(network.classCount) classes, not 28x28 digits into 10")
+        // The preprocessing makes MNIST's 28x28 gray form; the classes are the network's own.
+        let side = DigitPreprocessing.side, classes = network.classCount
+        guard network.inputShape == SampleShape(channels: 1, height: side, width: side) else {
+            throw CheckpointError(path: model, reason: "its network takes inputs of \(network.inputShape), "
+                + "not the 1x\(side)x\(side) gray digits a picture is preprocessed into")
         }
-        let data = Dataset(name: "your images", channels: 1, height: DigitPreprocessing.side, width: DigitPreprocessing.side,
-                           pixels: pixels.flatMap { $0 }, labels: [Int32](repeating: 0, count: images.count))
+        let data = try Dataset(name: "your images", channels: 1, height: side, width: side,
+                               pixels: pixels.flatMap { $0 }, labels: [Int32](repeating: 0, count: images.count),
+                               classCount: classes)
         let probabilities = network.probabilities(on: data)
         for (index, path) in images.enumerated() {
-            let row = probabilities[(index * 10)..<((index + 1) * 10)]
+            let row = probabilities[(index * classes)..<((index + 1) * classes)]
             let ranked = row.indices.sorted { row[$0] > row[$1] }.prefix(3)
             print("\(path): " + ranked.map { String(format: "%d (%.1f%%)", $0 - row.startIndex, row[$0] * 100) }
                 .joined(separator: ", "))
         }
-        if let show { try writeViews(pixels, to: show) }
+        if let show { try writeViews(pixels, side: side, to: show) }
     }
 
     /// Writes each image's 28x28 view, enlarged, light digit on black as the network sees it.
-    private func writeViews(_ views: [[UInt8]], to folder: String) throws {
+    private func writeViews(_ views: [[UInt8]], side: Int, to folder: String) throws {
         do {
             try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         } catch {
             throw ImageError(path: folder, problem: "cannot be created as a folder for --show")
         }
-        let side = DigitPreprocessing.side, scale = Self.showScale
+        let scale = Self.showScale
         for (path, view) in zip(images, views) {
             var picture = Image(width: side * scale, height: side * scale, channels: 1)
             picture.paste(gray: view[...], tileWidth: side, tileHeight: side, x: 0, y: 0, scale: scale)

@@ -117,7 +117,7 @@ final class CheckpointRoundTripTests: CheckpointTestCase {
         let (checkpoint, network) = try tinyCheckpoint(threads: 2)
         let file = path("tiny.ckpt")
         try checkpoint.write(to: file)
-        XCTAssertFalse(FileManager.default.fileExists(atPath: CheckpointFile.temporaryPath(for: file)), "no temporary file stays")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: AtomicFile.temporaryPath(for: file)), "no temporary file stays")
         let loaded = try Checkpoint.load(contentsOf: file)
         XCTAssertEqual(loaded.source, file)
         let rebuilt = try loaded.makeNetwork()
@@ -131,9 +131,9 @@ final class CheckpointRoundTripTests: CheckpointTestCase {
 
     func testTheSeedNetworkRoundTrips() throws {
         let network = try Network(layers: seedOneConvLayers(batch: 10), miniBatchSize: 10, threads: 1, seed: 5)
-        let images = Dataset(name: "random", channels: 1, height: 28, width: 28,
+        let images = Dataset.valid(name: "random", channels: 1, height: 28, width: 28,
                              pixels: (0..<(30 * 784)).map { UInt8(truncatingIfNeeded: $0 &* 2_654_435_761 >> 7) },
-                             labels: (0..<30).map { Int32($0 % 10) })
+                             labels: (0..<30).map { Int32($0 % 10) }, classCount: 10)
         try network.sgd(trainingData: images, epochs: 1, miniBatchSize: 10, eta: 0.1, validationData: images)
         let checkpoint = try Checkpoint(network: network, hyperparameters: TrainingHyperparameters(epochs: 1, eta: 0.1, seed: 5))
         let file = path("seed.ckpt")

@@ -40,7 +40,7 @@ enum TinyNetwork {
                 }
             }
         }
-        return Dataset(name: name, channels: 1, height: 8, width: 8, pixels: pixels, labels: labels)
+        return Dataset.valid(name: name, channels: 1, height: 8, width: 8, pixels: pixels, labels: labels, classCount: 3)
     }
 }
 

@@ -232,3 +232,17 @@ class DataFileTestCase: XCTestCase {
         }
     }
 }
+
+extension Dataset {
+    /// A dataset the test builds from values it knows to be valid; a mistake in
+    /// the test itself stops it here with the DatasetError's line.
+    static func valid(name: String, channels: Int, height: Int, width: Int, pixels: [UInt8], labels: [Int32],
+                      classCount: Int, classNames: [String]? = nil) -> Dataset {
+        do {
+            return try Dataset(name: name, channels: channels, height: height, width: width, pixels: pixels,
+                               labels: labels, classCount: classCount, classNames: classNames)
+        } catch {
+            preconditionFailure("test data: \(error)")
+        }
+    }
+}

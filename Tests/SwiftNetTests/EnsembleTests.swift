@@ -54,8 +54,8 @@ final class EnsembleTests: XCTestCase {
         // Test images with a faint pattern under strong noise, so the members err, and not on the same images.
         let clear = TinyNetwork.data(count: 200, seed: 8, name: "test")
         var noise = RandomSource(seed: 21)
-        let test = Dataset(name: "test", channels: 1, height: 8, width: 8,
-                           pixels: clear.pixels.map { UInt8(Int($0) / 2 + Int(noise.next() % 70)) }, labels: clear.labels)
+        let test = Dataset.valid(name: "test", channels: 1, height: 8, width: 8,
+                           pixels: clear.pixels.map { UInt8(Int($0) / 2 + Int(noise.next() % 70)) }, labels: clear.labels, classCount: clear.classCount)
         var members: [[Float]] = []
         var memberAccuracies: [Double] = []
         for seed: UInt64 in [11, 12] {

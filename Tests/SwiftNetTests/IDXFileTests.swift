@@ -15,9 +15,9 @@ final class IDXFileTests: DataFileTestCase {
     /// `count` images of 1x5x4 pixels: pixel i of image n is (7n + i + seed) % 256; label n is (n + seed) % 10.
     private func smallSplit(_ name: String, count: Int, seed: Int = 0, channels: Int = 1) -> Dataset {
         let size = channels * 5 * 4
-        return Dataset(name: name, channels: channels, height: 5, width: 4,
+        return Dataset.valid(name: name, channels: channels, height: 5, width: 4,
                        pixels: (0..<(count * size)).map { UInt8((7 * ($0 / size) + $0 % size + seed) % 256) },
-                       labels: (0..<count).map { Int32(($0 + seed) % 10) })
+                       labels: (0..<count).map { Int32(($0 + seed) % 10) }, classCount: 10)
     }
 
     /// Writes the four standard files for `training` and `test` into the test's folder.
@@ -160,7 +160,7 @@ final class IDXFileTests: DataFileTestCase {
         assertRefused(files.trainingLabels, because: "holds 6 labels, but \(files.testImages) holds 3 images") {
             _ = try MNIST.load(idx: files, validationSize: 2)
         }
-        let wide = Dataset(name: "test", channels: 1, height: 4, width: 5, pixels: test.pixels, labels: test.labels)
+        let wide = Dataset.valid(name: "test", channels: 1, height: 4, width: 5, pixels: test.pixels, labels: test.labels, classCount: 10)
         files = try writeFolder(training: training, test: wide)
         assertRefused(files.testImages, because: "its images are 1x4x5; the training images") {
             _ = try MNIST.load(idx: files, validationSize: 2)

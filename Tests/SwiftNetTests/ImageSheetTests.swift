@@ -18,7 +18,7 @@ final class ImageSheetTests: CheckpointTestCase {
         for image in 0..<count {
             for row in 8..<20 { for column in (4 + image % 10)..<(14 + image % 10) { pixels[image * 784 + row * 28 + column] = 250 } }
         }
-        return Dataset(name: "test", channels: 1, height: 28, width: 28, pixels: pixels, labels: (0..<count).map { Int32($0 % 10) })
+        return Dataset.valid(name: "test", channels: 1, height: 28, width: 28, pixels: pixels, labels: (0..<count).map { Int32($0 % 10) }, classCount: 10)
     }
 
     /// The pixels of `image` in a rectangle that equal `color`.

@@ -12,12 +12,12 @@ import SwiftNet
 import XCTest
 
 final class MNISTRealFileTests: DataFileTestCase {
-    private static let loaded: Result<MNIST, any Error>? = {
+    private static let loaded: Result<DataSplits, any Error>? = {
         guard let path = try? RealMNISTFile.path() else { return nil }
         return Result { try MNIST.load(contentsOf: path) }
     }()
 
-    private func realMNIST() throws -> MNIST {
+    private func realMNIST() throws -> DataSplits {
         guard let loaded = Self.loaded else {
             _ = try RealMNISTFile.path() // throws the XCTSkip that says what to do
             throw XCTSkip("no MNIST pickle")

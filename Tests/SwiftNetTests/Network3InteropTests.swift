@@ -105,7 +105,7 @@ final class Network3InteropTests: CheckpointTestCase {
         func decodeError(_ bytes: [UInt8]) throws -> String {
             let file = try write(bytes, to: "hostile.pkl")
             do {
-                _ = try RestrictedPickleDecoder.decodeSequence(from: UncompressedByteStream(path: file, missingFileHint: ""),
+                _ = try RestrictedPickleDecoder.decodeSequence(from: UncompressedByteStream(path: file),
                                                                purpose: .parameters)
                 XCTFail("decoded \(bytes) that should have been refused")
                 return ""
@@ -130,7 +130,7 @@ final class Network3InteropTests: CheckpointTestCase {
         let ascii = Float(bitPattern: 0x3f3f_3f3f)
         writer.array(shape: [2], values: [ascii, ascii], as: .float32)
         let valid = try RestrictedPickleDecoder.decodeSequence(
-            from: UncompressedByteStream(path: write(writer.bytes, to: "ascii.pkl"), missingFileHint: ""), purpose: .parameters)
+            from: UncompressedByteStream(path: write(writer.bytes, to: "ascii.pkl")), purpose: .parameters)
         guard case .array(let array) = valid.first, case .float32(let floats) = array.contents?.elements else {
             return XCTFail("the valid pickle did not decode to a float32 array: \(valid.map(\.summary))")
         }
@@ -203,7 +203,7 @@ final class Network3InteropTests: CheckpointTestCase {
         let rows = lines.map { $0.split(separator: " ") }
         let theano = rows.map { Int32($0[0])! }, margins = rows.map { Double($0[1])! }, unflipped = rows.map { Int32($0[2])! }
         let pixels = try contents(of: path("images.bin"))
-        let images = Dataset(name: "random", channels: 1, height: 28, width: 28, pixels: pixels, labels: theano)
+        let images = Dataset.valid(name: "random", channels: 1, height: 28, width: 28, pixels: pixels, labels: theano, classCount: 10)
 
         for file in ["p64.pkl", "p32.pkl"] {
             let network = try Network(layers: seedOneConvLayers(batch: 10), miniBatchSize: 10, threads: 1)

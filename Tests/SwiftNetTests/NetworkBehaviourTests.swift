@@ -33,7 +33,7 @@ final class NetworkBehaviourTests: XCTestCase {
                 }
             }
         }
-        return Dataset(name: "synthetic", channels: 1, height: 28, width: 28, pixels: pixels, labels: labels)
+        return Dataset.valid(name: "synthetic", channels: 1, height: 28, width: 28, pixels: pixels, labels: labels, classCount: 10)
     }
 
     func testMismatchedLayersAreRejectedNamingBothShapes() {

@@ -40,8 +40,8 @@ final class NetworkGradientTests: XCTestCase {
         var random = RandomSource(seed: seed)
         let pixels = (0..<(count * shape.count)).map { _ in UInt8(truncatingIfNeeded: random.next() >> 56) }
         let labels = (0..<count).map { _ in Int32(random.next() % UInt64(classes)) }
-        return Dataset(name: "synthetic", channels: shape.channels, height: shape.height, width: shape.width,
-                       pixels: pixels, labels: labels)
+        return Dataset.valid(name: "synthetic", channels: shape.channels, height: shape.height, width: shape.width,
+                       pixels: pixels, labels: labels, classCount: classes)
     }
 
     func testBackwardMatchesFiniteDifferencesForEveryActivation() throws {

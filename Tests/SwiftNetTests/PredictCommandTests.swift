@@ -46,7 +46,7 @@ final class PredictCommandTests: CheckpointTestCase {
             return Int32(String(line.dropFirst(file.count + 2).prefix(1))) ?? -1
         }
 
-        let same = Dataset(name: "preprocessed", channels: 1, height: 28, width: 28, pixels: preprocessed, labels: test.labels)
+        let same = Dataset.valid(name: "preprocessed", channels: 1, height: 28, width: 28, pixels: preprocessed, labels: test.labels, classCount: 10)
         XCTAssertEqual(predicted, predictions(of: network, on: same), "cnn predict and the in-process preprocessing disagree")
         XCTAssertEqual(unchanged, test.count, "test digits are in MNIST's form and are kept as they are")
         XCTAssertEqual(predicted, predictions(of: network, on: test), "cnn predict must answer what the network does on the data set")
@@ -66,7 +66,7 @@ final class PredictCommandTests: CheckpointTestCase {
             XCTAssertFalse(DigitPreprocessing.isAlreadyMNIST(picture))
             moved += try XCTUnwrap(DigitPreprocessing.mnistPixels(of: picture))
         }
-        let movedData = Dataset(name: "moved", channels: 1, height: 28, width: 28, pixels: moved, labels: test.labels)
+        let movedData = Dataset.valid(name: "moved", channels: 1, height: 28, width: 28, pixels: moved, labels: test.labels, classCount: 10)
         let agreeing = zip(predictions(of: network, on: movedData), predicted).filter { $0 == $1 }.count
         print("cnn predict on 200 test digits: all kept as they are; the same digits inverted and moved: \(agreeing) of 200 "
               + "read as the originals")

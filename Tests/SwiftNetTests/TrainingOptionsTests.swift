@@ -43,7 +43,7 @@ final class TrainingOptionsTests: XCTestCase {
     func testExpansionGivesExactlyTheFourOnePixelShifts() throws {
         let (height, width) = (3, 4)
         let pixels = (0..<(2 * height * width)).map { UInt8(10 + $0) }
-        let data = Dataset(name: "two", channels: 1, height: height, width: width, pixels: pixels, labels: [1, 0])
+        let data = Dataset.valid(name: "two", channels: 1, height: height, width: width, pixels: pixels, labels: [1, 0], classCount: 2)
         let network = try Network(layers: [SoftmaxLayer(nIn: height * width, nOut: 2)], miniBatchSize: 10, threads: 1)
         let plan = EpochPlan(imageCount: 2, expand: true, shuffleSeed: nil, epoch: 0)
         network.replicas[0].load(data, start: 0, batch: 10, plan: plan)
@@ -101,7 +101,7 @@ final class TrainingOptionsTests: XCTestCase {
         let inputs: [[Double]] = [[0.5, 0.25, 0.75], [0.125, 0.625, 0.375]]
         let labels: [Int32] = [0, 1]
         let pixels = inputs.flatMap { $0 }.map { UInt8($0 * 256) }
-        let data = Dataset(name: "two", channels: 3, height: 1, width: 1, pixels: pixels, labels: labels)
+        let data = Dataset.valid(name: "two", channels: 3, height: 1, width: 1, pixels: pixels, labels: labels, classCount: 2)
         let (eta, decay, mu): (Double, Double, Double) = (0.5, 0.1, 0.9)
         for nesterov in [false, true] {
             let network = try Network(layers: [SoftmaxLayer(nIn: 3, nOut: 2)], miniBatchSize: 2, threads: 1)

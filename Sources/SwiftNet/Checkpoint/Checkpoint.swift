@@ -211,9 +211,11 @@ extension Checkpoint {
     /// - Parameters:
     ///   - path: the file.
     /// - Returns: the checkpoint, with `source` set to `path`.
-    /// - Throws: `CheckpointError` naming the file and the first problem found.
+    /// - Throws: `FileError` when the file is missing, a folder, unreadable or
+    ///   larger than `maximumFileBytes`; `CheckpointError` naming the file and the
+    ///   first problem found in its contents.
     public static func load(contentsOf path: String) throws -> Checkpoint {
-        let bytes = try CheckpointFile.readWhole(path, limit: maximumFileBytes)
+        let bytes = try BoundedFile.read(path, limit: maximumFileBytes, expected: "a checkpoint")
         return try Checkpoint(decoding: bytes, source: path)
     }
 
@@ -222,9 +224,9 @@ extension Checkpoint {
     /// either the old file or the new one.
     /// - Parameters:
     ///   - path: the destination.
-    /// - Throws: `CheckpointError` if any step fails; `path` is then untouched.
+    /// - Throws: `FileError.writeFailed` if any step fails; `path` is then untouched.
     public func write(to path: String) throws {
-        try CheckpointFile.writeAtomically(encoded(), to: path)
+        try AtomicFile.write(encoded(), to: path)
     }
 }
 

@@ -1,10 +1,11 @@
 // CheckpointError.swift: the one error checkpoint files produce.
 //
-// Whether a checkpoint is missing, truncated, damaged, written by a newer
+// Whether a checkpoint is truncated, damaged, written by a newer
 // SwiftNet, or for a different network, the problem is reported as one line
 // that names the file and, where the problem sits at a place in it, the byte
-// offset, so that `xxd -s OFFSET` shows it.  The same error covers writing:
-// a full disk or a folder that does not exist.
+// offset, so that `xxd -s OFFSET` shows it.  A file the system will not
+// read or write at all (missing, a folder, a full disk) is a FileError from
+// Files/, not one of these.
 
 /// A checkpoint that cannot be read or written; its description is one line:
 /// "<path>: <reason>" or "<path>: at byte <offset>: <reason>".

@@ -46,14 +46,14 @@ public enum IDX {
     /// - Throws: `DataFileError` naming the file if it is missing, not an IDX image
     ///   file of bytes, has no images, or is truncated or longer than its header says.
     public static func readImages(contentsOf path: String) throws -> Images {
-        let input = try UncompressedByteStream(path: path, missingFileHint: "expected an IDX image file")
+        let input = try UncompressedByteStream(path: path)
         let extents = try header(of: input, what: "image", dimensions: 3...4)
         let (count, channels, height, width) = extents.count == 3
             ? (extents[0], 1, extents[1], extents[2])
             : (extents[0], extents[1], extents[2], extents[3])
-        guard count > 0 else { throw DataFileError(path: path, reason: "the header says it holds no images") }
+        guard count > 0 else { throw DataFileError(.badShape, path: path, reason: "the header says it holds no images") }
         guard channels > 0, height > 0, width > 0 else {
-            throw DataFileError(path: path, reason: "its images are \(channels)x\(height)x\(width); every extent must be positive")
+            throw DataFileError(.badShape, path: path, reason: "its images are \(channels)x\(height)x\(width); every extent must be positive")
         }
         let pixels = try payload(of: input, byteCount: try size(extents, path: path), what: "\(count) images")
         return Images(count: count, channels: channels, height: height, width: width, pixels: pixels)
@@ -68,13 +68,13 @@ public enum IDX {
     ///   file of bytes, empty, truncated, longer than its header says, or holds a label
     ///   outside the classes.
     public static func readLabels(contentsOf path: String, classes: Int = 10) throws -> [Int32] {
-        let input = try UncompressedByteStream(path: path, missingFileHint: "expected an IDX label file")
+        let input = try UncompressedByteStream(path: path)
         let extents = try header(of: input, what: "label", dimensions: 1...1)
-        guard extents[0] > 0 else { throw DataFileError(path: path, reason: "the header says it holds no labels") }
+        guard extents[0] > 0 else { throw DataFileError(.badShape, path: path, reason: "the header says it holds no labels") }
         let start = input.offset
         let bytes = try payload(of: input, byteCount: try size(extents, path: path), what: "\(extents[0]) labels")
         if let index = bytes.firstIndex(where: { Int($0) >= classes }) {
-            throw DataFileError(path: path, offset: start + Int64(index),
+            throw DataFileError(.badLabel, path: path, offset: start + Int64(index),
                                 reason: "label \(bytes[index]) (image \(index)) is not a class 0...\(classes - 1)")
         }
         return bytes.map { Int32($0) }
@@ -84,7 +84,7 @@ public enum IDX {
     /// gunzip), else nil; for telling a person who named one IDX file where a
     /// folder or a pickle was expected what they have.
     public static func dimensions(ofFileAt path: String) -> Int? {
-        guard let input = try? UncompressedByteStream(path: path, missingFileHint: ""),
+        guard let input = try? UncompressedByteStream(path: path),
               let magic = try? (0..<4).map({ _ in try input.readByte() }),
               magic[0] == 0, magic[1] == 0, magic[2] == unsignedByteType, let count = magic[3], (1...4).contains(count)
         else { return nil }
@@ -98,7 +98,8 @@ public enum IDX {
         var magic: [UInt8] = []
         for _ in 0..<4 {
             guard let byte = try input.readByte() else {
-                throw DataFileError(path: path, reason: magic.isEmpty && input.offset == 0
+                throw DataFileError(magic.isEmpty && input.offset == 0 ? .unexpectedContents : .damaged,
+                                    path: path, reason: magic.isEmpty && input.offset == 0
                     ? "the file is empty; expected an IDX \(what) file"
                     : "the file ends inside its 4-byte IDX magic number (the file is truncated)")
             }
@@ -106,17 +107,17 @@ public enum IDX {
         }
         let expected = dimensions.map { "0x000008\(hexByte(UInt8($0)))" }.joined(separator: " or ")
         guard magic[0] == 0, magic[1] == 0 else {
-            throw DataFileError(path: path, reason: "starts with \(magic.map(hexByte).joined(separator: " ")), "
+            throw DataFileError(.unexpectedContents, path: path, reason: "starts with \(magic.map(hexByte).joined(separator: " ")), "
                 + "not an IDX magic number (\(expected) for a \(what) file)")
         }
         guard magic[2] == unsignedByteType else {
-            throw DataFileError(path: path, reason: "its IDX element type is 0x\(hexByte(magic[2])) "
+            throw DataFileError(.unexpectedContents, path: path, reason: "its IDX element type is 0x\(hexByte(magic[2])) "
                 + "(\(elementTypeName(magic[2]))); only unsigned bytes (0x08) are supported")
         }
         let count = Int(magic[3])
         guard dimensions.contains(count) else {
             let kind = count == 1 ? "a label file" : count == 3 || count == 4 ? "an image file" : "\(count) dimensions"
-            throw DataFileError(path: path, reason: "its IDX magic 0x000008\(hexByte(magic[3])) is \(kind); "
+            throw DataFileError(.unexpectedContents, path: path, reason: "its IDX magic 0x000008\(hexByte(magic[3])) is \(kind); "
                 + "expected an IDX \(what) file (magic \(expected))")
         }
         var extents: [Int] = []
@@ -124,7 +125,7 @@ public enum IDX {
             var value = 0
             for _ in 0..<4 {
                 guard let byte = try input.readByte() else {
-                    throw DataFileError(path: path, reason: "the file ends inside its header, in extent \(index + 1) "
+                    throw DataFileError(.damaged, path: path, reason: "the file ends inside its header, in extent \(index + 1) "
                         + "of \(count) (the file is truncated)")
                 }
                 value = value << 8 | Int(byte)
@@ -140,7 +141,7 @@ public enum IDX {
         for extent in extents {
             let (product, overflow) = total.multipliedReportingOverflow(by: extent)
             guard !overflow, product <= maximumPayloadBytes else {
-                throw DataFileError(path: path, reason: "its header's extents \(extents.map(String.init).joined(separator: " x ")) "
+                throw DataFileError(.tooLarge, path: path, reason: "its header's extents \(extents.map(String.init).joined(separator: " x ")) "
                     + "promise more than \(maximumPayloadBytes >> 20) MiB of data; no dataset this reader takes is that large")
             }
             total = product
@@ -159,14 +160,14 @@ public enum IDX {
             let got = try piece.withUnsafeMutableBytes { try input.read(into: UnsafeMutableRawBufferPointer(rebasing: $0[0..<wanted])) }
             bytes += piece[0..<got]
             if got < wanted {
-                throw DataFileError(path: input.path, offset: input.offset,
+                throw DataFileError(.damaged, path: input.path, offset: input.offset,
                                     reason: "the file ends after \(bytes.count) of the \(byteCount) bytes of its \(what) "
                                         + "(the file is truncated)")
             }
         }
         let end = input.offset
         if try !input.isAtEnd() {
-            throw DataFileError(path: input.path, offset: end,
+            throw DataFileError(.unexpectedContents, path: input.path, offset: end,
                                 reason: "unexpected data after the \(byteCount) bytes of its \(what) "
                                     + "(\(end - start) bytes after the header); the header's extents do not describe the file")
         }

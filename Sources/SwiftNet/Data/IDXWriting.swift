@@ -5,8 +5,8 @@
 // so that a run on IDX files can be checked against a run on the pickle
 // with the very same bytes.  Images of one channel get the standard 3-dim
 // header; more channels get the 4-dim (count, channels, rows, columns)
-// header that IDX.readImages reads.  Files are written atomically, plain or
-// gzipped with zlib.
+// header that IDX.readImages reads.  Files are written atomically (Files/AtomicFile),
+// plain or gzipped with zlib.
 
 import CKernels
 
@@ -64,8 +64,8 @@ extension IDX {
     ///   - bytes: an IDX file's contents, from `imageFileBytes` or `labelFileBytes`.
     ///   - path: the destination; its folder must exist.
     ///   - gzipped: compress with gzip first.
-    /// - Throws: `CheckpointError` naming the file and the step that failed; `path` is then untouched.
+    /// - Throws: `FileError.writeFailed` naming the file and the step that failed; `path` is then untouched.
     public static func write(_ bytes: [UInt8], to path: String, gzipped: Bool) throws {
-        try CheckpointFile.writeAtomically(gzipped ? gzip(bytes) : bytes, to: path)
+        try AtomicFile.write(gzipped ? gzip(bytes) : bytes, to: path)
     }
 }

@@ -45,7 +45,7 @@ public struct IDXFiles: Sendable, Equatable {
         let paths = try standardNames.map { name in
             let candidates = spellings(of: name).map { folder.hasSuffix("/") ? folder + $0 : folder + "/" + $0 }
             guard let found = candidates.first(where: isRegularFile) else {
-                throw DataFileError(path: folder, reason: "no \(name) (nor \(name).gz, nor the same with "
+                throw DataFileError(.missing, path: folder, reason: "no \(name) (nor \(name).gz, nor the same with "
                     + "\".idx\" for \"-idx\") in this folder; it needs the four IDX files "
                     + standardNames.joined(separator: ", "))
             }
@@ -65,17 +65,18 @@ extension MNIST {
     ///   - files: the four files, each gzipped or not.
     ///   - validationSize: how many of the training file's images, from its end, to hold out.
     ///   - classes: labels must lie in `0..<classes`.
-    /// - Returns: the training, validation and test splits.
+    /// - Returns: the training, validation and test splits, of the files' image shape and
+    ///   `classes` classes, named "0" to "9" when there are ten (MNIST's digits), else unnamed.
     /// - Throws: `DataFileError` naming the file at fault: a problem of one file (see
     ///   `IDX`), image and label counts that differ, test images of another shape than
     ///   the training images, or a validation size that leaves no training images.
     public static func load(idx files: IDXFiles, validationSize: Int = defaultValidationSize,
-                            classes: Int = 10) throws -> MNIST {
+                            classes: Int = classCount) throws -> DataSplits {
         let trainingImages = try IDX.readImages(contentsOf: files.trainingImages)
         let trainingLabels = try IDX.readLabels(contentsOf: files.trainingLabels, classes: classes)
         try checkCounts(trainingImages, files.trainingImages, trainingLabels, files.trainingLabels)
         guard validationSize >= 1, validationSize < trainingImages.count else {
-            throw DataFileError(path: files.trainingImages, reason: "a validation size of \(validationSize) does not fit its "
+            throw DataFileError(.inconsistent, path: files.trainingImages, reason: "a validation size of \(validationSize) does not fit its "
                 + "\(trainingImages.count) images: at least 1 must be held out and at least 1 left to train on")
         }
         let testImages = try IDX.readImages(contentsOf: files.testImages)
@@ -83,26 +84,26 @@ extension MNIST {
         try checkCounts(testImages, files.testImages, testLabels, files.testLabels)
         let shape = { (images: IDX.Images) in "\(images.channels)x\(images.height)x\(images.width)" }
         guard shape(testImages) == shape(trainingImages) else {
-            throw DataFileError(path: files.testImages, reason: "its images are \(shape(testImages)); the training images "
+            throw DataFileError(.inconsistent, path: files.testImages, reason: "its images are \(shape(testImages)); the training images "
                 + "in \(files.trainingImages) are \(shape(trainingImages))")
         }
 
         let kept = trainingImages.count - validationSize
         let imageSize = trainingImages.pixels.count / trainingImages.count
-        func split(_ name: String, _ images: IDX.Images, _ labels: ArraySlice<Int32>, from start: Int) -> Dataset {
-            Dataset(name: name, channels: images.channels, height: images.height, width: images.width,
-                    pixels: Array(images.pixels[(start * imageSize)..<((start + labels.count) * imageSize)]),
-                    labels: Array(labels))
+        let names = classes == classCount ? classNames : nil
+        func split(_ name: String, _ images: IDX.Images, _ labels: ArraySlice<Int32>, from start: Int) throws -> Dataset {
+            try Dataset(name: name, channels: images.channels, height: images.height, width: images.width,
+                        pixels: Array(images.pixels[(start * imageSize)..<((start + labels.count) * imageSize)]),
+                        labels: Array(labels), classCount: classes, classNames: names)
         }
-        return MNIST(training: split("training", trainingImages, trainingLabels[0..<kept], from: 0),
-                     validation: split("validation", trainingImages, trainingLabels[kept...], from: kept),
-                     test: Dataset(name: "test", channels: testImages.channels, height: testImages.height,
-                                   width: testImages.width, pixels: testImages.pixels, labels: testLabels))
+        return try DataSplits(training: split("training", trainingImages, trainingLabels[0..<kept], from: 0),
+                              validation: split("validation", trainingImages, trainingLabels[kept...], from: kept),
+                              test: split("test", testImages, testLabels[...], from: 0))
     }
 
     private static func checkCounts(_ images: IDX.Images, _ imagesPath: String, _ labels: [Int32], _ labelsPath: String) throws {
         guard images.count == labels.count else {
-            throw DataFileError(path: labelsPath, reason: "holds \(labels.count) labels, but \(imagesPath) "
+            throw DataFileError(.inconsistent, path: labelsPath, reason: "holds \(labels.count) labels, but \(imagesPath) "
                 + "holds \(images.count) images; each image needs one label")
         }
     }

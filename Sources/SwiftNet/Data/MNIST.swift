@@ -6,27 +6,18 @@
 // image, with N = 50,000, 10,000 and 10,000. RestrictedPickleDecoder reads it
 // without executing anything; this file checks that what it found has
 // exactly that structure and hands out the splits as byte-pixel Datasets.
+// This loader and its IDX sibling (MNIST+IDX.swift) are the only places
+// that know MNIST is 28x28 digits in ten classes; everything else reads the
+// shape and classes from the DataSplits they return.
 
 /// MNIST as network3.py uses it: 50,000 training, 10,000 validation and
 /// 10,000 test images of 1x28x28 pixels, each labelled with its digit.
-public struct MNIST: Sendable {
-    public let training: Dataset, validation: Dataset, test: Dataset
-
+public enum MNIST {
     static let channels = 1, height = 28, width = 28
-
-    /// Puts three splits together; they must hold images of one shape.
-    /// - Parameters:
-    ///   - training: the images to train on.
-    ///   - validation: the images that choose the best epoch.
-    ///   - test: the images that report the final accuracy.
-    public init(training: Dataset, validation: Dataset, test: Dataset) {
-        let shapes = [training, validation, test].map { [$0.channels, $0.height, $0.width] }
-        precondition(shapes[1] == shapes[0] && shapes[2] == shapes[0],
-                     "MNIST: the training, validation and test images have shapes \(shapes); they must agree")
-        self.training = training
-        self.validation = validation
-        self.test = test
-    }
+    /// MNIST's ten classes, the digits.
+    public static let classCount = 10
+    /// The digits' names, "0" to "9".
+    public static let classNames = (0..<classCount).map(String.init)
 
     /// Reads network3.py's mnist.pkl.gz (or the same pickle uncompressed).
     ///
@@ -35,21 +26,22 @@ public struct MNIST: Sendable {
     /// be a whole number of 256ths in [0, 1) and every label a digit 0...9.
     /// - Parameters:
     ///   - path: the file, gzipped or not.
-    /// - Returns: the three splits.
-    /// - Throws: `DataFileError` if the file is missing, damaged, truncated, or
-    ///   holds anything but the expected arrays.
-    public static func load(contentsOf path: String) throws -> MNIST {
-        let input = try UncompressedByteStream(path: path, missingFileHint: "run scripts/fetch-mnist.sh")
+    /// - Returns: the three splits, 1x28x28 images in ten classes named "0" to "9".
+    /// - Throws: `DataFileError` if the file is missing (`.missing`), damaged or
+    ///   truncated (`.damaged`), holds anything but the expected arrays
+    ///   (`.unexpectedContents`, `.badShape`), or a label that is not a digit (`.badLabel`).
+    public static func load(contentsOf path: String) throws -> DataSplits {
+        let input = try UncompressedByteStream(path: path)
         let root = try RestrictedPickleDecoder.decode(from: input)
         let splitNames = ["training", "validation", "test"]
         guard case .tuple(let splits) = root, splits.items.count == splitNames.count else {
-            throw DataFileError(path: path, reason: "the pickle holds \(root.summary); "
+            throw DataFileError(.unexpectedContents, path: path, reason: "the pickle holds \(root.summary); "
                 + "expected a tuple (training, validation, test) as network3.py's mnist.pkl.gz has")
         }
         let datasets = try zip(splitNames, splits.items).map { name, split in
             try dataset(named: name, from: split, path: path)
         }
-        return MNIST(training: datasets[0], validation: datasets[1], test: datasets[2])
+        return try DataSplits(training: datasets[0], validation: datasets[1], test: datasets[2])
     }
 
     /// Checks one (images, labels) pair and turns it into a Dataset.
@@ -57,39 +49,40 @@ public struct MNIST: Sendable {
         guard case .tuple(let pair) = split, pair.items.count == 2,
               case .array(let imageArray) = pair.items[0], case .array(let labelArray) = pair.items[1]
         else {
-            throw DataFileError(path: path, reason: "the \(name) split is \(split.summary); "
+            throw DataFileError(.unexpectedContents, path: path, reason: "the \(name) split is \(split.summary); "
                 + "expected a tuple of two arrays (images, labels)")
         }
         guard let images = imageArray.contents, let labels = labelArray.contents else {
-            throw DataFileError(path: path, reason: "an array of the \(name) split was never given its data (no BUILD)")
+            throw DataFileError(.unexpectedContents, path: path, reason: "an array of the \(name) split was never given its data (no BUILD)")
         }
         let imageSize = channels * height * width
         guard case .pixelBytes(let pixels) = images.elements, images.shape.count == 2,
               images.shape[1] == imageSize
         else {
-            throw DataFileError(path: path, offset: images.dataOffset,
+            throw DataFileError(.badShape, path: path, offset: images.dataOffset,
                                 reason: "the \(name) images are \(images.elements.kind.code) of shape "
                                     + "\(describe(images.shape)); expected f4 of shape (N, \(imageSize)), "
                                     + "a \(height)x\(width) image per row")
         }
         let count = images.shape[0]
         guard case .int64(let wideLabels) = labels.elements, labels.shape == [count] else {
-            throw DataFileError(path: path, offset: labels.dataOffset,
+            throw DataFileError(.unexpectedContents, path: path, offset: labels.dataOffset,
                                 reason: "the \(name) labels are \(labels.elements.kind.code) of shape "
                                     + "\(describe(labels.shape)); expected i8 of shape (\(count),), one per image")
         }
         guard count > 0 else {
-            throw DataFileError(path: path, offset: images.dataOffset, reason: "the \(name) split has no images")
+            throw DataFileError(.badShape, path: path, offset: images.dataOffset, reason: "the \(name) split has no images")
         }
         var digits = [Int32](repeating: 0, count: count)
         for (index, label) in wideLabels.enumerated() {
-            guard (0...9).contains(label) else {
-                throw DataFileError(path: path, offset: labels.dataOffset + Int64(index) * 8,
+            guard (0..<Int64(classCount)).contains(label) else {
+                throw DataFileError(.badLabel, path: path, offset: labels.dataOffset + Int64(index) * 8,
                                     reason: "\(name) label \(label) (image \(index)) is not a digit 0...9")
             }
             digits[index] = Int32(label)
         }
-        return Dataset(name: name, channels: channels, height: height, width: width, pixels: pixels, labels: digits)
+        return try Dataset(name: name, channels: channels, height: height, width: width, pixels: pixels, labels: digits,
+                           classCount: classCount, classNames: classNames)
     }
 
     private static func describe(_ shape: [Int]) -> String {

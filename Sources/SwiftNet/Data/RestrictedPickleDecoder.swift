@@ -93,7 +93,7 @@ struct RestrictedPickleDecoder {
         // Reading on to the end also makes zlib check the gzip CRC and length.
         let end = input.offset
         if try input.readByte() != nil {
-            throw DataFileError(path: input.path, offset: end, reason: "unexpected data after the pickle's STOP opcode")
+            throw DataFileError(.unexpectedContents, path: input.path, offset: end, reason: "unexpected data after the pickle's STOP opcode")
         }
         return value
     }
@@ -111,7 +111,7 @@ struct RestrictedPickleDecoder {
         var values: [PickleValue] = []
         while try values.isEmpty || !input.isAtEnd() {
             guard values.count < maximumPickles else {
-                throw DataFileError(path: input.path, offset: input.offset,
+                throw DataFileError(.unexpectedContents, path: input.path, offset: input.offset,
                                     reason: "more than \(maximumPickles) pickles in one file")
             }
             var decoder = RestrictedPickleDecoder(input: input, purpose: purpose)
@@ -133,7 +133,7 @@ struct RestrictedPickleDecoder {
             opcodeOffset = input.offset
             guard let next = try input.readByte() else {
                 if opcodeOffset == 0 { throw failure("the file is empty") }
-                throw failure("the pickle ends without its STOP opcode (the file is truncated)")
+                throw failure("the pickle ends without its STOP opcode (the file is truncated)", .damaged)
             }
             opcode = next
             switch opcode {
@@ -320,8 +320,8 @@ struct RestrictedPickleDecoder {
 
     // MARK: - Stack, memo and arguments
 
-    private func failure(_ reason: String) -> DataFileError {
-        DataFileError(path: input.path, offset: opcodeOffset, reason: reason)
+    private func failure(_ reason: String, _ kind: DataFileError.Kind = .unexpectedContents) -> DataFileError {
+        DataFileError(kind, path: input.path, offset: opcodeOffset, reason: reason)
     }
 
     private mutating func push(_ value: PickleValue) throws {
@@ -398,7 +398,7 @@ struct RestrictedPickleDecoder {
     }
 
     private func truncated() -> DataFileError {
-        failure("the data ends at byte \(input.offset), inside \(opcodeName) (the file is truncated)")
+        failure("the data ends at byte \(input.offset), inside \(opcodeName) (the file is truncated)", .damaged)
     }
 
     /// One newline-terminated line of a GLOBAL's module or name.
@@ -513,14 +513,14 @@ struct RestrictedPickleDecoder {
             let (product, overflow) = elementCount.multipliedReportingOverflow(by: extent)
             guard !overflow, product <= Self.maximumArrayDataBytes else {
                 throw failure("array shape \(describe(shape)) is too large (this reader accepts at most "
-                    + "\(Self.maximumArrayDataBytes) bytes of data per array)")
+                    + "\(Self.maximumArrayDataBytes) bytes of data per array)", .tooLarge)
             }
             elementCount = product
         }
         let byteCount = elementCount * kind.itemSize
         guard byteCount <= Self.maximumArrayDataBytes else {
             throw failure("array shape \(describe(shape)) of \(kind.code) is too large (this reader accepts at most "
-                + "\(Self.maximumArrayDataBytes) bytes of data per array)")
+                + "\(Self.maximumArrayDataBytes) bytes of data per array)", .tooLarge)
         }
         return (elementCount, byteCount)
     }
@@ -547,7 +547,7 @@ struct RestrictedPickleDecoder {
                 if let bad = convertPixelFloats(raw, into: output) {
                     let value = Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: bad * 4, as: UInt32.self)))
                     throw DataFileError(
-                        path: input.path, offset: exactOffsets ? dataOffset + Int64(first + bad) * 4 : dataOffset,
+                        .badValue, path: input.path, offset: exactOffsets ? dataOffset + Int64(first + bad) * 4 : dataOffset,
                         reason: "float32 value \(value)\(exactOffsets ? "" : " (element \(first + bad))") is not a whole "
                             + "number of 256ths in [0, 1), so it is not a pixel of byte / 256")
                 }
@@ -636,7 +636,7 @@ private struct Latin1TextReader {
             stored += 1
         }
         if let arrayBytes, stored < piece.count {
-            throw DataFileError(path: input.path, offset: opcodeOffset,
+            throw DataFileError(.unexpectedContents, path: input.path, offset: opcodeOffset,
                                 reason: "BINUNICODE's text ends before the \(arrayBytes) bytes of array data it must hold")
         }
         return stored
@@ -644,7 +644,7 @@ private struct Latin1TextReader {
 
     private mutating func nextByte() throws -> UInt8 {
         guard let byte = try input.readByte() else {
-            throw DataFileError(path: input.path, offset: opcodeOffset,
+            throw DataFileError(.damaged, path: input.path, offset: opcodeOffset,
                                 reason: "the data ends at byte \(input.offset), inside BINUNICODE text that began at byte "
                                     + "\(textStart) (the file is truncated)")
         }
@@ -653,7 +653,7 @@ private struct Latin1TextReader {
     }
 
     private func notLatin1(_ offset: Int64) -> DataFileError {
-        DataFileError(path: input.path, offset: offset,
+        DataFileError(.unexpectedContents, path: input.path, offset: offset,
                       reason: "BINUNICODE text holds a character above U+00FF or invalid UTF-8; "
                           + "only Latin-1 text can stand for bytes")
     }

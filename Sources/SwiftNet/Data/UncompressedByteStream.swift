@@ -6,7 +6,10 @@
 // consumed so that every error can name its offset in the uncompressed stream.
 // Damage that zlib detects (a truncated stream, a bad block, a CRC or length
 // trailer that does not match) is thrown as a DataFileError at the point where
-// the decoder first asks for bytes beyond the last good ones.
+// the decoder first asks for bytes beyond the last good ones.  The file is
+// checked by Files/BoundedFile before zlib opens it, and the bytes inflated
+// are counted against a limit, so that a small file that inflates without
+// end (a gzip bomb) is refused rather than read forever.
 
 import CKernels
 
@@ -30,32 +33,35 @@ final class UncompressedByteStream {
     private var readAheadStart = 0
     private var readAheadEnd = 0
     private var reachedEnd = false
+    /// Bytes zlib has produced so far.
+    private var inflated: Int64 = 0
 
     private static let readAheadSize = 1 << 16
+
+    /// The most bytes a stream inflates to, and the largest file it opens, unless told
+    /// otherwise: far above any data set read here (MNIST's pickle inflates to 220 MB),
+    /// far below what would exhaust memory or time.
+    static let defaultLimit = 1 << 32
+    /// The most uncompressed bytes this stream hands out.
+    private let limit: Int64
 
     /// Opens a file for reading.
     /// - Parameters:
     ///   - path: a gzipped or plain file.
-    ///   - missingFileHint: added to the reason when the file does not exist.
-    /// - Throws: `DataFileError` if the file is missing, is a directory or cannot be opened.
-    init(path: String, missingFileHint: String) throws {
+    ///   - limit: the most bytes the file may hold, and the most it may inflate to.
+    /// - Throws: `DataFileError` of kind `.missing`, `.notReadable` or `.tooLarge`
+    ///   if the file is missing, is a directory, cannot be opened or is too large.
+    init(path: String, limit: Int = defaultLimit) throws {
         self.path = path
-        var status = stat()
-        if stat(path, &status) != 0 {
-            let code = errno
-            if code == ENOENT {
-                throw DataFileError(path: path, reason: "no such file (\(missingFileHint))")
-            }
-            throw DataFileError(path: path, reason: "cannot open: \(String(cString: strerror(code)))")
-        }
-        // open(2) succeeds on a directory and only the first read fails, with a
-        // message that would not say what is wrong.
-        if (status.st_mode & S_IFMT) == S_IFDIR {
-            throw DataFileError(path: path, reason: "is a directory, not a data file")
+        self.limit = Int64(limit)
+        do {
+            try BoundedFile.checkReadable(path, limit: limit, expected: "a data file")
+        } catch let error as FileError {
+            throw DataFileError(error)
         }
         guard let file = ck_gz_open(path) else {
             let code = errno
-            throw DataFileError(path: path, reason: "cannot open: \(String(cString: strerror(code)))")
+            throw DataFileError(.notReadable, path: path, reason: "cannot read: \(String(cString: strerror(code)))")
         }
         self.file = file
         readAhead = UnsafeMutableRawBufferPointer.allocate(byteCount: Self.readAheadSize, alignment: 16)
@@ -130,10 +136,16 @@ final class UncompressedByteStream {
             // zlib puts the path in front of its message; the error names it already.
             var zlibMessage = Substring(String(cString: ck_gz_error(file)))
             if zlibMessage.hasPrefix(path + ": ") { zlibMessage = zlibMessage.dropFirst(path.count + 2) }
-            throw DataFileError(path: path, offset: offset,
+            throw DataFileError(.damaged, path: path, offset: offset,
                                 reason: "the compressed data is damaged or truncated after this byte (zlib: \(zlibMessage))")
         }
         if got == 0 { reachedEnd = true }
+        // Counted from what zlib has produced, read-ahead included, so the limit holds for every caller.
+        inflated += Int64(got)
+        guard inflated <= limit else {
+            throw DataFileError(.tooLarge, path: path, offset: limit,
+                                reason: "inflates to more than \(limit) bytes, more than any data set this reader takes")
+        }
         return got
     }
 }

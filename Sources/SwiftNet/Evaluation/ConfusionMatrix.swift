@@ -1,10 +1,12 @@
-// ConfusionMatrix.swift: which digits a network mistakes for which.
+// ConfusionMatrix.swift: which classes a network mistakes for which.
 //
 // An accuracy figure says how often a network is wrong; the confusion matrix
 // says how: row = true class, column = predicted class, each cell a count of
 // test images.  `cnn eval --confusion` prints it as a table and can draw it
 // as a PNG heat map, shaded by the share of each row, so that the few
 // 4-for-9 and 7-for-2 mistakes stand out against the bright diagonal.
+// The classes are the data set's: as many as it has, and its class names
+// in the table when it names them.
 
 import Foundation
 
@@ -14,17 +16,25 @@ public struct ConfusionMatrix: Equatable, Sendable {
     public let classes: Int
     /// counts[truth * classes + predicted].
     public private(set) var counts: [Int]
+    /// The classes' names for the table, or nil to number them.
+    public let classNames: [String]?
 
     /// An empty matrix for `classes` classes.
-    public init(classes: Int) {
+    /// - Parameters:
+    ///   - classes: at least one.
+    ///   - classNames: a name per class for the table (nil, or of another count: numbers).
+    public init(classes: Int, classNames: [String]? = nil) {
         precondition(classes > 0, "ConfusionMatrix: \(classes) classes; expected at least one")
         self.classes = classes
+        self.classNames = classNames?.count == classes ? classNames : nil
         counts = [Int](repeating: 0, count: classes * classes)
     }
 
-    /// The matrix of `network`'s predictions on `data`.
-    public init(network: Network, data: Dataset, classes: Int = 10) {
-        self.init(classes: classes)
+    /// The matrix of `network`'s predictions on `data`, over the data's classes (or the
+    /// network's, if it has more) and with the data's class names.
+    public init(network: Network, data: Dataset) {
+        let classes = max(data.classCount, network.classCount)
+        self.init(classes: classes, classNames: classes == data.classCount ? data.classNames : nil)
         network.forEachPrediction(on: data) { _, predicted, label in
             add(truth: Int(label), predicted: Int(predicted))
         }
@@ -52,17 +62,20 @@ public struct ConfusionMatrix: Equatable, Sendable {
     /// The table as text: a header row of predicted classes, then one row per
     /// true class with its counts, its total and the share predicted right.
     public var table: String {
-        let width = max(5, String(counts.max() ?? 0).count + 1)
+        let names = classNames ?? (0..<classes).map(String.init)
+        let longestName = names.map(\.count).max() ?? 1
+        let width = max(5, String(counts.max() ?? 0).count + 1, longestName + 1)
         let totalWidth = max(7, String(total).count + 2)
+        let rowLabelWidth = max(4, longestName)
         func cell(_ text: String, _ cellWidth: Int = width) -> String {
             String(repeating: " ", count: max(0, cellWidth - text.count)) + text
         }
         var lines = ["Rows are true classes, columns predicted ones."]
-        lines.append("true" + (0..<classes).map { cell("\($0)") }.joined() + cell("total", totalWidth) + "     right")
+        lines.append(cell("true", rowLabelWidth) + names.map { cell($0) }.joined() + cell("total", totalWidth) + "     right")
         for truth in 0..<classes {
             let rowTotal = total(truth: truth)
             let right = rowTotal == 0 ? "        -" : String(format: "%9.2f%%", Double(self[truth, truth]) / Double(rowTotal) * 100)
-            lines.append(cell("\(truth)", 4) + (0..<classes).map { cell("\(self[truth, $0])") }.joined()
+            lines.append(cell(names[truth], rowLabelWidth) + (0..<classes).map { cell("\(self[truth, $0])") }.joined()
                 + cell("\(rowTotal)", totalWidth) + right)
         }
         return lines.joined(separator: "\n")

@@ -95,11 +95,23 @@ public struct ImageError: Error, CustomStringConvertible {
     public let path: String
     /// What is wrong, in words, without the path.
     public let problem: String
+    /// The file system's error, when the file could not be read or written at all
+    /// (so code can tell a missing picture from an undecodable one); nil for a problem
+    /// in the image's bytes.
+    public let fileError: FileError?
 
     /// Creates an error about an image file.
     public init(path: String, problem: String) {
         self.path = path
         self.problem = problem
+        fileError = nil
+    }
+
+    /// The image codecs' view of a file that could not be read or written.
+    public init(_ error: FileError) {
+        path = error.path
+        problem = error.problem
+        fileError = error
     }
 
     public var description: String { "\(path): \(problem)" }
@@ -111,41 +123,24 @@ struct ImageFormatProblem: Error {
     init(_ problem: String) { self.problem = problem }
 }
 
-/// Reading and writing whole files, with every failure as an ImageError.
+/// Images read and written through Files/: bounded reads, atomic writes, every failure an ImageError.
 enum ImageFile {
     /// The file's bytes, refusing files larger than `limit`.
     static func read(_ path: String, limit: Int) throws -> [UInt8] {
-        guard let handle = FileHandle(forReadingAtPath: path) else {
-            let exists = FileManager.default.fileExists(atPath: path)
-            throw ImageError(path: path, problem: exists ? "cannot be opened for reading" : "no such file")
-        }
-        defer { try? handle.close() }
-        let data: Data
         do {
-            data = try handle.read(upToCount: limit + 1) ?? Data()
-        } catch {
-            throw ImageError(path: path, problem: "cannot be read (is it a folder?)")
+            return try BoundedFile.read(path, limit: limit, expected: "an image")
+        } catch let error as FileError {
+            throw ImageError(error)
         }
-        guard data.count <= limit else {
-            throw ImageError(path: path, problem: "is larger than \(limit >> 20) MiB, too large for an image this tool reads")
-        }
-        return [UInt8](data)
     }
 
-    /// Writes `bytes` to a temporary file beside `path`, then renames it, so a
-    /// failure never leaves a half-written image.
+    /// Replaces `path` with `bytes` atomically (Files/AtomicFile), so a failure
+    /// never leaves a half-written image.
     static func write(_ bytes: [UInt8], to path: String) throws {
-        let url = URL(fileURLWithPath: path)
-        let temporary = url.deletingLastPathComponent()
-            .appendingPathComponent(".\(url.lastPathComponent).\(ProcessInfo.processInfo.processIdentifier).partial")
         do {
-            try Data(bytes).write(to: temporary)
-        } catch {
-            throw ImageError(path: path, problem: "cannot be written (does its folder exist, and is it writable?)")
-        }
-        guard rename(temporary.path, path) == 0 else {
-            try? FileManager.default.removeItem(at: temporary)
-            throw ImageError(path: path, problem: "cannot be written: renaming the finished file into place failed")
+            try AtomicFile.write(bytes, to: path)
+        } catch let error as FileError {
+            throw ImageError(error)
         }
     }
 }

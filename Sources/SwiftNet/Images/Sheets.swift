@@ -7,6 +7,10 @@
 // layer's learned 5x5 filters as gray blocks.  Layout lives here, in the
 // library, so that tests can check a sheet's size and content without
 // running the tool; the commands only load the model and write the file.
+// Images of any size are drawn; three channels are drawn in colour as they
+// are, one channel as dark ink on white paper as the book prints digits, and
+// any other count shows its first channel in that way.  The corner labels
+// are class numbers, so they fit a tile whatever the classes are called.
 
 import Foundation
 
@@ -65,14 +69,13 @@ public enum ErrorSheet {
 
     /// Draws one panel of the sheet.
     /// - Parameters:
-    ///   - data: the dataset the misclassifications index (one channel).
+    ///   - data: the dataset the misclassifications index, of any image shape (see the file comment).
     ///   - errors: every misclassified image, in dataset order; the first 120 are drawn.
     ///   - title: the first header line, e.g. the model's name.
     ///   - fixedElsewhere: indices another model classifies correctly; their tiles get a green frame.
     /// - Returns: an RGB image of `panelSize(shown: min(errors.count, 120), ...)`.
     public static func panel(data: Dataset, errors: [Misclassification], title: String,
                              fixedElsewhere: Set<Int>? = nil) -> Image {
-        precondition(data.channels == 1, "ErrorSheet.panel: \(data.channels)-channel images; the sheet draws gray digits")
         let shown = Array(errors.prefix(capacity))
         let size = panelSize(shown: shown.count, imageWidth: data.width, imageHeight: data.height)
         let cell = cellSize(imageWidth: data.width, imageHeight: data.height)
@@ -99,16 +102,31 @@ public enum ErrorSheet {
             if let fixedElsewhere, fixedElsewhere.contains(error.index) {
                 image.frame(x: x, y: y, width: cell.width, height: cell.height, thickness: 3, color: fixedColor)
             }
-            // Dark ink on white paper, as the book prints them.
-            let start = error.index * data.imageSize
-            let digit = data.pixels[start..<(start + data.imageSize)].map { 255 - $0 }
-            image.paste(gray: digit[...], tileWidth: data.width, tileHeight: data.height, x: x + padding, y: y + padding, scale: scale)
+            pasteTile(of: data, at: error.index, into: &image, x: x + padding, y: y + padding)
             let right = x + cell.width - padding - 2 - labelWidth
             BitmapFont.draw("\(error.label)", into: &image, x: right, y: y + padding + 2, scale: labelScale, color: labelColor)
             BitmapFont.draw("\(error.predicted)", into: &image, x: right, y: y + cell.height - padding - 2 - labelHeight,
                             scale: labelScale, color: predictionColor)
         }
         return image
+    }
+
+    /// Draws image `index` of `data` enlarged `scale` times at (x, y): RGB as it is,
+    /// otherwise the first channel as dark ink on white paper.
+    static func pasteTile(of data: Dataset, at index: Int, into image: inout Image, x: Int, y: Int) {
+        let start = index * data.imageSize, plane = data.height * data.width
+        guard data.channels == 3 else {
+            let ink = data.pixels[start..<(start + plane)].map { 255 - $0 }
+            image.paste(gray: ink[...], tileWidth: data.width, tileHeight: data.height, x: x, y: y, scale: scale)
+            return
+        }
+        for row in 0..<(data.height * scale) where (0..<image.height).contains(y + row) {
+            for column in 0..<(data.width * scale) where (0..<image.width).contains(x + column) {
+                let source = start + (row / scale) * data.width + column / scale
+                let target = ((y + row) * image.width + x + column) * image.channels
+                for channel in 0..<3 { image.samples[target + channel] = data.pixels[source + channel * plane] }
+            }
+        }
     }
 
     /// Two panels side by side (the shorter padded with paper), a gap between.

@@ -46,10 +46,10 @@ public enum Network3ParameterFile {
 
     /// The parameters in a file for `layers`, laid out as `Network.parameters`.
     static func read(contentsOf path: String, layers: [any Layer]) throws -> [Float] {
-        let input = try UncompressedByteStream(path: path, missingFileHint: "the file network3's save() wrote")
+        let input = try UncompressedByteStream(path: path)
         let values = try RestrictedPickleDecoder.decodeSequence(from: input, purpose: .parameters)
         guard values.count == 2 * layers.count else {
-            throw DataFileError(path: path, reason: "holds \(values.count) pickled values, but the network's \(layers.count) layers "
+            throw DataFileError(.unexpectedContents, path: path, reason: "holds \(values.count) pickled values, but the network's \(layers.count) layers "
                 + "need \(2 * layers.count): w then b for each of \(layers.map(\.summary).joined(separator: ", "))")
         }
         let weightCount = layers.reduce(0) { $0 + $1.weightCount }
@@ -78,7 +78,7 @@ public enum Network3ParameterFile {
     ///   - network: the network.
     ///   - path: the destination, replaced atomically.
     ///   - elementType: float32 or float64 arrays.
-    /// - Throws: `CheckpointError` if the file cannot be written.
+    /// - Throws: `FileError.writeFailed` if the file cannot be written.
     public static func write(_ network: Network, to path: String, as elementType: ElementType = .float32) throws {
         try write(layers: network.layers, parameters: Array(network.parameters), to: path, as: elementType)
     }
@@ -89,9 +89,9 @@ public enum Network3ParameterFile {
     ///   - parameters: all weights, then all biases.
     ///   - path: the destination, replaced atomically.
     ///   - elementType: float32 or float64 arrays.
-    /// - Throws: `CheckpointError` if the file cannot be written.
+    /// - Throws: `FileError.writeFailed` if the file cannot be written.
     public static func write(layers: [any Layer], parameters: [Float], to path: String, as elementType: ElementType = .float32) throws {
-        try CheckpointFile.writeAtomically(encode(layers: layers, parameters: parameters, as: elementType), to: path)
+        try AtomicFile.write(encode(layers: layers, parameters: parameters, as: elementType), to: path)
     }
 
     /// The bytes of a parameter file.
@@ -133,10 +133,10 @@ public enum Network3ParameterFile {
     /// An array's values as floats, after checking that it is an array of `shape` with finite values.
     private static func elements(of value: PickleValue, shape: [Int], what: String, layer: any Layer, path: String) throws -> [Float] {
         guard case .array(let array) = value, let contents = array.contents else {
-            throw DataFileError(path: path, reason: "\(what) is \(value.summary), not a numpy array")
+            throw DataFileError(.unexpectedContents, path: path, reason: "\(what) is \(value.summary), not a numpy array")
         }
         guard contents.shape == shape else {
-            throw DataFileError(path: path, offset: contents.dataOffset,
+            throw DataFileError(.badShape, path: path, offset: contents.dataOffset,
                                 reason: "\(what) has shape \(describe(contents.shape)), but \(layer.summary) needs \(describe(shape))")
         }
         let floats: [Float]
@@ -144,10 +144,10 @@ public enum Network3ParameterFile {
         case .float32(let values): floats = values
         case .float64(let values): floats = values.map { Float($0) }
         case .pixelBytes, .int64:
-            throw DataFileError(path: path, offset: contents.dataOffset, reason: "\(what) is not an array of floats")
+            throw DataFileError(.unexpectedContents, path: path, offset: contents.dataOffset, reason: "\(what) is not an array of floats")
         }
         if let bad = floats.firstIndex(where: { !$0.isFinite }) {
-            throw DataFileError(path: path, offset: contents.dataOffset,
+            throw DataFileError(.badValue, path: path, offset: contents.dataOffset,
                                 reason: "\(what) holds \(floats[bad]) at index \(bad) (as float32); parameters must be finite")
         }
         return floats

@@ -2,10 +2,12 @@
 //
 // `cnn train --save m.ckpt` appends to m.jsonl beside the checkpoint (or to
 // --metrics PATH): epoch, mean training cost, validation and test accuracy,
-// wall seconds and images per second.  Appending one small write per line
-// means a killed run leaves whole lines; a line is written after the epoch's
-// checkpoint, so a run resumed after a kill between the two lacks that
-// epoch's line rather than repeating it.
+// wall seconds and images per second.  Lines go through Files/AppendingFile:
+// one write(2) per line on a file opened O_APPEND, fsync'ed before `append`
+// returns, so a killed run leaves whole lines (at worst its last one cut
+// short, which MetricsLog.read refuses by line number).  A line is written
+// after the epoch's checkpoint, so a run resumed after a kill between the
+// two lacks that epoch's line rather than repeating it.
 
 import Foundation
 
@@ -25,26 +27,19 @@ extension EpochReport {
 /// An append-only file of EpochReport.jsonLine lines.
 public final class MetricsLog {
     public let path: String
-    private let handle: FileHandle
+    private let file: AppendingFile
 
     /// Opens `path` for appending, creating it if needed.
-    /// - Throws: `DataFileError` naming the file when it cannot be opened.
+    /// - Throws: `FileError.writeFailed` naming the file when it cannot be opened.
     public init(path: String) throws {
         self.path = path
-        let descriptor = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
-        guard descriptor >= 0 else {
-            throw DataFileError(path: path, reason: "cannot open the metrics log for appending (\(String(cString: strerror(errno))))")
-        }
-        handle = FileHandle(fileDescriptor: descriptor, closeOnDealloc: true)
+        file = try AppendingFile(path: path)
     }
 
-    /// Appends the epoch's line in one write.
+    /// Appends the epoch's line in one write, on disk when this returns.
+    /// - Throws: `FileError.writeFailed` naming the file when the write fails.
     public func append(_ report: EpochReport) throws {
-        do {
-            try handle.write(contentsOf: Data((report.jsonLine + "\n").utf8))
-        } catch {
-            throw DataFileError(path: path, reason: "cannot append to the metrics log (\(error.localizedDescription))")
-        }
+        try file.append(Array((report.jsonLine + "\n").utf8))
     }
 
     /// The metrics file that goes with a checkpoint: m.ckpt -> m.jsonl.

@@ -33,20 +33,22 @@ public struct EpochMetrics: Equatable, Sendable {
 }
 
 extension MetricsLog {
+    /// The largest log `read` takes: a million epochs' lines.
+    public static let maximumFileBytes = 256 << 20
+
     /// Every epoch in the log at `path`, in order.
     /// - Throws: `DataFileError` "<path>: <problem>" when the file is missing
     ///   or empty, or "<path>: line N: <problem>" for a line that is not an
     ///   epoch's JSON object, or whose epoch does not follow the one before.
     public static func read(contentsOf path: String) throws -> [EpochMetrics] {
-        let data: Data
+        let bytes: [UInt8]
         do {
-            data = try Data(contentsOf: URL(fileURLWithPath: path))
-        } catch {
-            let exists = FileManager.default.fileExists(atPath: path)
-            throw DataFileError(path: path, reason: exists ? "cannot be read (is it a folder?)" : "no such file")
+            bytes = try BoundedFile.read(path, limit: maximumFileBytes, expected: "a metrics log")
+        } catch let error as FileError {
+            throw DataFileError(error)
         }
-        guard let text = String(data: data, encoding: .utf8) else {
-            throw DataFileError(path: path, reason: "is not text, so not a metrics log (one JSON line per epoch)")
+        guard let text = String(validating: bytes, as: UTF8.self) else {
+            throw DataFileError(.unexpectedContents, path: path, reason: "is not text, so not a metrics log (one JSON line per epoch)")
         }
         var epochs: [EpochMetrics] = []
         for (index, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
@@ -54,13 +56,13 @@ extension MetricsLog {
             if trimmed.isEmpty { continue }
             let metrics = try parse(trimmed, path: path, line: index + 1)
             if let last = epochs.last, metrics.epoch <= last.epoch {
-                throw DataFileError(path: path, reason: "line \(index + 1): epoch \(metrics.epoch) follows epoch \(last.epoch); "
+                throw DataFileError(.inconsistent, path: path, reason: "line \(index + 1): epoch \(metrics.epoch) follows epoch \(last.epoch); "
                     + "the log holds more than one run (give each run its own --metrics file)")
             }
             epochs.append(metrics)
         }
         guard !epochs.isEmpty else {
-            throw DataFileError(path: path, reason: "has no epochs: the metrics log is empty")
+            throw DataFileError(.unexpectedContents, path: path, reason: "has no epochs: the metrics log is empty")
         }
         return epochs
     }
@@ -68,7 +70,7 @@ extension MetricsLog {
     /// One line of the log as EpochReport.jsonLine writes it.
     static func parse(_ line: String, path: String, line lineNumber: Int) throws -> EpochMetrics {
         func refuse(_ problem: String) -> DataFileError {
-            DataFileError(path: path, reason: "line \(lineNumber): \(problem)")
+            DataFileError(.unexpectedContents, path: path, reason: "line \(lineNumber): \(problem)")
         }
         guard let object = (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any] else {
             throw refuse("is not a JSON object, so not a metrics line")

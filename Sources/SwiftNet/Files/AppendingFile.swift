@@ -1,0 +1,57 @@
+// AppendingFile.swift: files that grow a line at a time, such as metrics logs.
+//
+// A metrics log gains one JSON line per epoch and must survive a kill at
+// any moment with every line it had, whole.  Rewriting the log atomically
+// each epoch would make that true at a cost that grows with the log; an
+// append is enough, done with care: the file is opened O_APPEND (so every
+// write lands at the end, even when two processes share it), each record
+// goes out in one write(2) call retried only over what is left, and is
+// fsync'ed before `append` returns, so a record reported written is on
+// disk.  A kill can at worst cut the last record short, never an earlier
+// one; MetricsLog.read refuses a cut line with its line number.
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A file opened for appending whole records, each made durable before `append` returns.
+public final class AppendingFile {
+    /// The file as the caller named it.
+    public let path: String
+    private let descriptor: Int32
+
+    /// Opens `path` for appending, creating it (and syncing its folder) if needed.
+    /// - Parameters:
+    ///   - path: the file; its folder must exist.
+    /// - Throws: `FileError.writeFailed` when it cannot be opened or created.
+    public init(path: String) throws {
+        self.path = path
+        let existed = access(path, F_OK) == 0
+        descriptor = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
+        guard descriptor >= 0 else {
+            throw FileError.writeFailed(path: path, step: "cannot open for appending", reason: String(cString: strerror(errno)))
+        }
+        if !existed {
+            try AtomicFile.syncFolder(of: path) { step, code in
+                .writeFailed(path: path, step: step, reason: String(cString: strerror(code)))
+            }
+        }
+    }
+
+    deinit { close(descriptor) }
+
+    /// Appends `bytes` at the end of the file and fsyncs it.
+    /// - Throws: `FileError.writeFailed` if the write or the fsync fails.
+    public func append(_ bytes: [UInt8]) throws {
+        try AtomicFile.writeAll(bytes, to: descriptor, upTo: bytes.count) {
+            .writeFailed(path: path, step: "appending", reason: String(cString: strerror(errno)))
+        }
+        guard fsync(descriptor) == 0 else {
+            throw FileError.writeFailed(path: path, step: "fsync after appending", reason: String(cString: strerror(errno)))
+        }
+    }
+}

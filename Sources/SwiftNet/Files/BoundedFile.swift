@@ -1,0 +1,88 @@
+// BoundedFile.swift: the one reader of files, which never reads more than it was told to.
+//
+// Every file a person hands SwiftNet is trusted no more than its size on
+// disk: a checkpoint, a picture or a metrics log is read whole into memory,
+// so the reader takes a limit and refuses a larger file before reading it,
+// and stops the moment the bytes it has read pass the limit (the size that
+// fstat reports is only a hint: the file may grow while it is read).  Data
+// sets are too large to hold twice and may be gzipped, so their streaming
+// reader (UncompressedByteStream) asks `checkReadable` first, which makes
+// the same checks on the file's size, and counts what it inflates against a
+// limit of its own.  Every failure is one FileError.
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Whole-file reads with a size limit.
+public enum BoundedFile {
+    /// The whole of a file, refused if it is larger than `limit` bytes.
+    /// - Parameters:
+    ///   - path: the file.
+    ///   - limit: the largest size accepted, in bytes.
+    ///   - expected: the file in words with its article ("a checkpoint"), for the message about a folder.
+    /// - Returns: the file's bytes.
+    /// - Throws: `FileError.missing`, `.isFolder`, `.notReadable` or `.tooLarge`.
+    public static func read(_ path: String, limit: Int, expected: String) throws -> [UInt8] {
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else { throw openFailure(path, errno) }
+        defer { close(descriptor) }
+        let size = try checkedSize(of: descriptor, path: path, limit: limit, expected: expected)
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(size)
+        var chunk = [UInt8](repeating: 0, count: min(limit + 1, 1 << 20))
+        while true {
+            let got = chunk.withUnsafeMutableBytes { raw in systemRead(descriptor, raw.baseAddress!, raw.count) }
+            if got < 0 {
+                if errno == EINTR { continue }
+                throw FileError.notReadable(path: path, reason: String(cString: strerror(errno)))
+            }
+            if got == 0 { return bytes }
+            bytes += chunk[0..<got]
+            guard bytes.count <= limit else {
+                throw FileError.tooLarge(path: path, bytes: Int64(bytes.count), limit: Int64(limit))
+            }
+        }
+    }
+
+    /// Checks that `path` is a readable file of at most `limit` bytes, without reading it;
+    /// for readers that stream a file instead of holding it.
+    /// - Parameters:
+    ///   - path: the file.
+    ///   - limit: the largest size accepted, in bytes.
+    ///   - expected: the file in words with its article ("a data file"), for the message about a folder.
+    /// - Throws: `FileError.missing`, `.isFolder`, `.notReadable` or `.tooLarge`.
+    public static func checkReadable(_ path: String, limit: Int, expected: String) throws {
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else { throw openFailure(path, errno) }
+        defer { close(descriptor) }
+        _ = try checkedSize(of: descriptor, path: path, limit: limit, expected: expected)
+    }
+
+    private static func checkedSize(of descriptor: Int32, path: String, limit: Int, expected: String) throws -> Int {
+        var status = stat()
+        guard fstat(descriptor, &status) == 0 else {
+            throw FileError.notReadable(path: path, reason: String(cString: strerror(errno)))
+        }
+        // open(2) succeeds on a folder and only the first read fails, with a
+        // message that would not say what is wrong.
+        if (status.st_mode & S_IFMT) == S_IFDIR { throw FileError.isFolder(path: path, expected: expected) }
+        guard status.st_size <= limit else {
+            throw FileError.tooLarge(path: path, bytes: Int64(status.st_size), limit: Int64(limit))
+        }
+        return Int(status.st_size)
+    }
+
+    private static func openFailure(_ path: String, _ code: Int32) -> FileError {
+        code == ENOENT ? .missing(path: path) : .notReadable(path: path, reason: String(cString: strerror(code)))
+    }
+}
+
+/// read(2), out of reach of `BoundedFile.read`'s name.
+private func systemRead(_ descriptor: Int32, _ buffer: UnsafeMutableRawPointer, _ count: Int) -> Int {
+    read(descriptor, buffer, count)
+}

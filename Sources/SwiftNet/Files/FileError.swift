@@ -1,0 +1,50 @@
+// FileError.swift: what can go wrong when a file is opened, read or written.
+//
+// Every file SwiftNet touches (checkpoints, data sets, pictures, IDX and
+// network3 exports, metrics logs) goes through the helpers in this folder,
+// and they report the failures of the file system itself with this one
+// type: the file is not there, is a folder, cannot be read, is larger than
+// the reader takes, or a step of a write or an append failed.  What a file's
+// contents mean is another concern with its own error (DataFileError,
+// CheckpointError, ImageError); those wrap a FileError where a reader of
+// theirs meets one.  Each case prints one line, "<path>: <problem>".
+
+/// A file the file system would not let us read or write; its description is one
+/// line, "<path>: <problem>", naming no command or flag.
+public enum FileError: Error, Equatable, Sendable, CustomStringConvertible {
+    /// Nothing exists at `path`.
+    case missing(path: String)
+    /// `path` is a folder where a file was expected; `expected` names the file in
+    /// words, with its article ("a checkpoint", "a data file").
+    case isFolder(path: String, expected: String)
+    /// `path` exists but cannot be opened or read; `reason` is the system's word for why.
+    case notReadable(path: String, reason: String)
+    /// `path` holds more than `limit` bytes (at least `bytes`), so it was not read.
+    case tooLarge(path: String, bytes: Int64, limit: Int64)
+    /// Writing `path` failed at `step` (e.g. "cannot create PATH.tmp") for `reason`;
+    /// an atomic write leaves the previous file untouched.
+    case writeFailed(path: String, step: String, reason: String)
+
+    /// The file as the caller named it.
+    public var path: String {
+        switch self {
+        case .missing(let path), .isFolder(let path, _), .notReadable(let path, _),
+             .tooLarge(let path, _, _), .writeFailed(let path, _, _):
+            return path
+        }
+    }
+
+    /// What is wrong, in words, without the path.
+    public var problem: String {
+        switch self {
+        case .missing: return "no such file"
+        case .isFolder(_, let expected): return "is a directory, not \(expected)"
+        case .notReadable(_, let reason): return "cannot read: \(reason)"
+        case .tooLarge(_, let bytes, let limit):
+            return "holds \(bytes) bytes or more, over the \(limit) bytes this reader takes for such a file"
+        case .writeFailed(_, let step, let reason): return "cannot save: \(step): \(reason)"
+        }
+    }
+
+    public var description: String { "\(path): \(problem)" }
+}
