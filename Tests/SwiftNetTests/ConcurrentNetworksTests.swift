@@ -41,7 +41,7 @@ final class ConcurrentNetworksTests: XCTestCase {
                 }
             }
         }
-        return Dataset(name: "bars", channels: 1, height: 12, width: 12, pixels: pixels, labels: labels)
+        return Dataset.valid(name: "bars", channels: 1, height: 12, width: 12, pixels: pixels, labels: labels, classCount: 10)
     }
 
     /// What one job produced, compared bit for bit.
