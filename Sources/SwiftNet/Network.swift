@@ -44,6 +44,8 @@ public final class Network {
     public let weightCount: Int
     public let biasCount: Int
     let replicas: [Replica]
+    /// Each layer's state and shared scratch, which its runners in every replica use.
+    let layerResources: [LayerResources]
     private let dropoutLayers: [Bool]
     private let dropoutKeys: AlignedBuffer<UInt64>
     /// This network's own threads, which ParallelStep runs on.
@@ -102,17 +104,22 @@ public final class Network {
             weightOffset += layer.weightCount
             biasOffset += layer.biasCount
         }
+        let replicaCount = min(threads, miniBatchSize)
         var stateOffset = 0
-        for layer in runnable {
-            layer.initializeState(UnsafeMutableBufferPointer(start: stateBlock.pointer + stateOffset, count: layer.stateCount))
+        var resources: [LayerResources] = []
+        for (index, layer) in runnable.enumerated() {
+            let state = stateBlock.pointer + stateOffset
+            layer.initializeState(UnsafeMutableBufferPointer(start: state, count: layer.stateCount))
+            resources.append(LayerResources(index: index, state: state, parts: replicaCount,
+                                            shared: layer.makeShared(parts: replicaCount)))
             stateOffset += layer.stateCount
         }
-        let replicaCount = min(threads, miniBatchSize)
+        layerResources = resources
         let share = { (total: Int) in (total + replicaCount - 1) / replicaCount }
         let capacity = max(share(miniBatchSize), share(evaluationBatchSize))
         let block = parameterBlock, weights = weightCount
         let replicas = (0..<replicaCount).map { _ in
-            Replica(layers: runnable, capacity: capacity, parameterBlock: block, weightCount: weights)
+            Replica(layers: runnable, capacity: capacity, parameterBlock: block, weightCount: weights, resources: resources)
         }
         self.replicas = replicas
         dropoutLayers = runnable.map(\.usesDropout)
@@ -206,7 +213,8 @@ public final class Network {
     @discardableResult
     func forward(batch: Int, training: Bool) -> Float {
         drawDropoutKeys()
-        return replicas[0].forward(batch: batch, context: PassContext(training: training, dropoutKeys: dropoutKeys.pointer, firstSample: 0))
+        return replicas[0].forward(batch: batch, context: PassContext(training: training, dropoutKeys: dropoutKeys.pointer,
+                                                                      firstSample: 0, totalBatch: batch))
     }
 
     /// The first replica's backward pass, overwriting `gradients`.

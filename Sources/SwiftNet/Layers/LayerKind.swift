@@ -116,6 +116,7 @@ enum LayerRegistry {
         SoftmaxLayer.self,
         ConvLayer.self,
         MaxPoolLayer.self,
+        BatchNormLayer.self,
     ]
 
     /// The kind a record code names, if the format version has it.

@@ -119,7 +119,7 @@ final class ConvPoolRunner: LayerRunner {
 
 extension ConvPoolLayer: RunnableLayer {
 
-    func makeRunner(capacity: Int, parameters: ParameterViews, index: Int) -> LayerRunner {
+    func makeRunner(capacity: Int, parameters: ParameterViews, resources: LayerResources) -> LayerRunner {
         ConvPoolRunner(geometry: .init(input: inputShape, filterShape: filterShape, pool: poolSize, activation: activation),
                        capacity: capacity, parameters: parameters)
     }
@@ -127,7 +127,7 @@ extension ConvPoolLayer: RunnableLayer {
 
 extension ConvLayer: RunnableLayer {
 
-    func makeRunner(capacity: Int, parameters: ParameterViews, index: Int) -> LayerRunner {
+    func makeRunner(capacity: Int, parameters: ParameterViews, resources: LayerResources) -> LayerRunner {
         ConvPoolRunner(geometry: .init(input: inputShape, filterShape: filterShape, pool: nil, activation: activation),
                        capacity: capacity, parameters: parameters)
     }

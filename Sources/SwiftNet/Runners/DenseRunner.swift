@@ -89,16 +89,24 @@ final class DenseRunner: LayerRunner {
 
 extension FullyConnectedLayer: RunnableLayer {
 
-    func makeRunner(capacity: Int, parameters: ParameterViews, index: Int) -> LayerRunner {
+    func makeRunner(capacity: Int, parameters: ParameterViews, resources: LayerResources) -> LayerRunner {
         DenseRunner(nIn: nIn, nOut: nOut, pDropout: pDropout, head: .activation(activation),
-                    capacity: capacity, parameters: parameters, index: index)
+                    capacity: capacity, parameters: parameters, index: resources.index)
+    }
+
+    func makeDenseStage(_ setup: DenseStageSetup) -> (any DenseSuffixStage)? {
+        DenseStage(setup, nIn: nIn, nOut: nOut, pDropout: pDropout, activation: activation)
     }
 }
 
 extension SoftmaxLayer: RunnableLayer {
 
-    func makeRunner(capacity: Int, parameters: ParameterViews, index: Int) -> LayerRunner {
+    func makeRunner(capacity: Int, parameters: ParameterViews, resources: LayerResources) -> LayerRunner {
         DenseRunner(nIn: nIn, nOut: nOut, pDropout: pDropout, head: .softmax,
-                    capacity: capacity, parameters: parameters, index: index)
+                    capacity: capacity, parameters: parameters, index: resources.index)
+    }
+
+    func makeDenseStage(_ setup: DenseStageSetup) -> (any DenseSuffixStage)? {
+        DenseStage(setup, nIn: nIn, nOut: nOut, pDropout: pDropout, activation: nil)
     }
 }

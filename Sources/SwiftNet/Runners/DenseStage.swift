@@ -10,7 +10,7 @@
 
 import CKernels
 
-final class DenseStage {
+final class DenseStage: DenseSuffixStage {
     let nIn: Int
     let nOut: Int
     let pDropout: Float
@@ -44,23 +44,18 @@ final class DenseStage {
     private let parts: Int
     var isSplit: Bool { parts > 1 }
 
-    init(layer: any Layer, index: Int, input: UnsafeMutablePointer<Float>, weights: UnsafeMutablePointer<Float>,
-         biases: UnsafeMutablePointer<Float>, weightVelocity: UnsafeMutablePointer<Float>,
-         biasVelocity: UnsafeMutablePointer<Float>, capacity: Int, parts: Int) {
-        if let dense = layer as? FullyConnectedLayer {
-            (nIn, nOut, pDropout, activation) = (dense.nIn, dense.nOut, dense.pDropout, dense.activation)
-        } else {
-            let softmax = layer as! SoftmaxLayer
-            (nIn, nOut, pDropout, activation) = (softmax.nIn, softmax.nOut, softmax.pDropout, nil)
-        }
-        self.index = index
-        self.input = input
-        self.weights = weights
-        self.biases = biases
-        self.weightVelocity = weightVelocity
-        self.biasVelocity = biasVelocity
-        self.capacity = capacity
-        self.parts = parts
+    /// - Parameter activation: the fully connected layer's; nil for the softmax.
+    init(_ setup: DenseStageSetup, nIn: Int, nOut: Int, pDropout: Float, activation: Activation?) {
+        (self.nIn, self.nOut, self.pDropout, self.activation) = (nIn, nOut, pDropout, activation)
+        index = setup.index
+        input = setup.input
+        weights = setup.weights
+        biases = setup.biases
+        weightVelocity = setup.weightVelocity
+        biasVelocity = setup.biasVelocity
+        capacity = setup.capacity
+        // Splitting a small layer costs more in barriers than it saves.
+        parts = setup.parts > 1 && nIn * nOut >= 16_384 ? setup.parts : 1
         droppedBuffer = FloatBuffer(count: pDropout > 0 ? capacity * nIn : 0)
         maskBuffer = FloatBuffer(count: pDropout > 0 ? capacity * nIn : 0)
         partials = FloatBuffer(count: parts * capacity * nOut)

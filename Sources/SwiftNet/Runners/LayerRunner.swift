@@ -6,6 +6,8 @@
 // layer), accumulates the layer's parameter gradients, and, when asked,
 // writes the gradient with respect to its input.
 
+import CKernels
+
 /// Where one layer's parameters and their gradients live inside the
 /// network's single parameter block.
 struct ParameterViews {
@@ -25,6 +27,62 @@ struct PassContext {
     /// Position of this pass's first sample within the whole mini-batch, so
     /// that a batch split across threads draws the same masks as one thread.
     let firstSample: Int
+    /// Samples in the whole pass, over every part.
+    var totalBatch: Int
+    /// This thread's part of the pass, and how many parts share it.
+    var part = 0
+    var parts = 1
+    /// The network's thread team, for the layers that combine values across parts (batch norm).
+    var team: OpaquePointer?
+
+    /// Waits until every part of the pass reaches the same point.
+    func barrier() {
+        if parts > 1, let team { ck_team_barrier(team, Int32(parts)) }
+    }
+}
+
+/// What every part's runner of one layer shares: the layer's place in the
+/// network, its state (running statistics), and scratch the kind keeps for
+/// combining values across parts.
+struct LayerResources {
+    let index: Int
+    let state: UnsafeMutablePointer<Float>
+    let parts: Int
+    let shared: AnyObject?
+}
+
+/// Where a dense-suffix stage finds its input and parameters.
+struct DenseStageSetup {
+    let index: Int
+    let input: UnsafeMutablePointer<Float>
+    let weights: UnsafeMutablePointer<Float>
+    let biases: UnsafeMutablePointer<Float>
+    let weightVelocity: UnsafeMutablePointer<Float>
+    let biasVelocity: UnsafeMutablePointer<Float>
+    let capacity: Int
+    /// Parts of the team available to split the layer's rows.
+    let parts: Int
+    let resources: LayerResources
+}
+
+/// One layer of the dense suffix, run by the scheduler (ParallelStep) on the
+/// whole mini-batch: a split stage's parallel phases take `part` and its
+/// rows; the serial phases run on part 0.
+protocol DenseSuffixStage: AnyObject {
+    var index: Int { get }
+    var nIn: Int { get }
+    var nOut: Int { get }
+    var isSplit: Bool { get }
+    /// The stage's output for the whole pass (capacity x nOut).
+    var output: FloatBuffer { get }
+    /// d cost / d input for the whole pass (capacity x nIn).
+    var inputGradient: FloatBuffer { get }
+    func forwardPartial(part: Int, rows: Range<Int>, batch: Int, training: Bool, key: UInt64)
+    /// Serial: finishes the forward pass; returns the mean cost for the cost layer, else 0.
+    func finishForward(batch: Int, labels: UnsafePointer<Int32>?) -> Float
+    /// Serial: the gradients the rows need, and the updates done whole.
+    func startBackward(batch: Int, labels: UnsafePointer<Int32>, outputGradient: UnsafePointer<Float>?, rule: UpdateRule)
+    func backwardAndUpdate(part: Int, rows: Range<Int>, batch: Int, wantInputGradient: Bool, rule: UpdateRule)
 }
 
 protocol LayerRunner: AnyObject {
@@ -44,7 +102,18 @@ protocol LayerRunner: AnyObject {
 
 /// Runners a layer kind knows how to build.
 protocol RunnableLayer: LayerKind {
-    func makeRunner(capacity: Int, parameters: ParameterViews, index: Int) -> LayerRunner
+    /// A runner for one part's share of a pass (the spatial prefix, and every
+    /// layer of the single-part reference path).
+    func makeRunner(capacity: Int, parameters: ParameterViews, resources: LayerResources) -> LayerRunner
+    /// The layer's stage in the dense suffix; nil for kinds placed only in the spatial prefix.
+    func makeDenseStage(_ setup: DenseStageSetup) -> (any DenseSuffixStage)?
+    /// What every part's runner of this layer shares, if anything.
+    func makeShared(parts: Int) -> AnyObject?
+}
+
+extension RunnableLayer {
+    func makeDenseStage(_ setup: DenseStageSetup) -> (any DenseSuffixStage)? { nil }
+    func makeShared(parts: Int) -> AnyObject? { nil }
 }
 
 extension LayerKind {

@@ -41,7 +41,7 @@ final class MaxPoolRunner: LayerRunner {
 
 extension MaxPoolLayer: RunnableLayer {
 
-    func makeRunner(capacity: Int, parameters: ParameterViews, index: Int) -> LayerRunner {
+    func makeRunner(capacity: Int, parameters: ParameterViews, resources: LayerResources) -> LayerRunner {
         MaxPoolRunner(layer: self, capacity: capacity)
     }
 }

@@ -26,7 +26,7 @@ final class ParallelStep {
     /// The network's thread team (a ck_team), which every run and barrier goes through.
     private let team: OpaquePointer
     private let prefixCount: Int
-    private let stages: [DenseStage]
+    private let stages: [any DenseSuffixStage]
     private let parts: Int
     private let features: FloatBuffer
     private let featureSize: Int
@@ -72,18 +72,19 @@ final class ParallelStep {
         }
         prefixWeightRange = 0..<weightOffset
         prefixBiasRange = network.weightCount..<biasOffset
-        var stages: [DenseStage] = []
+        var stages: [any DenseSuffixStage] = []
         var input = features.pointer
         for index in prefixCount..<runnable.count {
             let layer = runnable[index]
-            // Splitting a small layer costs more in barriers than it saves.
-            let isSplit = parts > 1 && layer.weightCount >= 16_384
-            let stage = DenseStage(layer: layer, index: index, input: input,
-                                   weights: network.parameterBlock.pointer + weightOffset,
-                                   biases: network.parameterBlock.pointer + biasOffset,
-                                   weightVelocity: network.velocityBlock.pointer + weightOffset,
-                                   biasVelocity: network.velocityBlock.pointer + biasOffset,
-                                   capacity: capacity, parts: isSplit ? parts : 1)
+            let setup = DenseStageSetup(index: index, input: input,
+                                        weights: network.parameterBlock.pointer + weightOffset,
+                                        biases: network.parameterBlock.pointer + biasOffset,
+                                        weightVelocity: network.velocityBlock.pointer + weightOffset,
+                                        biasVelocity: network.velocityBlock.pointer + biasOffset,
+                                        capacity: capacity, parts: parts, resources: network.layerResources[index])
+            guard let stage = layer.makeDenseStage(setup) else {
+                preconditionFailure("\(layer.summary) is placed in the dense suffix but has no dense stage")
+            }
             stages.append(stage)
             input = stage.output.pointer
             weightOffset += layer.weightCount
@@ -143,7 +144,8 @@ final class ParallelStep {
         if !samples.isEmpty {
             replica.load(data!, start: start + samples.lowerBound, batch: samples.count, plan: plan)
             (labels.pointer + samples.lowerBound).update(from: replica.labels.pointer, count: samples.count)
-            let context = PassContext(training: training, dropoutKeys: keys, firstSample: samples.lowerBound)
+            let context = PassContext(training: training, dropoutKeys: keys, firstSample: samples.lowerBound,
+                                      totalBatch: batch, part: part, parts: parts, team: team)
             let output = prefixCount > 0
                 ? replica.forward(firstLayers: prefixCount, batch: samples.count, context: context)
                 : replica.input.pointer

@@ -25,7 +25,8 @@ final class Replica {
     ///   - capacity: the most samples one pass will hold.
     ///   - parameterBlock: the shared parameters, weights first, then biases.
     ///   - weightCount: where the biases start in `parameterBlock`.
-    init(layers: [any RunnableLayer], capacity: Int, parameterBlock: FloatBuffer, weightCount: Int) {
+    init(layers: [any RunnableLayer], capacity: Int, parameterBlock: FloatBuffer, weightCount: Int,
+         resources: [LayerResources]) {
         self.capacity = capacity
         gradientBlock = FloatBuffer(count: parameterBlock.count)
         var weightOffset = 0
@@ -35,7 +36,7 @@ final class Replica {
             let views = ParameterViews(
                 weights: parameterBlock.pointer + weightOffset, biases: parameterBlock.pointer + biasOffset,
                 weightGradients: gradientBlock.pointer + weightOffset, biasGradients: gradientBlock.pointer + biasOffset)
-            runners.append(layer.makeRunner(capacity: capacity, parameters: views, index: index))
+            runners.append(layer.makeRunner(capacity: capacity, parameters: views, resources: resources[index]))
             weightOffset += layer.weightCount
             biasOffset += layer.biasCount
         }
