@@ -50,8 +50,8 @@ public final class Network {
     private let dropoutKeys: AlignedBuffer<UInt64>
     /// This network's own threads, which ParallelStep runs on.
     private let team: OpaquePointer
-    /// The threaded training step and evaluation pass (set once, in init).
-    private var parallelStep: ParallelStep!
+    /// The threaded training step and evaluation pass.
+    private let scheduler: StepScheduler
     private let evaluationPredictions: AlignedBuffer<Int32>
 
     /// Every random choice after construction (dropout masks) comes from here.
@@ -118,8 +118,10 @@ public final class Network {
         let share = { (total: Int) in (total + replicaCount - 1) / replicaCount }
         let capacity = max(share(miniBatchSize), share(evaluationBatchSize))
         let block = parameterBlock, weights = weightCount
+        let spatial = Array(runnable.prefix { $0.isSpatial }), sampleSize = layers[0].inputShape.count
         let replicas = (0..<replicaCount).map { _ in
-            Replica(layers: runnable, capacity: capacity, parameterBlock: block, weightCount: weights, resources: resources)
+            Replica(layers: spatial, sampleSize: sampleSize, capacity: capacity, parameterBlock: block, weightCount: weights,
+                    resources: resources)
         }
         self.replicas = replicas
         dropoutLayers = runnable.map(\.usesDropout)
@@ -132,8 +134,11 @@ public final class Network {
             throw NetworkConfigurationError.resources("cannot start \(replicaCount) threads for this network")
         }
         self.team = team
-        parallelStep = ParallelStep(network: self, runnable: runnable,
-                                    capacity: max(miniBatchSize, evaluationBatchSize), team: team)
+        let blocks = SchedulerBlocks(parameters: parameterBlock.pointer, velocities: velocityBlock.pointer,
+                                     weightCount: weightCount, dropoutKeys: UnsafePointer(dropoutKeys.pointer),
+                                     replicas: replicas, resources: resources)
+        scheduler = StepScheduler(layers: runnable, blocks: blocks, miniBatchSize: miniBatchSize,
+                                  capacity: max(miniBatchSize, evaluationBatchSize), team: team)
     }
 
     deinit { ck_team_destroy(team) }
@@ -199,7 +204,7 @@ public final class Network {
     public func trainMiniBatch(_ data: Dataset, start: Int, eta: Float, weightDecay: Float,
                                plan: EpochPlan? = nil) -> Float {
         drawDropoutKeys()
-        return parallelStep.train(data, start: start, plan: plan,
+        return scheduler.train(data, start: start, plan: plan,
                                   rule: UpdateRule(eta: eta, weightDecay: weightDecay, momentum: momentum, nesterov: nesterov))
     }
 
@@ -208,17 +213,17 @@ public final class Network {
         replicas[0].load(data, start: start, batch: batch)
     }
 
-    /// The first replica's forward pass on its loaded input, with a fresh
-    /// dropout key per layer; returns the mean NLL.
+    /// The reference path (tests): every layer forward on the input
+    /// `loadBatch` loaded, on this thread, with a fresh dropout key per
+    /// layer; returns the mean NLL.
     @discardableResult
     func forward(batch: Int, training: Bool) -> Float {
         drawDropoutKeys()
-        return replicas[0].forward(batch: batch, context: PassContext(training: training, dropoutKeys: dropoutKeys.pointer,
-                                                                      firstSample: 0, totalBatch: batch))
+        return scheduler.referenceForward(batch: batch, training: training)
     }
 
-    /// The first replica's backward pass, overwriting `gradients`.
-    func backward(batch: Int) { replicas[0].backward(batch: batch) }
+    /// The reference backward of the last `forward`, overwriting `gradients`.
+    func backward(batch: Int) { scheduler.referenceBackward(batch: batch) }
 
     /// The fraction of `data` the network classifies correctly (dropout
     /// layers scaled by their keep probability, as in the seed).
@@ -238,7 +243,7 @@ public final class Network {
         var result = [Float](repeating: 0, count: data.count * classCount)
         result.withUnsafeMutableBufferPointer { rows in
             forEachEvaluationPass(on: data) { start, chunk in
-                (rows.baseAddress! + start * classCount).update(from: parallelStep.lastOutput, count: chunk * classCount)
+                (rows.baseAddress! + start * classCount).update(from: scheduler.lastOutput, count: chunk * classCount)
             }
         }
         return result
@@ -248,7 +253,7 @@ public final class Network {
     public func forEachPrediction(on data: Dataset, _ body: (Int, Int32, Int32) -> Void) {
         forEachEvaluationPass(on: data) { start, chunk in
             for index in 0..<chunk {
-                body(start + index, evaluationPredictions.pointer[index], parallelStep.lastLabels[index])
+                body(start + index, evaluationPredictions.pointer[index], scheduler.lastLabels[index])
             }
         }
     }
@@ -261,7 +266,7 @@ public final class Network {
         var start = 0
         while start < data.count {
             let chunk = min(evaluationBatchSize, data.count - start)
-            parallelStep.evaluate(data, start: start, batch: chunk, predictions: evaluationPredictions.pointer)
+            scheduler.evaluate(data, start: start, batch: chunk, predictions: evaluationPredictions.pointer)
             afterPass(start, chunk)
             start += chunk
         }

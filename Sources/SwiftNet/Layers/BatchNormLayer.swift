@@ -128,3 +128,15 @@ extension BatchNormLayer: LayerKind {
     /// Per channel after a conv layer (runs on each thread's samples), per unit after a dense one.
     var placement: LayerPlacement { spatialSize > 1 ? .spatial : .dense }
 }
+
+extension BatchNormLayer: RunnableLayer {
+    func makeRunner(capacity: Int, parameters: ParameterViews, resources: LayerResources) -> LayerRunner? {
+        BatchNormRunner(layer: self, capacity: capacity, parameters: parameters, resources: resources)
+    }
+
+    func makeDenseStage(_ setup: DenseStageSetup) -> (any DenseSuffixStage)? {
+        BatchNormStage(layer: self, setup: setup)
+    }
+
+    func makeShared(parts: Int) -> AnyObject? { BatchNormReduction(channels: channels, parts: parts) }
+}

@@ -131,3 +131,11 @@ public protocol FilteredLayer: Layer {
 }
 
 extension ConvLayer: FilteredLayer {}
+
+extension ConvLayer: RunnableLayer {
+
+    func makeRunner(capacity: Int, parameters: ParameterViews, resources: LayerResources) -> LayerRunner? {
+        ConvPoolRunner(geometry: .init(input: inputShape, filterShape: filterShape, pool: nil, activation: activation),
+                       capacity: capacity, parameters: parameters)
+    }
+}

@@ -144,3 +144,11 @@ extension ConvPoolLayer: LayerKind {
 }
 
 extension ConvPoolLayer: FilteredLayer {}
+
+extension ConvPoolLayer: RunnableLayer {
+
+    func makeRunner(capacity: Int, parameters: ParameterViews, resources: LayerResources) -> LayerRunner? {
+        ConvPoolRunner(geometry: .init(input: inputShape, filterShape: filterShape, pool: poolSize, activation: activation),
+                       capacity: capacity, parameters: parameters)
+    }
+}

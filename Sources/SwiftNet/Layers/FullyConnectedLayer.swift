@@ -82,3 +82,9 @@ extension FullyConnectedLayer: LayerKind {
     var usesDropout: Bool { pDropout > 0 }
     var network3Shapes: (weights: [Int], biases: [Int])? { ([nIn, nOut], [nOut]) }
 }
+
+extension FullyConnectedLayer: RunnableLayer {
+    func makeDenseStage(_ setup: DenseStageSetup) -> (any DenseSuffixStage)? {
+        DenseStage(setup, nIn: nIn, nOut: nOut, pDropout: pDropout, activation: activation)
+    }
+}

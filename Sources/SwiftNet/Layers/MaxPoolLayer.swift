@@ -82,3 +82,10 @@ extension MaxPoolLayer: LayerKind {
     var placement: LayerPlacement { .spatial }
     static var needsImageInput: Bool { true }
 }
+
+extension MaxPoolLayer: RunnableLayer {
+
+    func makeRunner(capacity: Int, parameters: ParameterViews, resources: LayerResources) -> LayerRunner? {
+        MaxPoolRunner(layer: self, capacity: capacity)
+    }
+}

@@ -76,3 +76,9 @@ extension SoftmaxLayer: LayerKind {
     static var isCostKind: Bool { true }
     var network3Shapes: (weights: [Int], biases: [Int])? { ([nIn, nOut], [nOut]) }
 }
+
+extension SoftmaxLayer: RunnableLayer {
+    func makeDenseStage(_ setup: DenseStageSetup) -> (any DenseSuffixStage)? {
+        DenseStage(setup, nIn: nIn, nOut: nOut, pDropout: pDropout, activation: nil)
+    }
+}

@@ -189,6 +189,8 @@ final class BatchNormStage: DenseSuffixStage {
     private let slots: AlignedBuffer<Double>
     /// d gamma, then d beta, of the last backward pass.
     private let gradients: FloatBuffer
+    /// Where the reference path writes d gamma and d beta.
+    private let referenceGradients: UnsafeMutablePointer<Float>
     let index: Int
     let inputGradient: FloatBuffer
     private var training = false
@@ -199,6 +201,7 @@ final class BatchNormStage: DenseSuffixStage {
         velocity = setup.biasVelocity
         slots = AlignedBuffer(count: 2 * layer.channels, zeroedWith: 0)
         gradients = FloatBuffer(count: 2 * layer.channels)
+        referenceGradients = setup.biasGradients
         index = setup.index
         inputGradient = FloatBuffer(count: setup.capacity * layer.inputShape.count)
     }
@@ -224,27 +227,19 @@ final class BatchNormStage: DenseSuffixStage {
     }
 
     /// The input gradient with the step's gamma, then the update of gamma and beta.
-    func startBackward(batch: Int, labels: UnsafePointer<Int32>, outputGradient: UnsafePointer<Float>?, rule: UpdateRule) {
+    func startBackward(batch: Int, labels: UnsafePointer<Int32>, outputGradient: UnsafePointer<Float>?, rule: UpdateRule?) {
         guard let outputGradient else { preconditionFailure("a batch-norm stage is never the last layer") }
         core.addGradientSums(outputGradient: outputGradient, batch: batch, into: slots.pointer, part: 0)
         gradients.zeroAll()
         core.finishBackward(slots.pointer, parts: 1, batch: batch, inputGradient: inputGradient.pointer,
                             gradients: gradients.pointer)
-        ck_sgd_update(core.gamma, gradients.pointer, rule.eta, 0, rule.velocity(velocity), rule.momentum, rule.nesterovFlag,
-                      2 * core.channels)
+        guard let rule else {
+            referenceGradients.update(from: gradients.pointer, count: 2 * core.channels)
+            return
+        }
+        rule.update(core.gamma, gradients: gradients.pointer, velocity: velocity, count: 2 * core.channels, decayed: false)
     }
 
     func backwardAndUpdate(part: Int, rows: Range<Int>, batch: Int, wantInputGradient: Bool, rule: UpdateRule) {}
-}
-
-extension BatchNormLayer: RunnableLayer {
-    func makeRunner(capacity: Int, parameters: ParameterViews, resources: LayerResources) -> LayerRunner {
-        BatchNormRunner(layer: self, capacity: capacity, parameters: parameters, resources: resources)
-    }
-
-    func makeDenseStage(_ setup: DenseStageSetup) -> (any DenseSuffixStage)? {
-        BatchNormStage(layer: self, setup: setup)
-    }
-
-    func makeShared(parts: Int) -> AnyObject? { BatchNormReduction(channels: channels, parts: parts) }
+    func backwardGradients(batch: Int, wantInputGradient: Bool) {}
 }

@@ -116,19 +116,3 @@ final class ConvPoolRunner: LayerRunner {
                            Int32(batch), c, h, w, filters, kh, kw)
     }
 }
-
-extension ConvPoolLayer: RunnableLayer {
-
-    func makeRunner(capacity: Int, parameters: ParameterViews, resources: LayerResources) -> LayerRunner {
-        ConvPoolRunner(geometry: .init(input: inputShape, filterShape: filterShape, pool: poolSize, activation: activation),
-                       capacity: capacity, parameters: parameters)
-    }
-}
-
-extension ConvLayer: RunnableLayer {
-
-    func makeRunner(capacity: Int, parameters: ParameterViews, resources: LayerResources) -> LayerRunner {
-        ConvPoolRunner(geometry: .init(input: inputShape, filterShape: filterShape, pool: nil, activation: activation),
-                       capacity: capacity, parameters: parameters)
-    }
-}

@@ -39,6 +39,12 @@ final class DenseStage: DenseSuffixStage {
     private let biasGradient: FloatBuffer
     /// Each part's scratch for the linear kernels on its rows, sized once.
     private let scratch: [FloatBuffer]
+    /// The reference path's scratch for the whole layer in one call, and its
+    /// gradient of the dropped input.
+    private let wholeScratch: FloatBuffer
+    private let droppedGradient: FloatBuffer
+    /// Where the reference path writes this layer's gradients.
+    private let gradients: (weights: UnsafeMutablePointer<Float>, biases: UnsafeMutablePointer<Float>)
     private let capacity: Int
     /// Threads that each multiply a slice of the rows; 1 for a stage thread 0 runs whole.
     private let parts: Int
@@ -66,6 +72,9 @@ final class DenseStage: DenseSuffixStage {
         let mostRows = (nIn + parts - 1) / parts
         let scratchFloats = ck_linear_scratch_floats(Int32(capacity), Int32(mostRows), Int32(nOut))
         scratch = (0..<parts).map { _ in FloatBuffer(count: scratchFloats) }
+        wholeScratch = FloatBuffer(count: ck_linear_scratch_floats(Int32(capacity), Int32(nIn), Int32(nOut)))
+        droppedGradient = FloatBuffer(count: pDropout > 0 ? capacity * nIn : 0)
+        gradients = (setup.weightGradients, setup.biasGradients)
     }
 
     /// What the forward pass multiplied: the dropped input while training.
@@ -108,9 +117,9 @@ final class DenseStage: DenseSuffixStage {
 
     /// One thread: the pre-activation gradient for the whole batch (from
     /// the labels for the softmax, else from `outputGradient`), and the
-    /// bias update.
+    /// bias update (or, without a rule, the bias gradient).
     func startBackward(batch: Int, labels: UnsafePointer<Int32>, outputGradient: UnsafePointer<Float>?,
-                       rule: UpdateRule) {
+                       rule: UpdateRule?) {
         preActivationGradient.zero(first: batch * nOut)
         if let activation {
             ck_bias_activation_backward(preActivationGradient.pointer, nil, outputGradient!, output.pointer,
@@ -121,8 +130,11 @@ final class DenseStage: DenseSuffixStage {
         biasGradient.zeroAll()
         ck_bias_activation_backward(nil, biasGradient.pointer, preActivationGradient.pointer, output.pointer,
                                     Int32(batch), Int32(nOut), 1, CK_ACT_LINEAR)
-        ck_sgd_update(biases, biasGradient.pointer, rule.eta, 0, rule.velocity(biasVelocity), rule.momentum,
-                      rule.nesterovFlag, nOut)
+        guard let rule else {
+            gradients.biases.update(from: biasGradient.pointer, count: nOut)
+            return
+        }
+        rule.update(biases, gradients: biasGradient.pointer, velocity: biasVelocity, count: nOut, decayed: false)
     }
 
     /// This part's rows: input-gradient columns (if wanted) and the update.
@@ -138,5 +150,20 @@ final class DenseStage: DenseSuffixStage {
                                        pDropout > 0 ? maskBuffer.pointer : nil, Int32(batch), Int32(nIn), Int32(nOut),
                                        Int32(rows.lowerBound), Int32(rows.upperBound), rule.eta, rule.weightDecay,
                                        rule.velocity(weightVelocity), rule.momentum, rule.nesterovFlag)
+    }
+
+    /// The reference path: d cost / d weights into the gradient block, and
+    /// the input gradient (through the dropout mask), without updating.
+    func backwardGradients(batch: Int, wantInputGradient: Bool) {
+        let target = pDropout > 0 ? droppedGradient.pointer : inputGradient.pointer
+        if wantInputGradient { target.update(repeating: 0, count: batch * nIn) }
+        gradients.weights.update(repeating: 0, count: nIn * nOut)
+        ck_linear_backward(wantInputGradient ? target : nil, gradients.weights, wholeScratch.pointer,
+                           preActivationGradient.pointer, multiplied(training: true), weights,
+                           Int32(batch), Int32(nIn), Int32(nOut))
+        if wantInputGradient, pDropout > 0 {
+            inputGradient.zero(first: batch * nIn)
+            ck_dropout_backward(inputGradient.pointer, droppedGradient.pointer, maskBuffer.pointer, Int32(batch * nIn))
+        }
     }
 }

@@ -59,6 +59,9 @@ struct DenseStageSetup {
     let biases: UnsafeMutablePointer<Float>
     let weightVelocity: UnsafeMutablePointer<Float>
     let biasVelocity: UnsafeMutablePointer<Float>
+    /// Where the reference path (gradients without an update) writes them.
+    let weightGradients: UnsafeMutablePointer<Float>
+    let biasGradients: UnsafeMutablePointer<Float>
     let capacity: Int
     /// Parts of the team available to split the layer's rows.
     let parts: Int
@@ -80,9 +83,13 @@ protocol DenseSuffixStage: AnyObject {
     func forwardPartial(part: Int, rows: Range<Int>, batch: Int, training: Bool, key: UInt64)
     /// Serial: finishes the forward pass; returns the mean cost for the cost layer, else 0.
     func finishForward(batch: Int, labels: UnsafePointer<Int32>?) -> Float
-    /// Serial: the gradients the rows need, and the updates done whole.
-    func startBackward(batch: Int, labels: UnsafePointer<Int32>, outputGradient: UnsafePointer<Float>?, rule: UpdateRule)
+    /// Serial: the gradients the rows need, and the updates done whole (or,
+    /// without a rule, the reference path's gradients of those parameters).
+    func startBackward(batch: Int, labels: UnsafePointer<Int32>, outputGradient: UnsafePointer<Float>?, rule: UpdateRule?)
+    /// A part's rows: the input gradient's columns and the fused update.
     func backwardAndUpdate(part: Int, rows: Range<Int>, batch: Int, wantInputGradient: Bool, rule: UpdateRule)
+    /// The reference path, serial: the rest of the gradients, no update.
+    func backwardGradients(batch: Int, wantInputGradient: Bool)
 }
 
 protocol LayerRunner: AnyObject {
@@ -104,7 +111,7 @@ protocol LayerRunner: AnyObject {
 protocol RunnableLayer: LayerKind {
     /// A runner for one part's share of a pass (the spatial prefix, and every
     /// layer of the single-part reference path).
-    func makeRunner(capacity: Int, parameters: ParameterViews, resources: LayerResources) -> LayerRunner
+    func makeRunner(capacity: Int, parameters: ParameterViews, resources: LayerResources) -> LayerRunner?
     /// The layer's stage in the dense suffix; nil for kinds placed only in the spatial prefix.
     func makeDenseStage(_ setup: DenseStageSetup) -> (any DenseSuffixStage)?
     /// What every part's runner of this layer shares, if anything.
@@ -112,6 +119,7 @@ protocol RunnableLayer: LayerKind {
 }
 
 extension RunnableLayer {
+    func makeRunner(capacity: Int, parameters: ParameterViews, resources: LayerResources) -> LayerRunner? { nil }
     func makeDenseStage(_ setup: DenseStageSetup) -> (any DenseSuffixStage)? { nil }
     func makeShared(parts: Int) -> AnyObject? { nil }
 }

@@ -38,10 +38,3 @@ final class MaxPoolRunner: LayerRunner {
                               Int32(shape.height), Int32(shape.width), Int32(layer.poolSize.height), Int32(layer.poolSize.width))
     }
 }
-
-extension MaxPoolLayer: RunnableLayer {
-
-    func makeRunner(capacity: Int, parameters: ParameterViews, resources: LayerResources) -> LayerRunner {
-        MaxPoolRunner(layer: self, capacity: capacity)
-    }
-}

@@ -1,17 +1,19 @@
-// Replica.swift: one thread's private copy of everything but the parameters.
+// Replica.swift: one thread's private copy of the spatial prefix.
 //
-// A mini-batch is split across threads; each thread runs its share through
-// its own replica: its own runners (activation buffers, argmax indices,
-// dropout masks), its own input and label buffers, and its own gradient
-// block.  All replicas read the one shared parameter block.  The network
-// then combines the gradient blocks in replica order, so the result does
-// not depend on which thread finished first.
+// A mini-batch is split across threads; each thread runs its share of the
+// samples through the spatial layers (conv, pool, batch norm) of its own
+// replica: its own runners (activation buffers, argmax indices), its own
+// input and label buffers, and its own gradient block, laid out like the
+// parameters.  All replicas read the one shared parameter block.  The
+// scheduler combines the gradient blocks in replica order, so the result
+// does not depend on which thread finished first.  The dense layers that
+// follow run once, on the whole mini-batch (DenseSuffixStage).
 
 import CKernels
 
 final class Replica {
+    /// One runner per spatial layer, first to last.
     let runners: [LayerRunner]
-    let softmax: DenseRunner
     let input: FloatBuffer
     let labels: AlignedBuffer<Int32>
     let gradientBlock: FloatBuffer
@@ -21,11 +23,12 @@ final class Replica {
     private let augmentationScratch: FloatBuffer
 
     /// - Parameters:
-    ///   - layers: the network's layers, already validated.
+    ///   - layers: the network's spatial prefix (its layers before the first dense one).
     ///   - capacity: the most samples one pass will hold.
     ///   - parameterBlock: the shared parameters, weights first, then biases.
     ///   - weightCount: where the biases start in `parameterBlock`.
-    init(layers: [any RunnableLayer], capacity: Int, parameterBlock: FloatBuffer, weightCount: Int,
+    ///   - sampleSize: values in one input sample.
+    init(layers: [any RunnableLayer], sampleSize: Int, capacity: Int, parameterBlock: FloatBuffer, weightCount: Int,
          resources: [LayerResources]) {
         self.capacity = capacity
         gradientBlock = FloatBuffer(count: parameterBlock.count)
@@ -36,13 +39,15 @@ final class Replica {
             let views = ParameterViews(
                 weights: parameterBlock.pointer + weightOffset, biases: parameterBlock.pointer + biasOffset,
                 weightGradients: gradientBlock.pointer + weightOffset, biasGradients: gradientBlock.pointer + biasOffset)
-            runners.append(layer.makeRunner(capacity: capacity, parameters: views, resources: resources[index]))
+            guard let runner = layer.makeRunner(capacity: capacity, parameters: views, resources: resources[index]) else {
+                preconditionFailure("\(layer.summary) is placed in the spatial prefix but has no runner")
+            }
+            runners.append(runner)
             weightOffset += layer.weightCount
             biasOffset += layer.biasCount
         }
         self.runners = runners
-        softmax = runners.last as! DenseRunner
-        sampleSize = layers[0].inputShape.count
+        self.sampleSize = sampleSize
         // Any dataset that fits the input has height x width <= its values per sample.
         augmentationScratch = FloatBuffer(count: ck_augment_scratch_floats(1, Int32(sampleSize)))
         input = FloatBuffer(count: capacity * sampleSize)
@@ -94,17 +99,6 @@ final class Replica {
         }
     }
 
-    /// Runs every layer forward on the loaded input; returns the mean NLL.
-    func forward(batch: Int, context: PassContext) -> Float {
-        softmax.labels = UnsafePointer(labels.pointer)
-        var current = UnsafePointer(input.pointer)
-        for runner in runners {
-            runner.forward(current, batch: batch, context: context)
-            current = UnsafePointer(runner.output)
-        }
-        return softmax.cost
-    }
-
     /// Runs only the first `layerCount` layers forward (the convolutional
     /// prefix of a model-parallel step); returns the last one's output.
     func forward(firstLayers layerCount: Int, batch: Int, context: PassContext) -> UnsafeMutablePointer<Float> {
@@ -127,11 +121,5 @@ final class Replica {
             let inputGradient = index == 0 ? nil : runners[index - 1].outputGradient.pointer
             runners[index].backward(layerInput, inputGradient: inputGradient, batch: batch)
         }
-    }
-
-    /// Overwrites this replica's gradient block with d(mean NLL of its
-    /// samples)/d(parameters) for the last training forward pass.
-    func backward(batch: Int) {
-        backward(firstLayers: runners.count, batch: batch, zeroRanges: [0..<gradientBlock.count])
     }
 }

@@ -1,0 +1,308 @@
+// StepScheduler.swift: the one place a mini-batch's phases and barriers live.
+//
+// A training step, as the thread team runs it (part = thread):
+//
+//   load own samples | spatial prefix forward (own samples: conv, pool,
+//   batch norm) | dense suffix forward, layer by layer (a large layer's
+//   rows split across parts, then bias/activation/softmax on part 0) |
+//   dense suffix backward, last layer first, each fused with its update |
+//   spatial prefix backward (own samples) | prefix update (own slice of
+//   the prefix's parameters, gradients summed over parts in part order)
+//
+// An evaluation pass is the two forward phases.  The reference path that
+// the gradient tests check runs the same phases on one part and writes
+// gradients instead of updating.  Every sum over parts is taken in part
+// order, so the same seed and thread count repeat a run bit for bit.
+// The scheduler is handed the blocks it works on (SchedulerBlocks); it
+// holds no reference to the Network.
+
+import CKernels
+
+/// What the scheduler works on, owned by the Network.
+struct SchedulerBlocks {
+    let parameters: UnsafeMutablePointer<Float>
+    let velocities: UnsafeMutablePointer<Float>
+    /// Where the biases start in `parameters`.
+    let weightCount: Int
+    /// One dropout key per layer for the current pass.
+    let dropoutKeys: UnsafePointer<UInt64>
+    /// One per part; replica 0 also serves the reference path.
+    let replicas: [Replica]
+    let resources: [LayerResources]
+}
+
+final class StepScheduler {
+    private let blocks: SchedulerBlocks
+    private let team: OpaquePointer
+    private let parts: Int
+    private let miniBatchSize: Int
+    private let prefix: PrefixLayout
+    private let stages: [any DenseSuffixStage]
+    /// The prefix's output for the whole pass, which the first dense stage reads.
+    private let features: FloatBuffer
+    private let featureSize: Int
+    private let labels: AlignedBuffer<Int32>
+    private let cost: AlignedBuffer<Float>
+
+    // The job of the current team run.
+    private var data: Dataset?
+    private var plan: EpochPlan?
+    private var start = 0
+    private var batch = 0
+    private var rule = UpdateRule(eta: 0, weightDecay: 0, momentum: 0, nesterov: false)
+    private var training = false
+
+    /// - Parameters:
+    ///   - layers: spatial layers first, then dense layers (NetworkValidator checks this).
+    ///   - capacity: the most samples one pass holds.
+    init(layers: [any RunnableLayer], blocks: SchedulerBlocks, miniBatchSize: Int, capacity: Int, team: OpaquePointer) {
+        self.blocks = blocks
+        self.team = team
+        self.miniBatchSize = miniBatchSize
+        parts = blocks.replicas.count
+        prefix = PrefixLayout(layers: layers, blocks: blocks)
+        featureSize = prefix.count > 0 ? layers[prefix.count - 1].outputShape.count : layers[0].inputShape.count
+        features = FloatBuffer(count: capacity * featureSize)
+        labels = AlignedBuffer(count: capacity, zeroedWith: 0)
+        cost = AlignedBuffer(count: 1, zeroedWith: 0)
+        var stages: [any DenseSuffixStage] = []
+        var input = features.pointer
+        var weightOffset = prefix.weights.count, biasOffset = prefix.biases.upperBound
+        let gradients = blocks.replicas[0].gradientBlock.pointer
+        for index in prefix.count..<layers.count {
+            let layer = layers[index]
+            let setup = DenseStageSetup(index: index, input: input,
+                                        weights: blocks.parameters + weightOffset, biases: blocks.parameters + biasOffset,
+                                        weightVelocity: blocks.velocities + weightOffset,
+                                        biasVelocity: blocks.velocities + biasOffset,
+                                        weightGradients: gradients + weightOffset, biasGradients: gradients + biasOffset,
+                                        capacity: capacity, parts: parts, resources: blocks.resources[index])
+            guard let stage = layer.makeDenseStage(setup) else {
+                preconditionFailure("\(layer.summary) is placed in the dense suffix but has no dense stage")
+            }
+            stages.append(stage)
+            input = stage.output.pointer
+            weightOffset += layer.weightCount
+            biasOffset += layer.biasCount
+        }
+        self.stages = stages
+    }
+
+    // MARK: - Passes
+
+    /// One SGD step on `miniBatchSize` samples from `start`; returns the mean NLL.
+    /// A non-finite cost stops the step before any parameter changes.
+    func train(_ data: Dataset, start: Int, plan: EpochPlan?, rule: UpdateRule) -> Float {
+        (self.data, self.plan) = (data, plan)
+        (self.start, self.batch, self.rule, training) = (start, miniBatchSize, rule, true)
+        ck_team_run(team, Int32(parts), Self.entry, Unmanaged.passUnretained(self).toOpaque())
+        (self.data, self.plan) = (nil, nil)
+        return cost.pointer[0]
+    }
+
+    /// Forward passes without dropout over `batch` samples from `start`;
+    /// the predictions land in `predictions` (capacity entries).
+    func evaluate(_ data: Dataset, start: Int, batch: Int, predictions: UnsafeMutablePointer<Int32>) {
+        self.data = data
+        (self.start, self.batch, training) = (start, batch, false)
+        ck_team_run(team, Int32(parts), Self.entry, Unmanaged.passUnretained(self).toOpaque())
+        self.data = nil
+        ck_argmax_rows(predictions, lastOutput, Int32(batch), Int32(stages.last!.nOut))
+    }
+
+    /// The last layer's output (softmax probabilities) of the last pass, in sample order.
+    var lastOutput: UnsafePointer<Float> { UnsafePointer(stages.last!.output.pointer) }
+
+    /// The labels of the last pass, in sample order.
+    var lastLabels: UnsafePointer<Int32> { UnsafePointer(labels.pointer) }
+
+    private static let entry: ck_task_fn = { context, part, parts in
+        Unmanaged<StepScheduler>.fromOpaque(context!).takeUnretainedValue().run(part: Int(part), parts: Int(parts))
+    }
+
+    /// One part's share of a pass, phase by phase.
+    private func run(part: Int, parts: Int) {
+        let samples = split(batch, parts: parts, part: part)
+        let replica = blocks.replicas[part]
+        if !samples.isEmpty {
+            replica.load(data!, start: start + samples.lowerBound, batch: samples.count, plan: plan)
+            (labels.pointer + samples.lowerBound).update(from: replica.labels.pointer, count: samples.count)
+            forwardPrefix(replica, samples: samples, part: part, parts: parts)
+        }
+        barrier(parts)
+        let serialPending = forwardSuffix(part: part, parts: parts)
+        guard training else { return }
+        backwardSuffix(part: part, parts: parts, serialPending: serialPending)
+        guard prefix.count > 0 else { return }
+        // The first dense stage's input gradient is complete, and the cost visible to every part.
+        barrier(parts)
+        guard cost.pointer[0].isFinite else { return }
+        if !samples.isEmpty { backwardPrefix(replica, samples: samples) }
+        barrier(parts)
+        prefix.update(part: part, parts: parts, rule: rule)
+    }
+
+    private func barrier(_ parts: Int) { ck_team_barrier(team, Int32(parts)) }
+
+    // MARK: - Phases
+
+    /// Own samples through the spatial layers, gathered into `features`.
+    private func forwardPrefix(_ replica: Replica, samples: Range<Int>, part: Int, parts: Int) {
+        let context = PassContext(training: training, dropoutKeys: blocks.dropoutKeys, firstSample: samples.lowerBound,
+                                  totalBatch: batch, part: part, parts: parts, team: team)
+        let output = prefix.count > 0
+            ? replica.forward(firstLayers: prefix.count, batch: samples.count, context: context)
+            : replica.input.pointer
+        (features.pointer + samples.lowerBound * featureSize).update(from: output, count: samples.count * featureSize)
+    }
+
+    /// The dense layers.  A split layer alternates parallel phases (its own
+    /// rows) and serial ones (part 0); a small one is all serial.  A barrier
+    /// separates a phase from the next unless both are serial, so a thread
+    /// that lost its core holds the others up as seldom as possible.
+    /// Returns whether a serial phase is still pending.
+    private func forwardSuffix(part: Int, parts: Int) -> Bool {
+        var serialPending = false
+        for stage in stages {
+            let key = blocks.dropoutKeys[stage.index]
+            if stage.isSplit {
+                if serialPending { barrier(parts) }
+                stage.forwardPartial(part: part, rows: split(stage.nIn, parts: parts, part: part), batch: batch,
+                                     training: training, key: key)
+                barrier(parts)
+            } else if part == 0 {
+                stage.forwardPartial(part: 0, rows: 0..<stage.nIn, batch: batch, training: training, key: key)
+            }
+            if part == 0 { cost.pointer[0] = stage.finishForward(batch: batch, labels: training ? lastLabels : nil) }
+            serialPending = true
+        }
+        return serialPending
+    }
+
+    /// Last layer first, each fused with its update.  Part 0 knows the cost
+    /// at once; the others read it after the next barrier.
+    private func backwardSuffix(part: Int, parts: Int, serialPending: Bool) {
+        var serialPending = serialPending
+        for (position, stage) in stages.enumerated().reversed() {
+            let above = position + 1 < stages.count ? UnsafePointer(stages[position + 1].inputGradient.pointer) : nil
+            let wantInputGradient = position > 0 || prefix.count > 0
+            // A split stage's output gradient may still be being written, slice by slice, by the split layer above.
+            if !serialPending { barrier(parts) }
+            if part == 0, cost.pointer[0].isFinite {
+                stage.startBackward(batch: batch, labels: lastLabels, outputGradient: above, rule: rule)
+            }
+            if stage.isSplit {
+                barrier(parts)
+                guard cost.pointer[0].isFinite else { return }
+                stage.backwardAndUpdate(part: part, rows: split(stage.nIn, parts: parts, part: part), batch: batch,
+                                        wantInputGradient: wantInputGradient, rule: rule)
+                serialPending = false
+            } else {
+                if part == 0, cost.pointer[0].isFinite {
+                    stage.backwardAndUpdate(part: 0, rows: 0..<stage.nIn, batch: batch, wantInputGradient: wantInputGradient,
+                                            rule: rule)
+                }
+                serialPending = true
+            }
+        }
+    }
+
+    /// Own samples back through the spatial layers, into this part's gradient block.
+    private func backwardPrefix(_ replica: Replica, samples: Range<Int>) {
+        let lastSpatial = replica.runners[prefix.count - 1]
+        lastSpatial.outputGradient.pointer.update(from: stages[0].inputGradient.pointer + samples.lowerBound * featureSize,
+                                                  count: samples.count * featureSize)
+        replica.backward(firstLayers: prefix.count, batch: samples.count, zeroRanges: prefix.gradientRanges)
+    }
+
+    // MARK: - The reference path
+
+    /// Replica 0's loaded input forward through every layer on the calling
+    /// thread, as one part; returns the mean NLL.
+    func referenceForward(batch: Int, training: Bool) -> Float {
+        (self.batch, self.training) = (batch, training)
+        let replica = blocks.replicas[0]
+        labels.pointer.update(from: replica.labels.pointer, count: batch)
+        forwardPrefix(replica, samples: 0..<batch, part: 0, parts: 1)
+        for stage in stages {
+            let key = blocks.dropoutKeys[stage.index]
+            let stageParts = stage.isSplit ? parts : 1
+            for part in 0..<stageParts {
+                stage.forwardPartial(part: part, rows: split(stage.nIn, parts: stageParts, part: part), batch: batch,
+                                     training: training, key: key)
+            }
+            cost.pointer[0] = stage.finishForward(batch: batch, labels: training ? lastLabels : nil)
+        }
+        return cost.pointer[0]
+    }
+
+    /// The gradient of the last reference forward pass into replica 0's
+    /// gradient block, every layer's, without updating anything.
+    func referenceBackward(batch: Int) {
+        let replica = blocks.replicas[0]
+        replica.gradientBlock.zeroAll()
+        for (position, stage) in stages.enumerated().reversed() {
+            let above = position + 1 < stages.count ? UnsafePointer(stages[position + 1].inputGradient.pointer) : nil
+            stage.startBackward(batch: batch, labels: lastLabels, outputGradient: above, rule: nil)
+            stage.backwardGradients(batch: batch, wantInputGradient: position > 0 || prefix.count > 0)
+        }
+        if prefix.count > 0 { backwardPrefix(replica, samples: 0..<batch) }
+    }
+}
+
+/// The spatial prefix's parameters: where they lie, and their update from
+/// every part's gradient block.
+struct PrefixLayout {
+    /// Layers in the prefix.
+    let count: Int
+    let weights: Range<Int>
+    let biases: Range<Int>
+    let parameters: UnsafeMutablePointer<Float>
+    let velocities: UnsafeMutablePointer<Float>
+    /// Per part: the gradient blocks at that part's slice of the weights.
+    private let weightSources: [AlignedBuffer<UnsafePointer<Float>?>]
+    private let biasSources: AlignedBuffer<UnsafePointer<Float>?>
+    /// The dense stages' gradients are already means over the whole
+    /// mini-batch, so each part's gradient counts fully.
+    private let unitWeights: AlignedBuffer<Float>
+
+    init(layers: [any RunnableLayer], blocks: SchedulerBlocks) {
+        count = layers.prefix { $0.isSpatial }.count
+        let spatial = layers.prefix(count)
+        weights = 0..<spatial.reduce(0) { $0 + $1.weightCount }
+        biases = blocks.weightCount..<(blocks.weightCount + spatial.reduce(0) { $0 + $1.biasCount })
+        parameters = blocks.parameters
+        velocities = blocks.velocities
+        let replicas = blocks.replicas, parts = replicas.count
+        func pointers(at offset: Int) -> AlignedBuffer<UnsafePointer<Float>?> {
+            let table = AlignedBuffer<UnsafePointer<Float>?>(count: parts, zeroedWith: nil)
+            for (index, replica) in replicas.enumerated() { table.pointer[index] = UnsafePointer(replica.gradientBlock.pointer + offset) }
+            return table
+        }
+        let weightCount = weights.count
+        weightSources = (0..<parts).map { pointers(at: split(weightCount, parts: parts, part: $0).lowerBound) }
+        biasSources = pointers(at: biases.lowerBound)
+        unitWeights = AlignedBuffer(count: parts, zeroedWith: 1)
+    }
+
+    /// The gradient ranges a part clears before its prefix backward.
+    var gradientRanges: [Range<Int>] { [weights, biases] }
+
+    /// Own slice of the weights; the last part takes the biases.
+    func update(part: Int, parts: Int, rule: UpdateRule) {
+        let slice = split(weights.count, parts: parts, part: part)
+        rule.update(parameters + slice.lowerBound, summing: weightSources[part].pointer, weights: unitWeights.pointer,
+                    parts: parts, velocity: velocities + slice.lowerBound, count: slice.count, decayed: true)
+        if part == parts - 1 {
+            rule.update(parameters + biases.lowerBound, summing: biasSources.pointer, weights: unitWeights.pointer,
+                        parts: parts, velocity: velocities + biases.lowerBound, count: biases.count, decayed: false)
+        }
+    }
+}
+
+/// The contiguous share of `total` items that part `part` of `parts` takes.
+func split(_ total: Int, parts: Int, part: Int) -> Range<Int> {
+    let base = total / parts, extra = total % parts
+    let start = part * base + min(part, extra)
+    return start..<(start + base + (part < extra ? 1 : 0))
+}
