@@ -148,14 +148,14 @@ public struct Checkpoint {
         // shape, and a layer difference that only lies there reads badly.
         guard network.miniBatchSize == miniBatchSize else {
             throw CheckpointError(path: source, reason: "it was saved with mini-batch size \(miniBatchSize), "
-                + "but the network trains with \(network.miniBatchSize)")
+                + "but the network trains with \(network.miniBatchSize)", kind: .wrongNetwork)
         }
         if let difference = architectureDifference(from: network.layers) {
-            throw CheckpointError(path: source, reason: difference)
+            throw CheckpointError(path: source, reason: difference, kind: .wrongNetwork)
         }
         guard network.parameters.count == parameters.count, network.state.count == state.count else {
             throw CheckpointError(path: source, reason: "it holds \(parameters.count) parameters and \(state.count) state values, "
-                + "but the network has \(network.parameters.count) and \(network.state.count)")
+                + "but the network has \(network.parameters.count) and \(network.state.count)", kind: .wrongNetwork)
         }
         _ = network.parameters.update(fromContentsOf: parameters)
         _ = network.state.update(fromContentsOf: state)

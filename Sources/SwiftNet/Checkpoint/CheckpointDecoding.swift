@@ -23,7 +23,7 @@ extension Checkpoint {
             self = try decoder.decode()
             self.source = source
         } catch let problem as CheckpointFormatProblem {
-            throw CheckpointError(path: source, offset: problem.offset, reason: problem.reason)
+            throw CheckpointError(path: source, offset: problem.offset, reason: problem.reason, kind: problem.kind)
         }
     }
 }
@@ -37,8 +37,8 @@ private struct CheckpointDecoder {
 
     init(bytes: [UInt8]) { self.bytes = bytes }
 
-    func problem(_ reason: String, at offset: Int? = nil) -> CheckpointFormatProblem {
-        CheckpointFormatProblem(offset: offset, reason: reason)
+    func problem(_ reason: String, at offset: Int? = nil, kind: CheckpointError.Kind = .damaged) -> CheckpointFormatProblem {
+        CheckpointFormatProblem(offset: offset, reason: reason, kind: kind)
     }
 
     mutating func decode() throws -> Checkpoint {
@@ -189,10 +189,11 @@ private struct CheckpointDecoder {
         guard bytes.count >= magic.count, Array(bytes[0..<magic.count]) == magic else {
             let start = Array(bytes.prefix(magic.count))
             if start.first == 0x80 || start.starts(with: [0x1f, 0x8b]) {
-                throw problem("this is a pickle, not a SwiftNet checkpoint (import network3 parameters with `cnn import-network3`)")
+                throw problem("this is a pickle, not a SwiftNet checkpoint", kind: .pickle)
             }
             if magic.starts(with: start) { throw problem("the file is truncated inside its header (\(bytes.count) bytes)") }
-            throw problem("not a SwiftNet checkpoint: it does not start with \(quoted(magic)) but with \(quoted(start))", at: 0)
+            throw problem("not a SwiftNet checkpoint: it does not start with \(quoted(magic)) but with \(quoted(start))", at: 0,
+                          kind: .notACheckpoint)
         }
         guard bytes.count >= Checkpoint.headerSize else {
             throw problem("the file is truncated inside its header (\(bytes.count) bytes of \(Checkpoint.headerSize))")
@@ -207,7 +208,7 @@ private struct CheckpointDecoder {
         }
         guard version <= Checkpoint.formatVersion else {
             throw problem("format version \(version) is newer than this SwiftNet reads (up to \(Checkpoint.formatVersion)); "
-                + "use a newer cnn", at: 8)
+                + "use a newer cnn", at: 8, kind: .newerVersion)
         }
         guard version >= 1 else { throw problem("format version 0 does not exist", at: 8) }
         guard sections <= UInt32(6 + CheckpointLimits.maximumTensorsPerLayer * Checkpoint.maximumLayers) else {

@@ -10,6 +10,24 @@
 /// A checkpoint that cannot be read or written; its description is one line:
 /// "<path>: <reason>" or "<path>: at byte <offset>: <reason>".
 public struct CheckpointError: Error, CustomStringConvertible {
+    /// What kind of problem it is, for code that reacts to one kind (a
+    /// missing file is a `FileError`, not a CheckpointError).
+    public enum Kind: Sendable, Equatable {
+        /// Not a SwiftNet checkpoint at all (another file).
+        case notACheckpoint
+        /// A network3 pickle given where a checkpoint belongs.
+        case pickle
+        /// Written by a newer SwiftNet.
+        case newerVersion
+        /// Truncated, damaged or inconsistent inside.
+        case damaged
+        /// Whole, but for another network than the one it is given to.
+        case wrongNetwork
+        /// A network or run this checkpoint cannot hold or continue.
+        case unusable
+    }
+
+    public let kind: Kind
     /// The file as the caller named it.
     public let path: String
     /// Where in the file the problem was found, if it has a place.
@@ -22,7 +40,9 @@ public struct CheckpointError: Error, CustomStringConvertible {
     ///   - path: the file as the caller named it.
     ///   - offset: the byte offset of the problem, if it has one.
     ///   - reason: what is wrong, in words.
-    public init(path: String, offset: Int? = nil, reason: String) {
+    ///   - kind: what kind of problem it is.
+    public init(path: String, offset: Int? = nil, reason: String, kind: Kind = .unusable) {
+        self.kind = kind
         self.path = path
         self.offset = offset
         self.reason = reason
@@ -39,4 +59,5 @@ public struct CheckpointError: Error, CustomStringConvertible {
 struct CheckpointFormatProblem: Error {
     let offset: Int?
     let reason: String
+    var kind: CheckpointError.Kind = .damaged
 }

@@ -15,7 +15,7 @@ public enum StopSignals {
     /// - Throws: `TrainingError` if the handlers cannot be installed.
     public static func install() throws {
         guard ck_stop_signals_install() == 0 else {
-            throw TrainingError(description: "cannot install the SIGINT/SIGTERM handlers")
+            throw TrainingError.system("cannot install the SIGINT/SIGTERM handlers")
         }
     }
 

@@ -57,7 +57,7 @@ extension MetricsLog {
             let metrics = try parse(trimmed, path: path, line: index + 1)
             if let last = epochs.last, metrics.epoch <= last.epoch {
                 throw DataFileError(.inconsistent, path: path, reason: "line \(index + 1): epoch \(metrics.epoch) follows epoch \(last.epoch); "
-                    + "the log holds more than one run (give each run its own --metrics file)")
+                    + "the log holds more than one run")
             }
             epochs.append(metrics)
         }

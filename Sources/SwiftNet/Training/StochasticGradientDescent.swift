@@ -25,9 +25,27 @@
 import CKernels
 import Foundation
 
-/// Why training stopped early.
-public struct TrainingError: Error, CustomStringConvertible {
-    public let description: String
+/// Why training could not start, or stopped early.
+public enum TrainingError: Error, CustomStringConvertible, Equatable {
+    /// A setting (eta, epochs, an option) is out of range.
+    case badSetting(String)
+    /// The data does not fit the network (image size, a label past its classes, too few samples).
+    case dataMismatch(String)
+    /// The run cannot start where it was asked to.
+    case badStart(String)
+    /// The cost stopped being finite or grew past guessing: the step that showed it, why, and the eta in use.
+    case diverged(epoch: Int, miniBatch: Int, reason: String, eta: Float)
+    /// The system refused something the run needs (signal handlers).
+    case system(String)
+
+    public var description: String {
+        switch self {
+        case .badSetting(let message), .dataMismatch(let message), .badStart(let message), .system(let message):
+            return message
+        case .diverged(let epoch, let miniBatch, let reason, let eta):
+            return "training diverged at epoch \(epoch), mini-batch \(miniBatch): \(reason); try a smaller eta than \(eta)"
+        }
+    }
 }
 
 /// Where a run stands, apart from the parameters and the random state: all
@@ -87,7 +105,7 @@ extension Network {
                     validationData: Dataset, testData: Dataset? = nil, lmbda: Float = 0,
                     report: (TrainingEvent) -> Void = { _ in }) throws -> TrainingSummary {
         guard miniBatchSize == self.miniBatchSize else {
-            throw TrainingError(description: "sgd's mini-batch size \(miniBatchSize) differs from the network's \(self.miniBatchSize)")
+            throw TrainingError.badSetting("sgd's mini-batch size \(miniBatchSize) differs from the network's \(self.miniBatchSize)")
         }
         let outcome = try train(trainingData: trainingData, validationData: validationData, testData: testData,
                                 epochs: epochs, eta: eta, lmbda: lmbda, report: report)
@@ -128,29 +146,29 @@ extension Network {
                       afterEpoch: (TrainingProgress, EpochReport) throws -> Void = { _, _ in },
                       shouldStop: () -> Bool = { false }) throws -> TrainingOutcome {
         for data in [trainingData, validationData] + (testData.map { [$0] } ?? []) where data.imageSize != inputShape.count {
-            throw TrainingError(description: "the \(data.name) images have \(data.imageSize) values but the network's input is \(inputShape)")
+            throw TrainingError.dataMismatch("the \(data.name) images have \(data.imageSize) values but the network's input is \(inputShape)")
         }
         try options.validate()
         for data in [trainingData, validationData] + (testData.map { [$0] } ?? []) {
             if let label = data.labels.first(where: { $0 < 0 || Int($0) >= classCount }) {
-                throw TrainingError(description: "the \(data.name) data has label \(label), but the network's softmax layer "
+                throw TrainingError.dataMismatch("the \(data.name) data has label \(label), but the network's softmax layer "
                     + "has \(classCount) classes (0...\(classCount - 1))")
             }
         }
         let samplesPerEpoch = EpochPlan.sampleCount(imageCount: trainingData.count, expand: options.expand)
         let batches = samplesPerEpoch / miniBatchSize
         guard batches > 0 else {
-            throw TrainingError(description: "\(samplesPerEpoch) training samples do not fill one mini-batch of \(miniBatchSize)")
+            throw TrainingError.dataMismatch("\(samplesPerEpoch) training samples do not fill one mini-batch of \(miniBatchSize)")
         }
-        guard eta.isFinite, eta > 0 else { throw TrainingError(description: "eta must be a positive number, got \(eta)") }
-        guard lmbda.isFinite, lmbda >= 0 else { throw TrainingError(description: "lmbda must be zero or positive, got \(lmbda)") }
-        guard epochs >= 0 else { throw TrainingError(description: "epochs must be zero or more, got \(epochs)") }
+        guard eta.isFinite, eta > 0 else { throw TrainingError.badSetting("eta must be a positive number, got \(eta)") }
+        guard lmbda.isFinite, lmbda >= 0 else { throw TrainingError.badSetting("lmbda must be zero or positive, got \(lmbda)") }
+        guard epochs >= 0 else { throw TrainingError.badSetting("epochs must be zero or more, got \(epochs)") }
         guard start.epoch >= 0, (0...batches).contains(start.miniBatchesDone) else {
-            throw TrainingError(description: "cannot start at epoch \(start.epoch), mini-batch \(start.miniBatchesDone): "
+            throw TrainingError.badStart("cannot start at epoch \(start.epoch), mini-batch \(start.miniBatchesDone): "
                 + "an epoch of \(trainingData.count) images has \(batches) mini-batches of \(miniBatchSize)")
         }
         guard start.epoch < epochs || (start.epoch == epochs && start.miniBatchesDone == 0) else {
-            throw TrainingError(description: "the run is already past epoch \(start.epoch), more than the \(epochs) epochs asked for")
+            throw TrainingError.badStart("the run is already past epoch \(start.epoch), more than the \(epochs) epochs asked for")
         }
 
         ck_flush_denormals_on_this_thread()
@@ -260,7 +278,7 @@ extension Network {
     }
 
     private func diverged(_ what: String, epoch: Int, batch: Int, eta: Float) -> TrainingError {
-        TrainingError(description: "training diverged at epoch \(epoch), mini-batch \(batch): \(what); try a smaller eta than \(eta)")
+        TrainingError.diverged(epoch: epoch, miniBatch: batch, reason: what, eta: eta)
     }
 
     private func format(_ value: Double) -> String { String(format: "%.3g", value) }

@@ -64,7 +64,7 @@ public enum LearningRateSchedule: Equatable, Sendable, CustomStringConvertible {
     public init(parsing text: String) throws {
         let parts = text.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
         func fail(_ why: String) -> TrainingError {
-            TrainingError(description: "schedule '\(text)': \(why); use constant, step:EVERY:FACTOR, cosine or plateau:PATIENCE:HALVINGS")
+            TrainingError.badSetting("schedule '\(text)': \(why); use constant, step:EVERY:FACTOR, cosine or plateau:PATIENCE:HALVINGS")
         }
         switch parts[0] {
         case "constant" where parts.count == 1:
@@ -127,7 +127,7 @@ public struct Augmentation: Equatable, Sendable, CustomStringConvertible {
             ("elastic alpha", elasticAlpha, 0...100), ("elastic sigma", elasticSigma, 0.5...10),
         ]
         for (name, value, range) in limits where !(value.isFinite && range.contains(value)) {
-            throw TrainingError(description: "augmentation \(name) must lie in \(range.lowerBound)...\(range.upperBound), got \(value)")
+            throw TrainingError.badSetting("augmentation \(name) must lie in \(range.lowerBound)...\(range.upperBound), got \(value)")
         }
     }
 }
@@ -155,23 +155,23 @@ public struct TrainingOptions: Equatable, Sendable {
     /// - Throws: `TrainingError` naming the bad option.
     public func validate() throws {
         guard momentum.isFinite, momentum >= 0, momentum < 1 else {
-            throw TrainingError(description: "momentum must lie in [0, 1), got \(momentum)")
+            throw TrainingError.badSetting("momentum must lie in [0, 1), got \(momentum)")
         }
         guard !nesterov || momentum > 0 else {
-            throw TrainingError(description: "Nesterov momentum needs a momentum above 0")
+            throw TrainingError.badSetting("Nesterov momentum needs a momentum above 0")
         }
         guard earlyStoppingPatience >= 0 else {
-            throw TrainingError(description: "early stopping patience must be 0 (off) or more epochs, got \(earlyStoppingPatience)")
+            throw TrainingError.badSetting("early stopping patience must be 0 (off) or more epochs, got \(earlyStoppingPatience)")
         }
         try augmentation?.validate()
         switch schedule {
         case .step(let every, let factor):
             guard every >= 1, factor.isFinite, factor > 0, factor <= 1 else {
-                throw TrainingError(description: "a step schedule needs EVERY >= 1 and FACTOR in (0, 1], got \(schedule)")
+                throw TrainingError.badSetting("a step schedule needs EVERY >= 1 and FACTOR in (0, 1], got \(schedule)")
             }
         case .halveOnPlateau(let patience, let maxHalvings):
             guard patience >= 1, (0...30).contains(maxHalvings) else {
-                throw TrainingError(description: "a plateau schedule needs PATIENCE >= 1 and HALVINGS in 0...30, got \(schedule)")
+                throw TrainingError.badSetting("a plateau schedule needs PATIENCE >= 1 and HALVINGS in 0...30, got \(schedule)")
             }
         case .constant, .cosine:
             break
