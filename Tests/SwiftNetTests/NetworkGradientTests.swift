@@ -157,57 +157,10 @@ final class NetworkGradientTests: XCTestCase {
         let network = try makeNetwork(activation: activation, batch: batch, separateLayers: separateLayers)
         let data = syntheticData(count: batch, shape: network.inputShape, classes: 5, seed: 5)
         network.loadBatch(data, start: 0, batch: batch)
-        let savedRandom = network.random
-
-        // Max-pooling is piecewise: a finite difference is only valid when
-        // both perturbed passes pick the same window maxima as the
-        // unperturbed one.  Parameters whose nudge crosses a kink are
-        // skipped (and counted), not compared.
-        func poolingPattern() -> [Int32] {
-            network.replicas[0].runners.flatMap { runner -> [Int32] in
-                if let pool = runner as? MaxPoolRunner { return Array(pool.argmax.buffer) }
-                return (runner as? ConvPoolRunner).map { Array($0.argmax.buffer) } ?? []
-            }
-        }
-        func cost() -> Double {
-            network.random = savedRandom
-            return Double(network.forward(batch: batch, training: true))
-        }
-        _ = cost()
-        let pattern = poolingPattern()
-        network.backward(batch: batch)
-        let analytic = Array(network.gradients)
+        // Every parameter of this small network; the small step seldom crosses a pooling kink.
+        let check = FiniteDifferenceCheck(network: network, batch: batch)
+        let (analytic, failures, skipped) = (check.analytic, check.failures, check.skipped)
         XCTAssertTrue(analytic.contains { $0 != 0 }, "\(activation): all gradients are zero")
-
-        // Every parameter of this small network.  With eps = 1e-3, float32
-        // rounding of the cost (about 3e-7 absolute for a cost near 2)
-        // contributes about 1.5e-4 to the quotient and the O(eps^2)
-        // truncation error far less; the tolerance, 1e-3 of the largest
-        // gradient plus 2% of the value, covers both with margin, and the
-        // small step seldom crosses a pooling kink.
-        let eps: Float = 1e-3
-        let largest = analytic.map { abs(Double($0)) }.max() ?? 0
-        var failures: [String] = []
-        var skipped = 0
-        for index in 0..<network.parameters.count {
-            let original = network.parameters[index]
-            network.parameters[index] = original + eps
-            let plus = cost()
-            let plusPattern = poolingPattern()
-            network.parameters[index] = original - eps
-            let minus = cost()
-            let minusPattern = poolingPattern()
-            network.parameters[index] = original
-            if plusPattern != pattern || minusPattern != pattern {
-                skipped += 1
-                continue
-            }
-            let numeric = (plus - minus) / (2 * Double(eps))
-            let error = abs(numeric - Double(analytic[index]))
-            if error > 1e-3 * largest + 2e-2 * abs(numeric) {
-                failures.append("parameter \(index): backward \(analytic[index]), finite difference \(numeric)")
-            }
-        }
         XCTAssertLessThan(skipped, analytic.count / 10, "\(activation): too many parameters sit at a pooling kink")
         XCTAssertTrue(failures.isEmpty,
                       "\(activation): \(failures.count) of \(analytic.count) gradients disagree; first: \(failures.prefix(5))")
