@@ -30,6 +30,18 @@ public struct TrainingError: Error, CustomStringConvertible {
     public let description: String
 }
 
+extension TrainingHyperparameters {
+    /// Checks the values, as `train` does before its first step; a caller
+    /// may call it sooner, to refuse a run before loading its data.
+    /// - Throws: `TrainingError` naming the bad value.
+    public func validate() throws {
+        guard eta.isFinite, eta > 0 else { throw TrainingError(description: "eta must be a positive number, got \(eta)") }
+        guard lmbda.isFinite, lmbda >= 0 else { throw TrainingError(description: "lmbda must be zero or positive, got \(lmbda)") }
+        guard epochs >= 0 else { throw TrainingError(description: "epochs must be zero or more, got \(epochs)") }
+        try options.validate()
+    }
+}
+
 /// Where a run stands, apart from the parameters and the random state: all
 /// the loop needs to continue a run exactly where it stopped.
 public struct TrainingProgress: Equatable, Sendable {
@@ -130,7 +142,7 @@ extension Network {
         for data in [trainingData, validationData] + (testData.map { [$0] } ?? []) where data.imageSize != inputShape.count {
             throw TrainingError(description: "the \(data.name) images have \(data.imageSize) values but the network's input is \(inputShape)")
         }
-        try options.validate()
+        try TrainingHyperparameters(epochs: epochs, eta: eta, lmbda: lmbda, options: options).validate()
         for data in [trainingData, validationData] + (testData.map { [$0] } ?? []) {
             if let label = data.labels.first(where: { $0 < 0 || Int($0) >= classCount }) {
                 throw TrainingError(description: "the \(data.name) data has label \(label), but the network's softmax layer "
@@ -142,9 +154,6 @@ extension Network {
         guard batches > 0 else {
             throw TrainingError(description: "\(samplesPerEpoch) training samples do not fill one mini-batch of \(miniBatchSize)")
         }
-        guard eta.isFinite, eta > 0 else { throw TrainingError(description: "eta must be a positive number, got \(eta)") }
-        guard lmbda.isFinite, lmbda >= 0 else { throw TrainingError(description: "lmbda must be zero or positive, got \(lmbda)") }
-        guard epochs >= 0 else { throw TrainingError(description: "epochs must be zero or more, got \(epochs)") }
         guard start.epoch >= 0, (0...batches).contains(start.miniBatchesDone) else {
             throw TrainingError(description: "cannot start at epoch \(start.epoch), mini-batch \(start.miniBatchesDone): "
                 + "an epoch of \(trainingData.count) images has \(batches) mini-batches of \(miniBatchSize)")
