@@ -30,8 +30,7 @@ struct Bench: ParsableCommand {
     @Option(help: "Time this many mini-batches per repetition and scale to an epoch (0: whole epochs).")
     var batches: Int = 0
 
-    @Option(help: "The MNIST pickle.")
-    var data: String = "data/mnist.pkl.gz"
+    @OptionGroup var dataOptions: DataOptions
 
     @Option(help: "Append one JSON object per figure to this file.")
     var json: String?
@@ -66,7 +65,7 @@ struct Bench: ParsableCommand {
     }
 
     func run() throws {
-        let mnist = try DataOptions.loadPickle(data)
+        let mnist = try dataOptions.load()
         let output = try json.map(AppendingFile.init(path:))
         print("network  mini-batch  threads  epoch s (median)  images/s  test-set eval images/s (median)")
         for net in try parsedNets() {

@@ -34,10 +34,18 @@ struct CNN: ParsableCommand {
             // Our own errors describe themselves in one line; the parser's
             // (a bad flag, a missing value) come from message(for:).
             let message = (error as? ValidationError)?.message
-                ?? (isOurs(error) ? String(describing: error) : self.message(for: error))
+                ?? (isOurs(error) ? String(describing: error) + hint(for: error) : self.message(for: error))
             FileHandle.standardError.write(Data("cnn: error: \(message)\n".utf8))
             Foundation.exit(exitCode(for: error) == .validationFailure ? 64 : 1)
         }
+    }
+
+    /// What the CLI adds to a library error: the command that would help.
+    private static func hint(for error: Error) -> String {
+        if let checkpoint = error as? CheckpointError, checkpoint.kind == .pickle {
+            return " (import network3 parameters with `cnn import-network3`)"
+        }
+        return ""
     }
 
     private static func isOurs(_ error: Error) -> Bool {

@@ -21,8 +21,8 @@ struct Eval: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Print a saved model's validation and test accuracy on MNIST, without training.")
 
-    @Option(help: ArgumentHelp("The checkpoint: from cnn train --save, or cnn import-network3. "
-        + "Repeat it to evaluate an ensemble of several models.", valueName: "path"))
+    // Not ModelOptions' flag: this one may be repeated, for an ensemble.
+    @Option(help: ArgumentHelp(ModelOptions.help + " Repeat it to evaluate an ensemble of several models.", valueName: "path"))
     var model: [String] = []
 
     @Option(help: ArgumentHelp("How several models combine: vote (each votes for its most probable digit; a tie goes to "
@@ -32,8 +32,7 @@ struct Eval: ParsableCommand {
 
     @OptionGroup var dataOptions: DataOptions
 
-    @Option(help: "Threads (default: the checkpoint's, or every core).")
-    var threads: Int?
+    @OptionGroup var threadOptions: ThreadOptions
 
     @Flag(help: "Also print the test set's confusion matrix: rows are true digits, columns predicted ones.")
     var confusion = false
@@ -47,13 +46,12 @@ struct Eval: ParsableCommand {
         if let ensemble, model.count < 2 {
             throw ValidationError("--ensemble \(ensemble.rawValue) needs two or more --model; one model is evaluated on its own")
         }
-        if let threads { guard threads >= 1 else { throw ValidationError("--threads must be at least 1, got \(threads)") } }
         if let confusionPNG { try checkOutputFolder(confusionPNG, flag: "--confusion-png") }
     }
 
     func run() throws {
         let networks = try model.map { path in
-            (path, try Checkpoint.load(contentsOf: path).makeNetwork(threads: threads))
+            (path, try ModelOptions.network(at: path, threads: threadOptions.threads))
         }
         let (firstPath, first) = networks[0]
         for (path, network) in networks.dropFirst() {
@@ -64,10 +62,7 @@ struct Eval: ParsableCommand {
             }
         }
         let mnist = try dataOptions.load()
-        guard first.inputShape.count == mnist.test.imageSize else {
-            throw CheckpointError(path: firstPath, reason: "its network takes inputs of \(first.inputShape), "
-                + "not the \(mnist.test.imageSize)-pixel images of \(dataOptions.description)")
-        }
+        try ModelOptions.checkInput(of: first, at: firstPath, fits: mnist.test, from: dataOptions.description)
         let matrix: ConfusionMatrix
         if networks.count == 1 {
             print(String(format: "Validation accuracy %.2f%%", first.accuracy(on: mnist.validation) * 100))

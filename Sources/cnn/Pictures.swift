@@ -16,8 +16,7 @@ struct Errors: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Draw the test digits a saved model gets wrong, as a PNG sheet (the seed's figure).")
 
-    @Option(help: ArgumentHelp("The checkpoint: from cnn train --save, or cnn import-network3.", valueName: "path"))
-    var model: String
+    @OptionGroup var modelOptions: ModelOptions
 
     @Option(help: ArgumentHelp("The PNG file to write.", valueName: "path"))
     var out: String = "errors.png"
@@ -28,21 +27,16 @@ struct Errors: ParsableCommand {
                                valueName: "path"))
     var compare: String?
 
-    @Option(help: "Threads (default: the checkpoint's, or every core).")
-    var threads: Int?
+    @OptionGroup var threadOptions: ThreadOptions
 
     func validate() throws {
-        if let threads { guard threads >= 1 else { throw ValidationError("--threads must be at least 1, got \(threads)") } }
         try checkOutputFolder(out)
     }
 
     /// Every test image `path`'s model misclassifies, in order, and the model's shape check.
     private func misclassified(by path: String, on test: Dataset) throws -> [Misclassification] {
-        let network = try Checkpoint.load(contentsOf: path).makeNetwork(threads: threads)
-        guard network.inputShape.count == test.imageSize else {
-            throw CheckpointError(path: path, reason: "its network takes inputs of \(network.inputShape), "
-                + "not the \(test.imageSize)-pixel images of \(dataOptions.description)")
-        }
+        let network = try ModelOptions.network(at: path, threads: threadOptions.threads)
+        try ModelOptions.checkInput(of: network, at: path, fits: test, from: dataOptions.description)
         var errors: [Misclassification] = []
         network.forEachPrediction(on: test) { index, predicted, label in
             if predicted != label { errors.append(Misclassification(index: index, label: Int(label), predicted: Int(predicted))) }
@@ -51,6 +45,7 @@ struct Errors: ParsableCommand {
     }
 
     func run() throws {
+        let model = modelOptions.model
         let test = try dataOptions.load().test
         let errors = try misclassified(by: model, on: test)
         var sheet: Image
@@ -87,8 +82,7 @@ struct Filters: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Draw a saved model's first convolutional layer's filters as a PNG (dark = large weight).")
 
-    @Option(help: ArgumentHelp("The checkpoint: from cnn train --save, or cnn import-network3.", valueName: "path"))
-    var model: String
+    @OptionGroup var modelOptions: ModelOptions
 
     @Option(help: ArgumentHelp("The PNG file to write.", valueName: "path"))
     var out: String = "filters.png"
@@ -98,9 +92,9 @@ struct Filters: ParsableCommand {
     }
 
     func run() throws {
-        let network = try Checkpoint.load(contentsOf: model).makeNetwork(threads: 1)
+        let network = try modelOptions.network(threads: 1)
         guard let conv = network.layers.first as? any FilteredLayer else {
-            throw CheckpointError(path: model, reason: "its first layer is \(network.layers[0].summary), not a convolutional layer")
+            throw CheckpointError(path: modelOptions.model, reason: "its first layer is \(network.layers[0].summary), not a convolutional layer")
         }
         let shape = conv.filterShape
         // Parameters hold every layer's weights first, in layer order, so the first layer's come first.

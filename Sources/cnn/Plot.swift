@@ -34,10 +34,20 @@ struct Plot: ParsableCommand {
         try checkOutputFolder(out)
     }
 
+    /// A log's epochs; a log holding two runs gets the CLI's advice.
+    private static func readLog(_ path: String) throws -> [EpochMetrics] {
+        do {
+            return try MetricsLog.read(contentsOf: path)
+        } catch let error as DataFileError where error.kind == .inconsistent {
+            throw DataFileError(.inconsistent, path: error.path, offset: error.offset,
+                                reason: error.reason + " (give each run its own --metrics file)")
+        }
+    }
+
     func run() throws {
         let runs = try logs.enumerated().map { index, path in
             TrainingRun(name: labels.isEmpty ? URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent : labels[index],
-                        epochs: try MetricsLog.read(contentsOf: path))
+                        epochs: try Self.readLog(path))
         }
         let chart = TrainingCurves.draw(runs)
         try PNG.write(chart, to: out)

@@ -16,8 +16,7 @@ struct Predict: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Read your own digit images (PNG or PGM) and print a saved model's three likeliest digits for each.")
 
-    @Option(help: ArgumentHelp("The checkpoint: from cnn train --save, or cnn import-network3.", valueName: "path"))
-    var model: String
+    @OptionGroup var modelOptions: ModelOptions
 
     @Option(help: ArgumentHelp("Also write the 28x28 view the network saw of each image, 10x enlarged, to DIR/<name>.seen.png "
                                + "(DIR is created if needed).", valueName: "dir"))
@@ -46,11 +45,11 @@ struct Predict: ParsableCommand {
 
     func run() throws {
         let pixels = try images.map(DigitPreprocessing.mnistPixels(contentsOf:))
-        let network = try Checkpoint.load(contentsOf: model).makeNetwork(threads: 1)
+        let network = try modelOptions.network(threads: 1)
         // The preprocessing makes MNIST's 28x28 gray form; the classes are the network's own.
         let side = DigitPreprocessing.side, classes = network.classCount
         guard network.inputShape == SampleShape(channels: 1, height: side, width: side) else {
-            throw CheckpointError(path: model, reason: "its network takes inputs of \(network.inputShape), "
+            throw CheckpointError(path: modelOptions.model, reason: "its network takes inputs of \(network.inputShape), "
                 + "not the 1x\(side)x\(side) gray digits a picture is preprocessed into")
         }
         let data = try Dataset(name: "your images", channels: 1, height: side, width: side,

@@ -25,11 +25,7 @@ struct Train: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Train one of the seed's networks on MNIST and report validation and test accuracy.")
 
-    @Option(help: "The network: one-conv or two-conv (default: one-conv).")
-    var net: SeedNetwork?
-
-    @Option(help: ArgumentHelp("Any network, as a spec: e.g. \"conv 20 5x5 relu, pool 2, fc 100 relu dropout 0.5, softmax 10\" (parts conv N KxK [act], pool P, fc N [act] [dropout P], softmax N [dropout P]).", valueName: "spec"))
-    var layers: String?
+    @OptionGroup var networkOptions: NetworkOptions
 
     @Flag(help: "Visit the training images in a new order every epoch, drawn from --seed (default: file order, as the seed).")
     var shuffle = false
@@ -58,14 +54,8 @@ struct Train: ParsableCommand {
     @Option(name: .customLong("early-stopping"), help: ArgumentHelp("Stop after this many epochs without a new best validation accuracy.", valueName: "epochs"))
     var earlyStopping: Int?
 
-    @Option(help: "Probability of dropping each input of the fully connected layer while training (default: 0.3).")
-    var dropout: Float?
-
     @Option(help: "Passes over the 50,000 training images, in all (default: 30; on --resume, the saved run's).")
     var epochs: Int?
-
-    @Option(help: "Images per SGD step (default: 10).")
-    var miniBatchSize: Int?
 
     @Option(help: "The learning rate (default: 0.1).")
     var eta: Float?
@@ -73,11 +63,7 @@ struct Train: ParsableCommand {
     @Option(help: "L2 regularisation strength, as in the seed (default: 0).")
     var lmbda: Float?
 
-    @Option(help: "Activation of every conv and fully connected layer: sigmoid, tanh, relu or linear (default: sigmoid).")
-    var activation: Activation?
-
-    @Option(help: "Threads sharing each mini-batch (default: every core; on --resume, the saved run's). The same seed and thread count repeat a run bit for bit.")
-    var threads: Int?
+    @OptionGroup var threadOptions: ThreadOptions
 
     @Option(help: "Seed of the initial weights and dropout masks (default: 0).")
     var seed: UInt64?
@@ -97,49 +83,26 @@ struct Train: ParsableCommand {
     var plain = false
 
     func validate() throws {
+        // --epochs 0 would train nothing; the library allows it, a training command does not.
         if let epochs { guard epochs >= 1 else { throw ValidationError("--epochs must be at least 1, got \(epochs)") } }
-        if let miniBatchSize {
-            guard miniBatchSize >= 1 else { throw ValidationError("--mini-batch-size must be at least 1, got \(miniBatchSize)") }
-        }
-        if let eta { guard eta.isFinite, eta > 0 else { throw ValidationError("--eta must be a positive number, got \(eta)") } }
-        if let lmbda {
-            guard lmbda.isFinite, lmbda >= 0 else { throw ValidationError("--lmbda must be zero or positive, got \(lmbda)") }
-        }
-        if let threads { guard threads >= 1 else { throw ValidationError("--threads must be at least 1, got \(threads)") } }
-        if let dropout {
-            guard dropout.isFinite, dropout >= 0, dropout < 1 else {
-                throw ValidationError("--dropout must lie in [0, 1), got \(dropout)")
-            }
-        }
-        if layers != nil {
-            if net != nil { throw ValidationError("--net and --layers both choose the network; give one") }
-            if dropout != nil { throw ValidationError("--dropout applies to --net; with --layers write 'dropout P' in the fc and softmax parts") }
-        }
-        if let momentum {
-            guard momentum.isFinite, momentum >= 0, momentum < 1 else { throw ValidationError("--momentum must lie in [0, 1), got \(momentum)") }
-        }
         if nesterov, (momentum ?? 0) == 0 { throw ValidationError("--nesterov needs --momentum above 0") }
+        // 0 would mean "never stop early", which giving the flag contradicts.
         if let earlyStopping {
             guard earlyStopping >= 1 else { throw ValidationError("--early-stopping must be at least 1 epoch, got \(earlyStopping)") }
         }
-        if let schedule {
-            do { _ = try LearningRateSchedule(parsing: schedule) } catch { throw ValidationError("--\(error)") }
-        }
-        if let augmentation = try augmentation() {
-            do { try augmentation.validate() } catch { throw ValidationError("--augment-*: \(error)") }
-        }
         if let resume {
-            let fixed: [(String, Bool)] = [("--net", net != nil), ("--layers", layers != nil), ("--dropout", dropout != nil),
-                                           ("--activation", activation != nil),
-                                           ("--mini-batch-size", miniBatchSize != nil), ("--eta", eta != nil),
-                                           ("--lmbda", lmbda != nil), ("--seed", seed != nil), ("--shuffle", shuffle),
-                                           ("--expand", expand), ("--momentum", momentum != nil), ("--nesterov", nesterov),
-                                           ("--schedule", schedule != nil), ("--early-stopping", earlyStopping != nil),
-                                           ("--augment-shift", augmentShift != nil), ("--augment-rotate", augmentRotate != nil),
-                                           ("--augment-elastic", augmentElastic != nil)]
-            if let (flag, _) = fixed.first(where: { $0.1 }) {
+            let fixed: [(flag: String, isGiven: Bool)] = networkOptions.given + [
+                ("--eta", eta != nil), ("--lmbda", lmbda != nil), ("--seed", seed != nil), ("--shuffle", shuffle),
+                ("--expand", expand), ("--momentum", momentum != nil), ("--nesterov", nesterov),
+                ("--schedule", schedule != nil), ("--early-stopping", earlyStopping != nil),
+                ("--augment-shift", augmentShift != nil), ("--augment-rotate", augmentRotate != nil),
+                ("--augment-elastic", augmentElastic != nil)]
+            if let (flag, _) = fixed.first(where: { $0.isGiven }) {
                 throw ValidationError("\(flag) cannot be combined with --resume: a resumed run keeps the settings saved in \(resume)")
             }
+        } else {
+            // The library's checks, before the data is read.
+            do { try hyperparameters().validate() } catch let error as TrainingError { throw ValidationError(error.description) }
         }
     }
 
@@ -155,7 +118,7 @@ struct Train: ParsableCommand {
                 throw CheckpointError(path: resume, reason: "its run trained on \(saved.imageCount) other images "
                     + "(CRC-32 \(saved.crc32)), not on the \(trainingData.imageCount) of \(dataOptions.description) (CRC-32 \(trainingData.crc32))")
             }
-            network = try checkpoint.makeNetwork(threads: threads)
+            network = try checkpoint.makeNetwork(threads: threadOptions.threads)
             if checkpoint.threads > 0, network.threads != checkpoint.threads {
                 note("\(resume) was saved by a run on \(checkpoint.threads) threads; on \(network.threads) it continues "
                     + "the same run up to float rounding, not bit for bit")
@@ -167,30 +130,12 @@ struct Train: ParsableCommand {
                 throw ValidationError("\(resume) has finished \(progress.epoch) epochs; --epochs \(settings.epochs) asks for fewer")
             }
         } else {
-            let miniBatchSize = miniBatchSize ?? 10
             let image = SampleShape(channels: mnist.training.channels, height: mnist.training.height, width: mnist.training.width)
-            let chosen = try layers.map { spec in
-                do {
-                    return try NetworkSpec.layers(from: spec, input: image, miniBatchSize: miniBatchSize, activation: activation ?? .sigmoid)
-                } catch let error as NetworkSpecError {
-                    throw ValidationError("--layers: \(error)")
-                }
-            } ?? (net ?? .oneConv).layers(miniBatchSize: miniBatchSize, activation: activation ?? .sigmoid, dropout: dropout ?? 0.3)
-            network = try Network(layers: chosen, miniBatchSize: miniBatchSize,
-                                  threads: threads ?? ProcessInfo.processInfo.activeProcessorCount, seed: seed ?? 0)
-            var options = TrainingOptions()
-            options.shuffle = shuffle
-            options.expand = expand
-            options.momentum = momentum ?? 0
-            options.nesterov = nesterov
-            options.schedule = try schedule.map(LearningRateSchedule.init(parsing:)) ?? .constant
-            options.earlyStoppingPatience = earlyStopping ?? 0
-            options.augmentation = try augmentation()
-            settings = TrainingHyperparameters(epochs: epochs ?? 30, eta: eta ?? 0.1, lmbda: lmbda ?? 0, seed: seed ?? 0,
-                                               options: options)
+            network = try networkOptions.makeNetwork(input: image, threads: threadOptions.threads, seed: seed ?? 0)
+            settings = try hyperparameters()
         }
         // The seed's runs print only the seed's lines; any other run says first what it trains.
-        if !settings.options.summary.isEmpty || !isSeedPreset(network) {
+        if !settings.options.summary.isEmpty || !SeedNetwork.isPreset(network.layers, miniBatchSize: network.miniBatchSize) {
             print("Network: \(NetworkSpec.describe(network.layers))")
             if !settings.options.summary.isEmpty { print("Options: \(settings.options.summary)") }
         }
@@ -233,6 +178,24 @@ struct Train: ParsableCommand {
         throw ExitCode(128 + signal)
     }
 
+    /// The run's settings from the flags (a fresh run's; --resume takes the saved ones).
+    /// - Throws: `ValidationError` for a --schedule or --augment-elastic that does not parse.
+    private func hyperparameters() throws -> TrainingHyperparameters {
+        var options = TrainingOptions()
+        options.shuffle = shuffle
+        options.expand = expand
+        options.momentum = momentum ?? 0
+        options.nesterov = nesterov
+        do {
+            options.schedule = try schedule.map(LearningRateSchedule.init(parsing:)) ?? .constant
+        } catch {
+            throw ValidationError("--\(error)")
+        }
+        options.earlyStoppingPatience = earlyStopping ?? 0
+        options.augmentation = try augmentation()
+        return TrainingHyperparameters(epochs: epochs ?? 30, eta: eta ?? 0.1, lmbda: lmbda ?? 0, seed: seed ?? 0, options: options)
+    }
+
     /// The --augment-* flags as one value; nil when none distorts anything.
     private func augmentation() throws -> Augmentation? {
         var augmentation = Augmentation(maxShift: augmentShift ?? 0, maxRotationDegrees: augmentRotate ?? 0)
@@ -244,18 +207,6 @@ struct Train: ParsableCommand {
             (augmentation.elasticAlpha, augmentation.elasticSigma) = (alpha, sigma)
         }
         return augmentation.isIdentity ? nil : augmentation
-    }
-
-    /// Whether the network is one that --net builds (with any --activation and --dropout).
-    private func isSeedPreset(_ network: Network) -> Bool {
-        guard let dense = network.layers.first(where: { $0 is FullyConnectedLayer }) as? FullyConnectedLayer else { return false }
-        let spec = NetworkSpec.describe(network.layers)
-        return SeedNetwork.allCases.contains { preset in
-            Activation.allCases.contains { activation in
-                let layers = preset.layers(miniBatchSize: network.miniBatchSize, activation: activation, dropout: dense.pDropout)
-                return NetworkSpec.describe(layers) == spec
-            }
-        }
     }
 
     /// One line on stderr, away from the seed's lines on stdout.

@@ -48,6 +48,18 @@ public enum TrainingError: Error, CustomStringConvertible, Equatable {
     }
 }
 
+extension TrainingHyperparameters {
+    /// Checks the values, as `train` does before its first step; a caller
+    /// may call it sooner, to refuse a run before loading its data.
+    /// - Throws: `TrainingError` naming the bad value.
+    public func validate() throws {
+        guard eta.isFinite, eta > 0 else { throw TrainingError.badSetting("eta must be a positive number, got \(eta)") }
+        guard lmbda.isFinite, lmbda >= 0 else { throw TrainingError.badSetting("lmbda must be zero or positive, got \(lmbda)") }
+        guard epochs >= 0 else { throw TrainingError.badSetting("epochs must be zero or more, got \(epochs)") }
+        try options.validate()
+    }
+}
+
 /// Where a run stands, apart from the parameters and the random state: all
 /// the loop needs to continue a run exactly where it stopped.
 public struct TrainingProgress: Equatable, Sendable {
@@ -148,7 +160,7 @@ extension Network {
         for data in [trainingData, validationData] + (testData.map { [$0] } ?? []) where data.imageSize != inputShape.count {
             throw TrainingError.dataMismatch("the \(data.name) images have \(data.imageSize) values but the network's input is \(inputShape)")
         }
-        try options.validate()
+        try TrainingHyperparameters(epochs: epochs, eta: eta, lmbda: lmbda, options: options).validate()
         for data in [trainingData, validationData] + (testData.map { [$0] } ?? []) {
             if let label = data.labels.first(where: { $0 < 0 || Int($0) >= classCount }) {
                 throw TrainingError.dataMismatch("the \(data.name) data has label \(label), but the network's softmax layer "
@@ -160,9 +172,6 @@ extension Network {
         guard batches > 0 else {
             throw TrainingError.dataMismatch("\(samplesPerEpoch) training samples do not fill one mini-batch of \(miniBatchSize)")
         }
-        guard eta.isFinite, eta > 0 else { throw TrainingError.badSetting("eta must be a positive number, got \(eta)") }
-        guard lmbda.isFinite, lmbda >= 0 else { throw TrainingError.badSetting("lmbda must be zero or positive, got \(lmbda)") }
-        guard epochs >= 0 else { throw TrainingError.badSetting("epochs must be zero or more, got \(epochs)") }
         guard start.epoch >= 0, (0...batches).contains(start.miniBatchesDone) else {
             throw TrainingError.badStart("cannot start at epoch \(start.epoch), mini-batch \(start.miniBatchesDone): "
                 + "an epoch of \(trainingData.count) images has \(batches) mini-batches of \(miniBatchSize)")
