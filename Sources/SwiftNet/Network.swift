@@ -1,22 +1,25 @@
 // Network.swift: a feed-forward network of layers, as in network3.py.
 //
-// Building a Network checks that each layer's output fits the next layer's
-// input, lays every parameter out in one 64-byte-aligned block (all weights
-// first, then all biases, so the L2-regularised part is one contiguous run),
-// and creates one Replica per thread (runners and buffers for that thread's
-// share of a mini-batch) and the ParallelStep that runs them on the
-// network's own thread team, so networks used at once never share threads
-// or scratch.  Conv and pool layers come first, then dense layers; the last
-// is a SoftmaxLayer, whose negative log-likelihood is the cost.  The
-// training loop lives in Training/StochasticGradientDescent.swift.
+// Building a Network checks the layers once (NetworkValidator), lays every
+// parameter out in one 64-byte-aligned block (all weights first, then all
+// biases, so the L2-regularised part is one contiguous run) and every
+// layer's state (batch norm's running statistics) in another, and creates
+// the network's own thread team, one Replica per thread (that thread's
+// buffers for its share of the spatial layers) and the StepScheduler that
+// runs a step's phases on them, so networks used at once never share
+// threads or scratch.  Spatial layers (conv, pool, batch norm after them)
+// come first, then dense layers; the last is a SoftmaxLayer, whose negative
+// log-likelihood is the cost.  The training loop lives in
+// Training/StochasticGradientDescent.swift.
 //
 // Threads: dropout masks depend only on a per-mini-batch key and the
 // sample's position in the whole batch, so every thread count draws the
 // same masks, and every sum over threads is taken in thread order.  The same
 // seed and thread count therefore repeat a run bit for bit; different thread
-// counts differ only by float rounding.  The replicas' own dense runners
-// are the plain reference path (`forward`, `backward` below) that the tests
-// check gradients on and compare the threaded step against.
+// counts differ only by float rounding.  `loadBatch`, `forward` and
+// `backward` below are the reference path the tests check gradients on: the
+// same layers and stages, run on the calling thread, writing gradients
+// instead of updating.
 
 import CKernels
 import Dispatch
@@ -48,7 +51,7 @@ public final class Network {
     let layerResources: [LayerResources]
     private let dropoutLayers: [Bool]
     private let dropoutKeys: AlignedBuffer<UInt64>
-    /// This network's own threads, which ParallelStep runs on.
+    /// This network's own threads, which the StepScheduler runs on.
     private let team: OpaquePointer
     /// The threaded training step and evaluation pass.
     private let scheduler: StepScheduler

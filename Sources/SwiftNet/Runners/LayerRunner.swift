@@ -1,10 +1,15 @@
-// LayerRunner.swift: the executable form of a layer.
+// LayerRunner.swift: the executable forms of a layer, and what they are given.
 //
-// A Layer is a description; a runner owns the buffers one layer needs for a
-// mini-batch of up to `capacity` samples and calls the C kernels.  forward
-// fills `output`; backward reads `outputGradient` (written by the next
-// layer), accumulates the layer's parameter gradients, and, when asked,
-// writes the gradient with respect to its input.
+// A Layer is a description; the engine runs it in one of two forms, which
+// its kind builds (RunnableLayer).  A spatial layer's LayerRunner owns the
+// buffers one thread needs for its share of a pass (up to `capacity`
+// samples): forward fills `output`; backward reads `outputGradient`
+// (written by the next layer), accumulates the layer's parameter gradients
+// into that thread's gradient block and, when asked, writes the gradient
+// with respect to its input.  A dense layer's DenseSuffixStage works on the
+// whole mini-batch, its rows optionally split across threads, with its
+// update fused into backward.  PassContext, LayerResources and
+// DenseStageSetup are what the scheduler hands them.
 
 import CKernels
 
@@ -68,7 +73,7 @@ struct DenseStageSetup {
     let resources: LayerResources
 }
 
-/// One layer of the dense suffix, run by the scheduler (ParallelStep) on the
+/// One layer of the dense suffix, run by the StepScheduler on the
 /// whole mini-batch: a split stage's parallel phases take `part` and its
 /// rows; the serial phases run on part 0.
 protocol DenseSuffixStage: AnyObject {
