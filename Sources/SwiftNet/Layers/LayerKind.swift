@@ -108,15 +108,15 @@ extension LayerKind {
     var stateCount: Int { tensors.filter { $0.role == .state }.reduce(0) { $0 + $1.count } }
 }
 
-/// Every kind SwiftNet knows, each listed once.
+/// Every kind SwiftNet knows, each listed once, in the order a network uses them.
 enum LayerRegistry {
     static let kinds: [any LayerKind.Type] = [
-        ConvPoolLayer.self,
-        FullyConnectedLayer.self,
-        SoftmaxLayer.self,
         ConvLayer.self,
         MaxPoolLayer.self,
+        ConvPoolLayer.self,
         BatchNormLayer.self,
+        FullyConnectedLayer.self,
+        SoftmaxLayer.self,
     ]
 
     /// The kind a record code names, if the format version has it.
