@@ -203,9 +203,19 @@ public final class Network {
     ///   - eta: the learning rate.
     ///   - weightDecay: lmbda / (number of training mini-batches), the seed's L2 term.
     ///   - plan: the epoch's order and expansion; `start` then counts positions in it.
+    /// - Throws: `NetworkInputError` if the images do not fit the network, the
+    ///   mini-batch runs past the data (or the plan), or a label is not one of its classes.
     @discardableResult
     public func trainMiniBatch(_ data: Dataset, start: Int, eta: Float, weightDecay: Float,
-                               plan: EpochPlan? = nil) -> Float {
+                               plan: EpochPlan? = nil) throws -> Float {
+        try checkFits(data)
+        let samples = plan?.count ?? data.count
+        guard start >= 0, start <= samples - miniBatchSize, plan.map({ $0.count == $0.copies * data.count }) ?? true else {
+            throw NetworkInputError.outOfRange(data: data.name, start: start, miniBatchSize: miniBatchSize, samples: samples)
+        }
+        if plan == nil, let label = data.labels[start..<(start + miniBatchSize)].first(where: { $0 < 0 || Int($0) >= classCount }) {
+            throw NetworkInputError.labelOutOfRange(data: data.name, label: Int(label), classCount: classCount)
+        }
         drawDropoutKeys()
         return scheduler.train(data, start: start, plan: plan,
                                   rule: UpdateRule(eta: eta, weightDecay: weightDecay, momentum: momentum, nesterov: nesterov))
@@ -230,10 +240,11 @@ public final class Network {
 
     /// The fraction of `data` the network classifies correctly (dropout
     /// layers scaled by their keep probability, as in the seed).
-    public func accuracy(on data: Dataset) -> Double {
+    /// - Throws: `NetworkInputError` if the images do not fit the network's input.
+    public func accuracy(on data: Dataset) throws -> Double {
         guard data.count > 0 else { return 0 }
         var correct = 0
-        forEachPrediction(on: data) { _, predicted, label in
+        try forEachPrediction(on: data) { _, predicted, label in
             if predicted == label { correct += 1 }
         }
         return Double(correct) / Double(data.count)
@@ -242,10 +253,14 @@ public final class Network {
     /// The softmax output for every sample of `data`: `data.count` rows of
     /// `classCount` probabilities, row-major (dropout layers scaled by their
     /// keep probability, as in evaluation).
-    public func probabilities(on data: Dataset) -> [Float] {
+    /// - Throws: `NetworkInputError` if the images do not fit the network's input.
+    public func probabilities(on data: Dataset) throws -> [Float] {
+        try checkFits(data)
         var result = [Float](repeating: 0, count: data.count * classCount)
         result.withUnsafeMutableBufferPointer { rows in
-            forEachEvaluationPass(on: data) { start, chunk in
+            forEachEvaluationPass(count: data.count, run: { start, chunk in
+                scheduler.evaluate(data, start: start, batch: chunk, predictions: evaluationPredictions.pointer)
+            }) { start, chunk in
                 (rows.baseAddress! + start * classCount).update(from: scheduler.lastOutput, count: chunk * classCount)
             }
         }
@@ -253,23 +268,50 @@ public final class Network {
     }
 
     /// Calls `body(index, predicted, label)` for every sample of `data`, in order.
-    public func forEachPrediction(on data: Dataset, _ body: (Int, Int32, Int32) -> Void) {
-        forEachEvaluationPass(on: data) { start, chunk in
+    /// - Throws: `NetworkInputError` if the images do not fit the network's input.
+    public func forEachPrediction(on data: Dataset, _ body: (Int, Int32, Int32) -> Void) throws {
+        try checkFits(data)
+        forEachEvaluationPass(count: data.count, run: { start, chunk in
+            scheduler.evaluate(data, start: start, batch: chunk, predictions: evaluationPredictions.pointer)
+        }) { start, chunk in
             for index in 0..<chunk {
                 body(start + index, evaluationPredictions.pointer[index], scheduler.lastLabels[index])
             }
         }
     }
 
-    /// Runs evaluation passes of up to `evaluationBatchSize` samples over
-    /// `data`, calling `afterPass(start, count)` after each while its
+    /// The softmax output of samples given as floats: `values.count /
+    /// inputShape.count` rows of `classCount` probabilities.
+    func probabilities(values: UnsafeBufferPointer<Float>) -> [Float] {
+        let count = values.count / inputShape.count
+        var result = [Float](repeating: 0, count: count * classCount)
+        result.withUnsafeMutableBufferPointer { rows in
+            forEachEvaluationPass(count: count, run: { start, chunk in
+                scheduler.evaluate(values: values.baseAddress!, start: start, batch: chunk, predictions: evaluationPredictions.pointer)
+            }) { start, chunk in
+                (rows.baseAddress! + start * classCount).update(from: scheduler.lastOutput, count: chunk * classCount)
+            }
+        }
+        return result
+    }
+
+    /// Throws unless `data`'s images fit the network's input.
+    func checkFits(_ data: Dataset) throws {
+        guard data.imageSize == inputShape.count else {
+            throw NetworkInputError.wrongImageSize(data: data.name, shape: SampleShape(channels: data.channels, height: data.height,
+                                                                                      width: data.width), expected: inputShape)
+        }
+    }
+
+    /// Runs evaluation passes of up to `evaluationBatchSize` of `count`
+    /// samples, calling `afterPass(start, count)` after each while its
     /// predictions and outputs are in place.
-    private func forEachEvaluationPass(on data: Dataset, _ afterPass: (Int, Int) -> Void) {
+    private func forEachEvaluationPass(count: Int, run: (Int, Int) -> Void, _ afterPass: (Int, Int) -> Void) {
         ck_flush_denormals_on_this_thread()
         var start = 0
-        while start < data.count {
-            let chunk = min(evaluationBatchSize, data.count - start)
-            scheduler.evaluate(data, start: start, batch: chunk, predictions: evaluationPredictions.pointer)
+        while start < count {
+            let chunk = min(evaluationBatchSize, count - start)
+            run(start, chunk)
             afterPass(start, chunk)
             start += chunk
         }

@@ -94,13 +94,13 @@ struct Bench: ParsableCommand {
         let timed = batches > 0 ? min(batches, available) : available
         // Warm-up: caches, the thread team, OpenBLAS's buffers.
         for index in 0..<min(50, available) {
-            network.trainMiniBatch(mnist.training, start: index * miniBatch, eta: 0.1, weightDecay: 0)
+            try network.trainMiniBatch(mnist.training, start: index * miniBatch, eta: 0.1, weightDecay: 0)
         }
         var epochTimes: [Double] = []
         for _ in 0..<reps {
             let started = DispatchTime.now().uptimeNanoseconds
             for index in 0..<timed {
-                network.trainMiniBatch(mnist.training, start: index * miniBatch, eta: 0.1, weightDecay: 0)
+                try network.trainMiniBatch(mnist.training, start: index * miniBatch, eta: 0.1, weightDecay: 0)
             }
             let seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
             epochTimes.append(seconds * Double(available) / Double(timed))
@@ -108,7 +108,7 @@ struct Bench: ParsableCommand {
         var evalRates: [Double] = []
         for _ in 0..<reps {
             let started = DispatchTime.now().uptimeNanoseconds
-            _ = network.accuracy(on: mnist.test)
+            _ = try network.accuracy(on: mnist.test)
             let seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
             evalRates.append(Double(mnist.test.count) / seconds)
         }

@@ -65,12 +65,12 @@ struct Eval: ParsableCommand {
         try ModelOptions.checkInput(of: first, at: firstPath, fits: mnist.test, from: dataOptions.description)
         let matrix: ConfusionMatrix
         if networks.count == 1 {
-            print(String(format: "Validation accuracy %.2f%%", first.accuracy(on: mnist.validation) * 100))
-            print(String(format: "Test accuracy %.2f%%", first.accuracy(on: mnist.test) * 100))
+            print(String(format: "Validation accuracy %.2f%%", try first.accuracy(on: mnist.validation) * 100))
+            print(String(format: "Test accuracy %.2f%%", try first.accuracy(on: mnist.test) * 100))
             guard confusion || confusionPNG != nil else { return }
-            matrix = ConfusionMatrix(network: first, data: mnist.test)
+            matrix = try ConfusionMatrix(network: first, data: mnist.test)
         } else {
-            matrix = evaluateEnsemble(networks, on: mnist)
+            matrix = try evaluateEnsemble(networks, on: mnist)
         }
         if confusion {
             print("Confusion matrix of the \(matrix.total) test images" + (networks.count == 1 ? ":" : ", the ensemble's predictions:"))
@@ -88,12 +88,12 @@ struct Eval: ParsableCommand {
     }
 
     /// Prints each member's accuracy and the ensemble's; returns the ensemble's test confusion matrix.
-    private func evaluateEnsemble(_ networks: [(String, Network)], on mnist: DataSplits) -> ConfusionMatrix {
+    private func evaluateEnsemble(_ networks: [(String, Network)], on mnist: DataSplits) throws -> ConfusionMatrix {
         let rule = ensemble ?? .vote
         let classes = networks[0].1.classCount
         var members: [(validation: [Float], test: [Float])] = []
         for (path, network) in networks {
-            let rows = (validation: network.probabilities(on: mnist.validation), test: network.probabilities(on: mnist.test))
+            let rows = (validation: try network.probabilities(on: mnist.validation), test: try network.probabilities(on: mnist.test))
             members.append(rows)
             print(line(path + ":", Ensemble.predictions(rows.validation, classes: classes),
                        Ensemble.predictions(rows.test, classes: classes), mnist))

@@ -38,7 +38,7 @@ struct Errors: ParsableCommand {
         let network = try ModelOptions.network(at: path, threads: threadOptions.threads)
         try ModelOptions.checkInput(of: network, at: path, fits: test, from: dataOptions.description)
         var errors: [Misclassification] = []
-        network.forEachPrediction(on: test) { index, predicted, label in
+        try network.forEachPrediction(on: test) { index, predicted, label in
             if predicted != label { errors.append(Misclassification(index: index, label: Int(label), predicted: Int(predicted))) }
         }
         return errors

@@ -55,7 +55,7 @@ struct Predict: ParsableCommand {
         let data = try Dataset(name: "your images", channels: 1, height: side, width: side,
                                pixels: pixels.flatMap { $0 }, labels: [Int32](repeating: 0, count: images.count),
                                classCount: classes)
-        let probabilities = network.probabilities(on: data)
+        let probabilities = try network.probabilities(on: data)
         for (index, path) in images.enumerated() {
             let row = probabilities[(index * classes)..<((index + 1) * classes)]
             let ranked = row.indices.sorted { row[$0] > row[$1] }.prefix(3)

@@ -93,7 +93,7 @@ final class BatchNormNetworkTests: XCTestCase {
                 }
                 _ = network.state.update(fromContentsOf: stateBefore)
                 network.random = savedRandom
-                let cost = network.trainMiniBatch(samples, start: 0, eta: eta, weightDecay: decay)
+                let cost = try network.trainMiniBatch(samples, start: 0, eta: eta, weightDecay: decay)
                 XCTAssertEqual(cost, referenceCost, accuracy: 1e-5, "\(threads) threads: cost")
                 let after = Array(network.parameters)
                 let scale = gradient.map { abs($0) }.max() ?? 1
@@ -120,8 +120,8 @@ final class BatchNormNetworkTests: XCTestCase {
         let state: [Float] = [0.3, -0.2, 0.1, 0.5, 2.0, 0.8]  // running mean, then running variance
         _ = network.state.update(fromContentsOf: state)
         let samples = data(count: 5, seed: 3, shape: SampleShape(channels: 1, height: 2, width: 2), classes: 2)
-        let together = network.probabilities(on: samples)
-        let alone = network.probabilities(on: samples.prefix(1))
+        let together = try network.probabilities(on: samples)
+        let alone = try network.probabilities(on: samples.prefix(1))
         XCTAssertEqual(Array(together[0..<2]), alone, "a sample's output depends on the others in its pass")
 
         // By hand: fc (weights 4x3 then the softmax's 3x2; biases fc 3, gamma 3, beta 3, softmax 2).
@@ -146,7 +146,7 @@ final class BatchNormNetworkTests: XCTestCase {
 
         // Other running statistics give other outputs.
         network.state[0] += 1
-        XCTAssertNotEqual(network.probabilities(on: samples.prefix(1)), alone)
+        XCTAssertNotEqual(try network.probabilities(on: samples.prefix(1)), alone)
     }
 
     func testCheckpointsKeepTheRunningStatisticsAndResumeBitForBit() throws {
@@ -170,7 +170,7 @@ final class BatchNormNetworkTests: XCTestCase {
             _ = try resumed.train(trainingData: train, validationData: validation, epochs: 3, eta: 0.2, from: decoded.progress)
             XCTAssertEqual(Array(resumed.parameters).map(\.bitPattern), Array(whole.parameters).map(\.bitPattern), "\(threads) threads")
             XCTAssertEqual(Array(resumed.state).map(\.bitPattern), Array(whole.state).map(\.bitPattern), "\(threads) threads")
-            XCTAssertEqual(resumed.probabilities(on: validation), whole.probabilities(on: validation))
+            XCTAssertEqual(try resumed.probabilities(on: validation), try whole.probabilities(on: validation))
         }
     }
 
@@ -219,7 +219,7 @@ final class BatchNormNetworkTests: XCTestCase {
         network.backward(batch: 6)
         let gradient = Array(network.gradients[gammaAndBeta])
         network.random = savedRandom
-        network.trainMiniBatch(samples, start: 0, eta: 1e-3, weightDecay: 1000)
+        try network.trainMiniBatch(samples, start: 0, eta: 1e-3, weightDecay: 1000)
         for (index, (old, new)) in zip(before, network.parameters[gammaAndBeta]).enumerated() {
             XCTAssertEqual(new, old - 1e-3 * gradient[index], accuracy: 1e-6, "bias-region parameter \(index) was decayed")
         }

@@ -123,8 +123,8 @@ final class CheckpointRoundTripTests: CheckpointTestCase {
         let rebuilt = try loaded.makeNetwork()
         XCTAssertEqual(rebuilt.threads, 2, "the saved thread count is the default")
         let data = TinyNetwork.data(count: 50, seed: 99)
-        XCTAssertEqual(predictions(of: rebuilt, on: data), predictions(of: network, on: data))
-        XCTAssertEqual(rebuilt.accuracy(on: data), network.accuracy(on: data))
+        XCTAssertEqual(try predictions(of: rebuilt, on: data), try predictions(of: network, on: data))
+        XCTAssertEqual(try rebuilt.accuracy(on: data), try network.accuracy(on: data))
         XCTAssertEqual(Array(rebuilt.parameters).map(\.bitPattern), Array(network.parameters).map(\.bitPattern))
         XCTAssertEqual(rebuilt.random.stateWords, network.random.stateWords)
     }
@@ -139,7 +139,7 @@ final class CheckpointRoundTripTests: CheckpointTestCase {
         let file = path("seed.ckpt")
         try checkpoint.write(to: file)
         let rebuilt = try Checkpoint.load(contentsOf: file).makeNetwork(threads: 1)
-        XCTAssertEqual(predictions(of: rebuilt, on: images), predictions(of: network, on: images))
+        XCTAssertEqual(try predictions(of: rebuilt, on: images), try predictions(of: network, on: images))
         XCTAssertEqual(Array(rebuilt.parameters), Array(network.parameters))
     }
 

@@ -128,9 +128,9 @@ func seedOneConvLayers(batch: Int, dropout: Float = 0.3) -> [any Layer] {
 }
 
 /// Every prediction a network makes on `data`, in order.
-func predictions(of network: Network, on data: Dataset) -> [Int32] {
+func predictions(of network: Network, on data: Dataset) throws -> [Int32] {
     var predicted: [Int32] = []
-    network.forEachPrediction(on: data) { _, prediction, _ in predicted.append(prediction) }
+    try network.forEachPrediction(on: data) { _, prediction, _ in predicted.append(prediction) }
     return predicted
 }
 

@@ -60,14 +60,14 @@ final class ConcurrentNetworksTests: XCTestCase {
         var outcome = Outcome()
         let steps = index < 2 ? 8 : 2
         for step in 0..<steps {
-            let cost = network.trainMiniBatch(data, start: step * 10, eta: 0.5, weightDecay: 1e-4)
+            let cost = try network.trainMiniBatch(data, start: step * 10, eta: 0.5, weightDecay: 1e-4)
             outcome.costs.append(cost.bitPattern)
         }
         if index < 2 {
             outcome.parameters = network.parameters.map(\.bitPattern)
         } else {
-            outcome.accuracy = network.accuracy(on: data)
-            outcome.probabilities = network.probabilities(on: data).map(\.bitPattern)
+            outcome.accuracy = try network.accuracy(on: data)
+            outcome.probabilities = try network.probabilities(on: data).map(\.bitPattern)
         }
         return outcome
     }
@@ -135,11 +135,11 @@ final class ConcurrentNetworksTests: XCTestCase {
                 let what = "threads \(threads), mini-batch \(miniBatch)"
                 let network = try Network(layers: layers(batch: miniBatch), miniBatchSize: miniBatch, threads: threads)
                 XCTAssertEqual(network.threads, min(threads, miniBatch), what)
-                let cost = network.trainMiniBatch(data, start: 0, eta: 0.1, weightDecay: 0)
+                let cost = try network.trainMiniBatch(data, start: 0, eta: 0.1, weightDecay: 0)
                 XCTAssertTrue(cost.isFinite, "\(what): cost \(cost)")
-                let accuracy = network.accuracy(on: data)
+                let accuracy = try network.accuracy(on: data)
                 XCTAssertTrue((0...1).contains(accuracy), "\(what): accuracy \(accuracy)")
-                XCTAssertEqual(network.probabilities(on: data).count, data.count * 10, what)
+                XCTAssertEqual(try network.probabilities(on: data).count, data.count * 10, what)
             }
             for threads in [0, -2, 1025, 100_000] {
                 XCTAssertThrowsError(try Network(layers: layers(batch: miniBatch), miniBatchSize: miniBatch,

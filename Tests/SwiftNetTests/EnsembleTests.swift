@@ -61,11 +61,11 @@ final class EnsembleTests: XCTestCase {
         for seed: UInt64 in [11, 12] {
             let network = try TinyNetwork.network(seed: seed)
             _ = try network.train(trainingData: training, validationData: test, testData: test, epochs: 8, eta: 0.5)
-            let rows = network.probabilities(on: test)
-            XCTAssertEqual(Ensemble.predictions(rows, classes: 3), predictions(of: network, on: test),
+            let rows = try network.probabilities(on: test)
+            XCTAssertEqual(Ensemble.predictions(rows, classes: 3), try predictions(of: network, on: test),
                            "a member's prediction is forEachPrediction's")
             members.append(rows)
-            memberAccuracies.append(network.accuracy(on: test))
+            memberAccuracies.append(try network.accuracy(on: test))
         }
         XCTAssertNotEqual(members[0], members[1], "two seeds trained two different networks")
         XCTAssertGreaterThan(memberAccuracies.min()!, 0.5, "both members learned something: \(memberAccuracies)")

@@ -61,9 +61,9 @@ final class GenericDataTests: XCTestCase {
         guard case .finished(let summary) = outcome else { return XCTFail("the run stopped: \(outcome)") }
         XCTAssertGreaterThan(summary.bestValidationAccuracy, 0.9, "chance is 0.25")
         XCTAssertGreaterThan(try XCTUnwrap(summary.testAccuracy), 0.9, "chance is 0.25")
-        XCTAssertGreaterThan(network.accuracy(on: data.test), 0.9)
+        XCTAssertGreaterThan(try network.accuracy(on: data.test), 0.9)
 
-        let matrix = ConfusionMatrix(network: network, data: data.test)
+        let matrix = try ConfusionMatrix(network: network, data: data.test)
         XCTAssertEqual(matrix.classes, 4)
         XCTAssertEqual(matrix.total, 100)
         XCTAssertEqual(matrix.classNames, Self.names)
@@ -72,7 +72,7 @@ final class GenericDataTests: XCTestCase {
         XCTAssertEqual(matrix.heatMap().width, matrix.heatMapSize.width)
 
         var errors: [Misclassification] = []
-        network.forEachPrediction(on: data.test) { index, predicted, label in
+        try network.forEachPrediction(on: data.test) { index, predicted, label in
             if predicted != label { errors.append(Misclassification(index: index, label: Int(label), predicted: Int(predicted))) }
         }
         let errorsToDraw = errors.isEmpty ? [Misclassification(index: 0, label: 0, predicted: 1)] : errors

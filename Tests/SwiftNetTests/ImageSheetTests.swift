@@ -105,7 +105,7 @@ final class ImageSheetTests: CheckpointTestCase {
     private func misclassified(_ model: String, data: String) throws -> [Int] {
         let network = try Checkpoint.load(contentsOf: model).makeNetwork(threads: 1)
         var wrong: [Int] = []
-        network.forEachPrediction(on: try MNIST.load(contentsOf: data).test) { index, predicted, label in
+        try network.forEachPrediction(on: try MNIST.load(contentsOf: data).test) { index, predicted, label in
             if predicted != label { wrong.append(index) }
         }
         return wrong

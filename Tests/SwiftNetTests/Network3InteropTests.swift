@@ -208,7 +208,7 @@ final class Network3InteropTests: CheckpointTestCase {
         for file in ["p64.pkl", "p32.pkl"] {
             let network = try Network(layers: seedOneConvLayers(batch: 10), miniBatchSize: 10, threads: 1)
             try Network3ParameterFile.read(contentsOf: path(file), into: network)
-            let ours = predictions(of: network, on: images)
+            let ours = try predictions(of: network, on: images)
             // Only a near tie may go either way between float32 and numpy's float64.
             let clear = (0..<100).filter { margins[$0] > 1e-3 }
             XCTAssertGreaterThan(clear.count, 80, "the check needs clear predictions")

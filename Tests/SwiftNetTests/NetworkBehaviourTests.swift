@@ -123,23 +123,23 @@ final class NetworkBehaviourTests: XCTestCase {
         // costs agreed to an ulp at every step ended 100 steps at costs from
         // 0.09 to 0.38; here every kernel path ends within 0.5% of 0.10.
         for _ in 0..<200 {
-            network.trainMiniBatch(data, start: 0, eta: 0.2, weightDecay: 0)
+            try network.trainMiniBatch(data, start: 0, eta: 0.2, weightDecay: 0)
         }
         network.loadBatch(data, start: 0, batch: 10)
         let final = network.forward(batch: 10, training: true)
         XCTAssertLessThan(final, 0.1 * initial, "cost went from \(initial) to \(final)")
-        XCTAssertEqual(network.accuracy(on: data), 1.0)
+        XCTAssertEqual(try network.accuracy(on: data), 1.0)
     }
 
     func testProbabilitiesAreDistributionsWhoseArgmaxIsThePrediction() throws {
         let data = syntheticDigits(count: 100, seed: 6)
         let network = try Network(layers: seedLayers(batch: 10, dropout: 0), miniBatchSize: 10, threads: 2, seed: 3)
         try network.sgd(trainingData: data, epochs: 60, miniBatchSize: 10, eta: 0.2, validationData: data)
-        XCTAssertGreaterThan(network.accuracy(on: data), 0.5)
-        let probabilities = network.probabilities(on: data)
+        XCTAssertGreaterThan(try network.accuracy(on: data), 0.5)
+        let probabilities = try network.probabilities(on: data)
         XCTAssertEqual(probabilities.count, data.count * 10)
         var predictions: [Int32] = []
-        network.forEachPrediction(on: data) { _, predicted, _ in predictions.append(predicted) }
+        try network.forEachPrediction(on: data) { _, predicted, _ in predictions.append(predicted) }
         for sample in 0..<data.count {
             let row = probabilities[(sample * 10)..<(sample * 10 + 10)]
             XCTAssertEqual(Double(row.reduce(0, +)), 1, accuracy: 1e-5, "sample \(sample)'s probabilities do not sum to 1")
@@ -159,7 +159,7 @@ final class NetworkBehaviourTests: XCTestCase {
         }
         XCTAssertEqual(Array(network.parameters), before, "nothing trained")
         // Evaluation does not need labels inside the softmax's range: they are only compared.
-        XCTAssertLessThanOrEqual(network.accuracy(on: data), 1)
+        XCTAssertLessThanOrEqual(try network.accuracy(on: data), 1)
     }
 
     func testDivergenceStopsTrainingWithAClearMessage() throws {

@@ -135,7 +135,7 @@ final class NetworkGradientTests: XCTestCase {
                 }
 
                 network.random = savedRandom
-                let cost = network.trainMiniBatch(data, start: 0, eta: eta, weightDecay: decay)
+                let cost = try network.trainMiniBatch(data, start: 0, eta: eta, weightDecay: decay)
                 XCTAssertEqual(cost, referenceCost, accuracy: 1e-5, "\(threads) threads: cost")
                 let after = Array(network.parameters)
                 let scale = gradient.map { abs($0) }.max() ?? 1

@@ -47,9 +47,9 @@ final class PredictCommandTests: CheckpointTestCase {
         }
 
         let same = Dataset.valid(name: "preprocessed", channels: 1, height: 28, width: 28, pixels: preprocessed, labels: test.labels, classCount: 10)
-        XCTAssertEqual(predicted, predictions(of: network, on: same), "cnn predict and the in-process preprocessing disagree")
+        XCTAssertEqual(predicted, try predictions(of: network, on: same), "cnn predict and the in-process preprocessing disagree")
         XCTAssertEqual(unchanged, test.count, "test digits are in MNIST's form and are kept as they are")
-        XCTAssertEqual(predicted, predictions(of: network, on: test), "cnn predict must answer what the network does on the data set")
+        XCTAssertEqual(predicted, try predictions(of: network, on: test), "cnn predict must answer what the network does on the data set")
         let correct = zip(predicted, test.labels).filter { $0 == $1 }.count
         XCTAssertGreaterThanOrEqual(correct, 170, "a network trained on 10000 images should read most test digits")
 
@@ -67,7 +67,7 @@ final class PredictCommandTests: CheckpointTestCase {
             moved += try XCTUnwrap(DigitPreprocessing.mnistPixels(of: picture))
         }
         let movedData = Dataset.valid(name: "moved", channels: 1, height: 28, width: 28, pixels: moved, labels: test.labels, classCount: 10)
-        let agreeing = zip(predictions(of: network, on: movedData), predicted).filter { $0 == $1 }.count
+        let agreeing = zip(try predictions(of: network, on: movedData), predicted).filter { $0 == $1 }.count
         print("cnn predict on 200 test digits: all kept as they are; the same digits inverted and moved: \(agreeing) of 200 "
               + "read as the originals")
         XCTAssertGreaterThanOrEqual(agreeing, 190, "preprocessing should undo an inversion and a move")

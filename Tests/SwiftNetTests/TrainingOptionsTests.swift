@@ -132,7 +132,7 @@ final class TrainingOptionsTests: XCTestCase {
                     velocity[index] = mu * velocity[index] + d
                     parameters[index] -= eta * (nesterov ? d + mu * velocity[index] : velocity[index])
                 }
-                network.trainMiniBatch(data, start: 0, eta: Float(eta), weightDecay: Float(decay))
+                try network.trainMiniBatch(data, start: 0, eta: Float(eta), weightDecay: Float(decay))
                 for index in 0..<8 {
                     XCTAssertEqual(Double(network.parameters[index]), parameters[index], accuracy: 1e-5,
                                    "nesterov \(nesterov), step \(step), parameter \(index)")

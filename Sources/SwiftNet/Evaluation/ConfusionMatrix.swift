@@ -32,10 +32,11 @@ public struct ConfusionMatrix: Equatable, Sendable {
 
     /// The matrix of `network`'s predictions on `data`, over the data's classes (or the
     /// network's, if it has more) and with the data's class names.
-    public init(network: Network, data: Dataset) {
+    /// - Throws: `NetworkInputError` if the images do not fit the network's input.
+    public init(network: Network, data: Dataset) throws {
         let classes = max(data.classCount, network.classCount)
         self.init(classes: classes, classNames: classes == data.classCount ? data.classNames : nil)
-        network.forEachPrediction(on: data) { _, predicted, label in
+        try network.forEachPrediction(on: data) { _, predicted, label in
             add(truth: Int(label), predicted: Int(predicted))
         }
     }

@@ -54,12 +54,18 @@ final class Replica {
         labels = AlignedBuffer(count: capacity, zeroedWith: 0)
     }
 
+    /// Copies `batch` samples of `values` (floats, `sampleSize` each) from
+    /// sample `start` into the input buffer; the labels are unknown (0).
+    func load(values: UnsafePointer<Float>, start: Int, batch: Int) {
+        input.pointer.update(from: values + start * sampleSize, count: batch * sampleSize)
+        labels.zero(first: batch, with: 0)
+    }
+
     /// Copies `batch` samples of `data` from `start` into the input buffer,
     /// bytes to floats (value / 256, the seed's pixels).  With a plan,
     /// positions are those of the plan's epoch (shuffled, expanded).
     func load(_ data: Dataset, start: Int, batch: Int, plan: EpochPlan? = nil) {
-        precondition(data.imageSize == sampleSize,
-                     "dataset \(data.name) has \(data.imageSize) values per image, network expects \(sampleSize)")
+        // Network and the training loop check the data's image size before any pass.
         if let plan, !plan.isFileOrder {
             load(data, start: start, batch: batch, following: plan)
             return

@@ -46,6 +46,8 @@ final class StepScheduler {
 
     // The job of the current team run.
     private var data: Dataset?
+    /// Instead of `data`: samples already as floats, `sampleSize` each (prediction).
+    private var values: UnsafePointer<Float>?
     private var plan: EpochPlan?
     private var start = 0
     private var batch = 0
@@ -104,9 +106,21 @@ final class StepScheduler {
     /// the predictions land in `predictions` (capacity entries).
     func evaluate(_ data: Dataset, start: Int, batch: Int, predictions: UnsafeMutablePointer<Int32>) {
         self.data = data
+        evaluate(start: start, batch: batch, predictions: predictions)
+        self.data = nil
+    }
+
+    /// The same over samples given as floats (the values the network's
+    /// first layer sees), `batch` of them from sample `start` of `values`.
+    func evaluate(values: UnsafePointer<Float>, start: Int, batch: Int, predictions: UnsafeMutablePointer<Int32>) {
+        self.values = values
+        evaluate(start: start, batch: batch, predictions: predictions)
+        self.values = nil
+    }
+
+    private func evaluate(start: Int, batch: Int, predictions: UnsafeMutablePointer<Int32>) {
         (self.start, self.batch, training) = (start, batch, false)
         ck_team_run(team, Int32(parts), Self.entry, Unmanaged.passUnretained(self).toOpaque())
-        self.data = nil
         ck_argmax_rows(predictions, lastOutput, Int32(batch), Int32(stages.last!.nOut))
     }
 
@@ -125,7 +139,11 @@ final class StepScheduler {
         let samples = split(batch, parts: parts, part: part)
         let replica = blocks.replicas[part]
         if !samples.isEmpty {
-            replica.load(data!, start: start + samples.lowerBound, batch: samples.count, plan: plan)
+            if let values {
+                replica.load(values: values, start: start + samples.lowerBound, batch: samples.count)
+            } else if let data {
+                replica.load(data, start: start + samples.lowerBound, batch: samples.count, plan: plan)
+            }
             (labels.pointer + samples.lowerBound).update(from: replica.labels.pointer, count: samples.count)
             forwardPrefix(replica, samples: samples, part: part, parts: parts)
         }

@@ -206,7 +206,7 @@ extension Network {
                     progress.windowCostSum = 0
                     report(.miniBatch(iteration: iteration))
                 }
-                let cost = trainMiniBatch(trainingData, start: batchIndex * miniBatchSize,
+                let cost = try trainMiniBatch(trainingData, start: batchIndex * miniBatchSize,
                                           eta: eta, weightDecay: weightDecay, plan: plan)
                 guard cost.isFinite else {
                     throw diverged("the cost became \(cost)", epoch: epoch, batch: batchIndex, eta: eta)
@@ -233,14 +233,14 @@ extension Network {
                 throw diverged("parameters stopped being finite", epoch: epoch, batch: batches - 1, eta: eta)
             }
             let penalty = 0.5 * Double(lmbda) * ck_sum_squares(parameterBlock.pointer, weightCount) / Double(batches)
-            let validation = accuracy(on: validationData)
+            let validation = try accuracy(on: validationData)
             let isBest = validation >= progress.bestValidationAccuracy
             var test: Double?
             if isBest {
                 progress.bestValidationAccuracy = validation
                 progress.bestIteration = batches * (epoch + 1) - 1
                 if let testData {
-                    test = accuracy(on: testData)
+                    test = try accuracy(on: testData)
                     progress.bestTestAccuracy = test
                 }
             }
