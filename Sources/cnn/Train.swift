@@ -108,66 +108,38 @@ struct Train: ParsableCommand {
 
     func run() throws {
         let mnist = try dataOptions.load()
-        let trainingData = DataFingerprint(mnist.training)
-        let network: Network
-        var settings: TrainingHyperparameters
-        var progress = TrainingProgress()
+        let trainer: Trainer
         if let resume {
-            let checkpoint = try Checkpoint.load(contentsOf: resume)
-            if let saved = checkpoint.trainingData, saved != trainingData {
-                throw CheckpointError(path: resume, reason: "its run trained on \(saved.imageCount) other images "
-                    + "(CRC-32 \(saved.crc32)), not on the \(trainingData.imageCount) of \(dataOptions.description) (CRC-32 \(trainingData.crc32))")
-            }
-            network = try checkpoint.makeNetwork(threads: threadOptions.threads)
-            if checkpoint.threads > 0, network.threads != checkpoint.threads {
-                note("\(resume) was saved by a run on \(checkpoint.threads) threads; on \(network.threads) it continues "
+            trainer = try Trainer(resuming: resume, data: mnist, threads: threadOptions.threads, checkpointPath: save ?? resume,
+                                  metricsPath: metrics)
+            if let saved = trainer.savedThreads, saved > 0, trainer.network.threads != saved {
+                note("\(resume) was saved by a run on \(saved) threads; on \(trainer.network.threads) it continues "
                     + "the same run up to float rounding, not bit for bit")
             }
-            settings = checkpoint.hyperparameters
-            if let epochs { settings.epochs = epochs }
-            progress = checkpoint.progress
-            guard progress.epoch <= settings.epochs else {
-                throw ValidationError("\(resume) has finished \(progress.epoch) epochs; --epochs \(settings.epochs) asks for fewer")
+            if let epochs { trainer.settings.epochs = epochs }
+            guard trainer.progress.epoch <= trainer.settings.epochs else {
+                throw ValidationError("\(resume) has finished \(trainer.progress.epoch) epochs; --epochs \(trainer.settings.epochs) asks for fewer")
             }
         } else {
             let image = SampleShape(channels: mnist.training.channels, height: mnist.training.height, width: mnist.training.width)
-            network = try networkOptions.makeNetwork(input: image, threads: threadOptions.threads, seed: seed ?? 0)
-            settings = try hyperparameters()
+            let network = try networkOptions.makeNetwork(input: image, threads: threadOptions.threads, seed: seed ?? 0)
+            trainer = Trainer(network: network, data: mnist, settings: try hyperparameters(), checkpointPath: save,
+                              metricsPath: metrics)
         }
+        let network = trainer.network, settings = trainer.settings
         // The seed's runs print only the seed's lines; any other run says first what it trains.
         if !settings.options.summary.isEmpty || !SeedNetwork.isPreset(network.layers, miniBatchSize: network.miniBatchSize) {
             print("Network: \(NetworkSpec.describe(network.layers))")
             if !settings.options.summary.isEmpty { print("Options: \(settings.options.summary)") }
         }
 
-        let savePath = save ?? resume
-        func checkpoint(at progress: TrainingProgress) throws -> Checkpoint {
-            try Checkpoint(network: network, hyperparameters: settings, progress: progress, trainingData: trainingData)
-        }
-        let metricsLog = try (metrics ?? savePath.map(MetricsLog.path(besideCheckpoint:))).map(MetricsLog.init(path:))
-        if savePath != nil { try StopSignals.install() }
+        if trainer.checkpointPath != nil { try StopSignals.install() }
         let display = ProgressDisplay(plain: plain)
         defer { display.clear() }
-        let outcome = try network.train(
-            trainingData: mnist.training, validationData: mnist.validation, testData: mnist.test,
-            epochs: settings.epochs, eta: settings.eta, lmbda: settings.lmbda, options: settings.options, from: progress,
-            report: display.show,
-            afterEpoch: { progress, report in
-                if let savePath {
-                    let state = try checkpoint(at: progress)
-                    // The best model first: if the process dies between the two
-                    // writes, the older latest state repeats this epoch and
-                    // writes the same best model again.
-                    if report.isBestSoFar { try state.write(to: Checkpoint.bestModelPath(for: savePath)) }
-                    try state.write(to: savePath)
-                }
-                try metricsLog?.append(report)
-            },
-            shouldStop: { StopSignals.received != nil })
+        let outcome = try trainer.run(report: display.show, shouldStop: { StopSignals.received != nil })
         display.clear()
 
-        guard case .stopped(let stop) = outcome, let savePath, let signal = StopSignals.received else { return }
-        try checkpoint(at: stop).write(to: savePath)
+        guard case .stopped(let stop, let savedTo) = outcome, let savePath = savedTo, let signal = StopSignals.received else { return }
         let name = signal == SIGINT ? "SIGINT" : "SIGTERM"
         let batches = mnist.training.count / network.miniBatchSize
         let place = stop.miniBatchesDone == 0

@@ -1,0 +1,150 @@
+// Trainer.swift: a training run that keeps itself safe.
+//
+// `Network.train` is the loop; a Trainer is the run around it that a user
+// would otherwise wire up by hand: after every epoch it writes the run's
+// checkpoint atomically, the best model so far beside it (m.ckpt ->
+// m.best.ckpt) and a line of the metrics log; it polls a stop request (a
+// closure, and Swift task cancellation) after every mini-batch and, when
+// asked to stop, saves where the run stands; and it resumes such a run
+// exactly where it stopped.  Events arrive through the `report` callback and
+// through `events`, an AsyncStream.  `cnn train` is this type plus flags
+// and printing.
+
+import Foundation
+
+/// A training run: a network, its data and settings, and where it is saved.
+///
+/// ```swift
+/// let data = try MNIST.load(contentsOf: "data/mnist.pkl.gz")
+/// let network = try Network(layers: layers, miniBatchSize: 10)
+/// let trainer = Trainer(network: network, data: data,
+///                       settings: TrainingHyperparameters(epochs: 30, eta: 0.1), checkpointPath: "m.ckpt")
+/// let outcome = try trainer.run { event in event.seedLines.forEach { print($0) } }
+/// // Later, or after a crash: continue from the last epoch saved.
+/// let again = try Trainer(resuming: "m.ckpt", data: data)
+/// ```
+public final class Trainer {
+    public let network: Network
+    public let data: DataSplits
+    /// The run's settings; `epochs` may grow before `run` to extend it.
+    public var settings: TrainingHyperparameters
+    /// Where the run stands (a fresh value before the first epoch).
+    public private(set) var progress: TrainingProgress
+    /// The checkpoint written after every epoch and on a stop; nil saves nothing.
+    public let checkpointPath: String?
+    /// The metrics log appended after every epoch; nil writes none.
+    public let metricsPath: String?
+    /// For a resumed run, the thread count the run was saved on (0 if none
+    /// fixed it); only the same count continues it bit for bit.
+    public let savedThreads: Int?
+    /// Every event of `run`, as an asynchronous sequence; it finishes when `run` returns.
+    public let events: AsyncStream<TrainingEvent>
+    private let continuation: AsyncStream<TrainingEvent>.Continuation
+    private let fingerprint: DataFingerprint
+
+    /// How a call to `run` ended.
+    public enum Outcome: Sendable {
+        /// Every epoch ran (or early stopping ended the run).
+        case finished(TrainingSummary)
+        /// A stop was asked for; the run's state is saved to `savedTo` when it has a checkpoint path.
+        case stopped(TrainingProgress, savedTo: String?)
+    }
+
+    /// A new run.
+    /// - Parameters:
+    ///   - network: the network to train.
+    ///   - data: training, validation and test data.
+    ///   - settings: epochs, eta, lmbda, seed and options.
+    ///   - checkpointPath: where to save after every epoch (and the best model beside it); nil saves nothing.
+    ///   - metricsPath: the metrics log; nil means beside the checkpoint (m.ckpt -> m.jsonl), or none without one.
+    public convenience init(network: Network, data: DataSplits, settings: TrainingHyperparameters,
+                            checkpointPath: String? = nil, metricsPath: String? = nil) {
+        self.init(network: network, data: data, settings: settings, progress: TrainingProgress(),
+                  checkpointPath: checkpointPath, metricsPath: metricsPath, savedThreads: nil)
+    }
+
+    /// Continues the run saved in `path`, saving to `checkpointPath` (default: `path` again).
+    /// - Parameters:
+    ///   - path: a checkpoint a Trainer (or `cnn train --save`) wrote.
+    ///   - data: the run's data; its training set must be the one the run trained on.
+    ///   - threads: threads for the network; nil means the run's own count.
+    ///   - checkpointPath: where to keep saving; nil means `path`.
+    ///   - metricsPath: the metrics log; nil means beside the checkpoint.
+    /// - Throws: `FileError` or `CheckpointError` if the file cannot be used, and
+    ///   `CheckpointError` with kind `.unusable` if the data is not the run's.
+    public convenience init(resuming path: String, data: DataSplits, threads: Int? = nil, checkpointPath: String? = nil,
+                            metricsPath: String? = nil) throws {
+        let checkpoint = try Checkpoint.load(contentsOf: path)
+        let fingerprint = DataFingerprint(data.training)
+        if let saved = checkpoint.trainingData, saved != fingerprint {
+            throw CheckpointError(path: path, reason: "its run trained on \(saved.imageCount) other images "
+                + "(CRC-32 \(saved.crc32)), not on these \(fingerprint.imageCount) training images (CRC-32 \(fingerprint.crc32))",
+                kind: .unusable)
+        }
+        self.init(network: try checkpoint.makeNetwork(threads: threads), data: data, settings: checkpoint.hyperparameters,
+                  progress: checkpoint.progress, checkpointPath: checkpointPath ?? path, metricsPath: metricsPath,
+                  savedThreads: checkpoint.threads)
+    }
+
+    private init(network: Network, data: DataSplits, settings: TrainingHyperparameters, progress: TrainingProgress,
+                 checkpointPath: String?, metricsPath: String?, savedThreads: Int?) {
+        self.network = network
+        self.data = data
+        self.settings = settings
+        self.progress = progress
+        self.checkpointPath = checkpointPath
+        self.metricsPath = metricsPath ?? checkpointPath.map(MetricsLog.path(besideCheckpoint:))
+        self.savedThreads = savedThreads
+        fingerprint = DataFingerprint(data.training)
+        (events, continuation) = AsyncStream.makeStream(of: TrainingEvent.self)
+    }
+
+    /// The run's state now, as a checkpoint.
+    public func checkpoint() throws -> Checkpoint {
+        try Checkpoint(network: network, hyperparameters: settings, progress: progress, trainingData: fingerprint)
+    }
+
+    /// Trains to the last epoch, saving after each, or until a stop is asked for.
+    /// - Parameters:
+    ///   - report: receives every event (also sent to `events`).
+    ///   - shouldStop: polled after every mini-batch, with Swift task cancellation; true stops and saves.
+    /// - Returns: `.finished` with the summary, or `.stopped` with where the run stands.
+    /// - Throws: `TrainingError` for bad settings or a diverging run (the last checkpoint
+    ///   saved stays the last good one), `NetworkInputError` for data that does not fit,
+    ///   `FileError` or `CheckpointError` if a save fails.
+    public func run(report: (TrainingEvent) -> Void = { _ in }, shouldStop: () -> Bool = { false }) throws -> Outcome {
+        defer { continuation.finish() }
+        guard progress.epoch <= settings.epochs else {
+            throw TrainingError.badStart("the run has finished \(progress.epoch) epochs; \(settings.epochs) asks for fewer")
+        }
+        let metricsLog = try metricsPath.map(MetricsLog.init(path:))
+        let outcome = try network.train(
+            trainingData: data.training, validationData: data.validation, testData: data.test,
+            epochs: settings.epochs, eta: settings.eta, lmbda: settings.lmbda, options: settings.options, from: progress,
+            report: { event in
+                report(event)
+                continuation.yield(event)
+            },
+            afterEpoch: { progress, epoch in
+                self.progress = progress
+                if let checkpointPath {
+                    let state = try checkpoint()
+                    // The best model first: if the process dies between the two
+                    // writes, the older latest state repeats this epoch and
+                    // writes the same best model again.
+                    if epoch.isBestSoFar { try state.write(to: Checkpoint.bestModelPath(for: checkpointPath)) }
+                    try state.write(to: checkpointPath)
+                }
+                try metricsLog?.append(epoch)
+            },
+            shouldStop: { shouldStop() || Task.isCancelled })
+        switch outcome {
+        case .finished(let summary):
+            return .finished(summary)
+        case .stopped(let stop):
+            progress = stop
+            if let checkpointPath { try checkpoint().write(to: checkpointPath) }
+            return .stopped(stop, savedTo: checkpointPath)
+        }
+    }
+}
