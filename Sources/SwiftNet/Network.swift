@@ -317,3 +317,26 @@ public final class Network {
         }
     }
 }
+
+extension Network {
+    /// Saves the network as a model file (architecture, parameters, state;
+    /// no training run), atomically: for prediction and evaluation.
+    ///
+    /// ```swift
+    /// try network.saveModel(to: "digits.model")
+    /// let again = try Network.loadModel(contentsOf: "digits.model")
+    /// ```
+    /// - Throws: `FileError` if the file cannot be written (`path` is then untouched).
+    public func saveModel(to path: String) throws {
+        try Checkpoint(model: self).write(to: path)
+    }
+
+    /// The network in a model file or a training checkpoint.
+    /// - Parameters:
+    ///   - path: a file `saveModel(to:)`, `Checkpoint.write(to:)` or `cnn train --save` wrote.
+    ///   - threads: threads sharing each pass; nil means the file's (every core if it fixes none).
+    /// - Throws: `FileError` or `CheckpointError` naming the file and the problem.
+    public static func loadModel(contentsOf path: String, threads: Int? = nil) throws -> Network {
+        try Checkpoint.load(contentsOf: path).makeNetwork(threads: threads)
+    }
+}

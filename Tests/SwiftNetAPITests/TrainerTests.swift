@@ -106,4 +106,20 @@ final class TrainerTests: XCTestCase {
         let kinds = await collector.value
         XCTAssertEqual(kinds, ["epoch", "epoch", "epoch", "finished"])
     }
+
+    func testAModelFileSavesAndLoadsWithoutTrainingSettings() throws {
+        let data = try splits()
+        let trainer = Trainer(network: try network(), data: data, settings: settings, checkpointPath: path("run.ckpt"))
+        _ = try trainer.run()
+        try trainer.network.saveModel(to: path("m.model"))
+        let model = try Checkpoint.load(contentsOf: path("m.model"))
+        XCTAssertTrue(model.isModel)
+        XCTAssertFalse(try Checkpoint.load(contentsOf: path("run.ckpt")).isModel, "a training checkpoint keeps its run")
+        let loaded = try Network.loadModel(contentsOf: path("m.model"), threads: 1)
+        XCTAssertEqual(try loaded.probabilities(on: data.test), try trainer.network.probabilities(on: data.test))
+        XCTAssertEqual(Array(loaded.parameters), Array(trainer.network.parameters))
+        XCTAssertThrowsError(try Trainer(resuming: path("m.model"), data: data)) {
+            XCTAssertEqual(($0 as? CheckpointError)?.kind, .unusable, "\($0)")
+        }
+    }
 }

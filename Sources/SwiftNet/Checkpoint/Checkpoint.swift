@@ -121,6 +121,19 @@ public struct Checkpoint {
         velocities = hyperparameters.options.momentum > 0 ? Array(network.velocities) : nil
     }
 
+    /// A model file: the network's architecture, parameters and state, with
+    /// no training run (0 epochs, eta 0) to resume; for prediction and evaluation.
+    /// - Parameters:
+    ///   - network: the network; its layers must be of the kinds SwiftNet defines.
+    /// - Throws: `CheckpointError` if a layer is of a kind the format cannot store.
+    public init(model network: Network) throws {
+        try self.init(network: network, hyperparameters: TrainingHyperparameters(epochs: 0, eta: 0, seed: network.seed))
+        threads = 0
+    }
+
+    /// Whether this holds a model without a training run (`init(model:)`).
+    public var isModel: Bool { hyperparameters.epochs == 0 && hyperparameters.eta == 0 }
+
     /// Builds the network this checkpoint describes, with its parameters and random state.
     /// - Parameters:
     ///   - threads: threads sharing each mini-batch; nil means the checkpoint's

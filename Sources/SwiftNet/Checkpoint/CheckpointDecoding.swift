@@ -61,7 +61,8 @@ private struct CheckpointDecoder {
         let etaOffset = settings.position
         let eta = try settings.f32("eta")
         let lmbda = try settings.f32("lmbda")
-        guard eta.isFinite, eta > 0, lmbda.isFinite, lmbda >= 0 else {
+        // A model file (Checkpoint(model:)) has no run: 0 epochs and eta 0.
+        guard eta.isFinite, eta > 0 || (eta == 0 && epochs == 0), lmbda.isFinite, lmbda >= 0 else {
             throw problem("eta \(eta) and lmbda \(lmbda) are not a positive eta and an lmbda of at least 0", at: etaOffset)
         }
         let imageCount = try settings.count("training image count", in: 0...Int(Int32.max))

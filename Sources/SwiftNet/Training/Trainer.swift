@@ -75,6 +75,9 @@ public final class Trainer {
     public convenience init(resuming path: String, data: DataSplits, threads: Int? = nil, checkpointPath: String? = nil,
                             metricsPath: String? = nil) throws {
         let checkpoint = try Checkpoint.load(contentsOf: path)
+        guard !checkpoint.isModel else {
+            throw CheckpointError(path: path, reason: "it holds a model without a training run to resume", kind: .unusable)
+        }
         let fingerprint = DataFingerprint(data.training)
         if let saved = checkpoint.trainingData, saved != fingerprint {
             throw CheckpointError(path: path, reason: "its run trained on \(saved.imageCount) other images "
