@@ -175,17 +175,18 @@ public final class Network {
     /// statistics), layer by layer; empty for the seed's networks.
     public var state: UnsafeMutableBufferPointer<Float> { stateBlock.buffer }
 
-    /// The momentum of each SGD step: 0 (the default) is the seed's plain SGD.
-    public var momentum: Float = 0
-    /// Whether the momentum is Nesterov's.
-    public var nesterov = false
+    /// The momentum of `trainMiniBatch`'s steps: 0 (the default) is the seed's
+    /// plain SGD.  `train` sets it from its options (`TrainingOptions.momentum`).
+    var momentum: Float = 0
+    /// Whether the momentum is Nesterov's (`TrainingOptions.nesterov`).
+    var nesterov = false
     /// Momentum's velocity of every parameter, laid out like `parameters`;
     /// zero until a step with momentum, and part of a run's state.
     public var velocities: UnsafeMutableBufferPointer<Float> { velocityBlock.buffer }
 
     /// The first thread's gradients of its last backward pass, laid out like
     /// `parameters` (the whole mini-batch's when there is one thread).
-    public var gradients: UnsafeMutableBufferPointer<Float> { replicas[0].gradientBlock.buffer }
+    var gradients: UnsafeMutableBufferPointer<Float> { replicas[0].gradientBlock.buffer }
 
     /// One dropout key per dropout layer, drawn in layer order.
     private func drawDropoutKeys() {

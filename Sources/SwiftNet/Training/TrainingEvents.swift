@@ -24,6 +24,19 @@ public struct EpochReport: Sendable {
     public let imagesPerSecond: Double
     /// The epoch's learning rate (it changes under a schedule); nil if not recorded.
     public var eta: Double? = nil
+
+    /// An epoch's results, for code that reports or replays runs.
+    public init(epoch: Int, trainingCost: Double, validationAccuracy: Double, isBestSoFar: Bool, testAccuracy: Double?,
+                trainingSeconds: Double, imagesPerSecond: Double, eta: Double? = nil) {
+        self.epoch = epoch
+        self.trainingCost = trainingCost
+        self.validationAccuracy = validationAccuracy
+        self.isBestSoFar = isBestSoFar
+        self.testAccuracy = testAccuracy
+        self.trainingSeconds = trainingSeconds
+        self.imagesPerSecond = imagesPerSecond
+        self.eta = eta
+    }
 }
 
 /// The outcome of a whole run.
@@ -35,6 +48,13 @@ public struct TrainingSummary: Sendable {
     public let testAccuracy: Double?
     /// The epochs this call trained; a resumed run lists only those after its checkpoint.
     public let epochs: [EpochReport]
+
+    public init(bestValidationAccuracy: Double, bestIteration: Int, testAccuracy: Double?, epochs: [EpochReport]) {
+        self.bestValidationAccuracy = bestValidationAccuracy
+        self.bestIteration = bestIteration
+        self.testAccuracy = testAccuracy
+        self.epochs = epochs
+    }
 }
 
 /// Where an epoch stands after one of its mini-batches, for progress displays.
@@ -50,6 +70,15 @@ public struct MiniBatchProgress: Sendable {
     public let meanCost: Double
     /// Wall time of this epoch's training steps so far.
     public let seconds: Double
+
+    public init(epoch: Int, miniBatchesDone: Int, miniBatchesPerEpoch: Int, miniBatchSize: Int, meanCost: Double, seconds: Double) {
+        self.epoch = epoch
+        self.miniBatchesDone = miniBatchesDone
+        self.miniBatchesPerEpoch = miniBatchesPerEpoch
+        self.miniBatchSize = miniBatchSize
+        self.meanCost = meanCost
+        self.seconds = seconds
+    }
 }
 
 /// What sgd() reports while it trains.
