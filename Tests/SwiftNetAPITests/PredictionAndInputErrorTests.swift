@@ -99,4 +99,21 @@ final class PredictionAndInputErrorTests: XCTestCase {
         XCTAssertThrowsError(try Dataset(name: "label", channels: 1, height: 1, width: 1, pixels: [1], labels: [7],
                                          classCount: 3)) { XCTAssertTrue($0 is DatasetError, "\($0)") }
     }
+
+    func testADatasetFromFloatsKeepsMultiplesOf256thsAndRefusesValuesOutsideZeroToOne() throws {
+        let bytes: [UInt8] = [0, 1, 128, 255]
+        let values = bytes.map { Float($0) / 256 }
+        let data = try Dataset(name: "floats", channels: 1, height: 2, width: 2, values: values, labels: [1], classCount: 2)
+        XCTAssertEqual(data.pixels, bytes)
+        let rounded = try Dataset(name: "floats", channels: 1, height: 1, width: 2, values: [1.0, 0.3], labels: [0], classCount: 2)
+        XCTAssertEqual(rounded.pixels, [255, 77], "1.0 becomes 255/256, 0.3 the nearest 256th")
+        for bad: Float in [-0.1, 1.5, .nan, .infinity] {
+            XCTAssertThrowsError(try Dataset(name: "bad", channels: 1, height: 1, width: 2, values: [0.5, bad], labels: [0],
+                                             classCount: 2)) {
+                guard case .valueOutOfRange(split: "bad", index: 1, value: _)? = $0 as? DatasetError else {
+                    return XCTFail("\($0)")
+                }
+            }
+        }
+    }
 }

@@ -36,6 +36,31 @@ public struct Dataset: Sendable {
     /// The number of pixels (bytes) in one image.
     public var imageSize: Int { channels * height * width }
 
+    /// Creates a split from float pixel values in [0, 1], such as a decoded
+    /// image library gives, one image after another in (channel, row, column)
+    /// order.  They are stored as bytes, as every Dataset is: each value
+    /// becomes the nearest multiple of 1/256 (1.0 becomes 255/256), so a
+    /// value that already is one (byte / 256) comes back exactly.
+    /// - Parameters:
+    ///   - name: which split this is, for messages.
+    ///   - channels: channels per image.
+    ///   - height: rows per image.
+    ///   - width: columns per image.
+    ///   - values: `labels.count * channels * height * width` values in [0, 1].
+    ///   - labels: one class per image, in `0..<classCount`.
+    ///   - classCount: the number of classes.
+    ///   - classNames: a name per class, if you have them.
+    /// - Throws: `DatasetError` for a value outside [0, 1] or not finite, and as the byte initialiser does.
+    public init(name: String, channels: Int, height: Int, width: Int, values: [Float], labels: [Int32],
+                classCount: Int, classNames: [String]? = nil) throws {
+        if let bad = values.firstIndex(where: { !($0 >= 0 && $0 <= 1) }) {
+            throw DatasetError.valueOutOfRange(split: name, index: bad, value: values[bad])
+        }
+        let pixels = values.map { UInt8(min(255, ($0 * 256).rounded())) }
+        try self.init(name: name, channels: channels, height: height, width: width, pixels: pixels, labels: labels,
+                      classCount: classCount, classNames: classNames)
+    }
+
     /// Creates a split from pixels and labels that must agree in size.
     /// - Parameters:
     ///   - name: which split this is, for messages.

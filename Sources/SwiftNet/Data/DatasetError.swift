@@ -20,6 +20,8 @@ public enum DatasetError: Error, Equatable, Sendable, CustomStringConvertible {
     case labelOutOfRange(split: String, index: Int, label: Int32, classCount: Int)
     /// `names` class names were given for `classCount` classes.
     case classNameCountMismatch(split: String, names: Int, classCount: Int)
+    /// Value `index` of a float image is not finite or lies outside [0, 1].
+    case valueOutOfRange(split: String, index: Int, value: Float)
     /// The splits of one `DataSplits` differ in image shape, class count or class names;
     /// `difference` says how.
     case splitsDisagree(difference: String)
@@ -36,6 +38,8 @@ public enum DatasetError: Error, Equatable, Sendable, CustomStringConvertible {
             return "dataset '\(split)': image \(index) has label \(label), outside the \(classCount) classes 0...\(classCount - 1)"
         case let .classNameCountMismatch(split, names, classCount):
             return "dataset '\(split)': \(names) class names for \(classCount) classes; give one name per class"
+        case let .valueOutOfRange(split, index, value):
+            return "dataset '\(split)': value \(index) is \(value); pixel values must lie in [0, 1]"
         case let .splitsDisagree(difference):
             return "the training, validation and test splits disagree: \(difference)"
         }
