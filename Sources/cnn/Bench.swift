@@ -74,7 +74,7 @@ struct Bench: ParsableCommand {
                     let figure = try measure(net, miniBatch: miniBatch, threads: threadCount, mnist: mnist)
                     print(String(format: "%-8@ %10d %8d %17.3f %9.0f %32.0f", net.rawValue as NSString, miniBatch,
                                  threadCount, figure.epochSeconds, Double(mnist.training.count) / figure.epochSeconds, figure.evalImagesPerSecond))
-                    fflush(stdout)
+                    fflush(nil)
                     if let output {
                         let line = String(format: "{\"framework\":\"swiftnet\",\"net\":\"%@\",\"mb\":%d,\"threads\":%d,\"epoch_s_median\":%.4f,\"infer_img_s_median\":%.1f,\"isa\":\"%@\"}\n",
                                           net.rawValue, miniBatch, threadCount, figure.epochSeconds, figure.evalImagesPerSecond,

@@ -47,7 +47,7 @@ struct BenchKernels: ParsableCommand {
                 pad(gflops.map { String(format: "%.0f%%", 100 * $0 / peak) } ?? "-", 8, right: true),
             ]
             print(columns.joined())
-            fflush(stdout)
+            fflush(nil)
         }
     }
 
@@ -192,7 +192,8 @@ private func seedKernels(batch b: Int) -> [KernelCase] {
 }
 
 /// Keeps benchmark buffers alive for the life of the process.
-private var keptAlive: [AnyObject] = []
+// The benchmark runs on one thread, so this global needs no lock.
+nonisolated(unsafe) private var keptAlive: [AnyObject] = []
 @discardableResult
 private func keep(_ buffer: Buffer) -> Buffer {
     keptAlive.append(buffer)

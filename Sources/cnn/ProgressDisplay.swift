@@ -42,7 +42,7 @@ final class ProgressDisplay {
         default:
             clear()
             for line in event.seedLines { print(line) }
-            fflush(stdout)
+            fflush(nil)
         }
     }
 
@@ -85,8 +85,8 @@ final class ProgressDisplay {
     }
 
     private func write(_ text: String) {
-        fputs(text, stdout)
-        fflush(stdout)
+        print(text, terminator: "")
+        fflush(nil)
     }
 
     /// The terminal's width, or 80 when it does not say.

@@ -42,8 +42,10 @@ private struct Counts: @unchecked Sendable {
 private func finishes(within seconds: Double, _ what: String, file: StaticString = #filePath, line: UInt = #line,
                       _ body: @escaping () -> Void) {
     let done = DispatchSemaphore(value: 0)
+    // The test owns `body` and waits for it below, so handing it to one thread is safe.
+    nonisolated(unsafe) let work = body
     Thread {
-        body()
+        work()
         done.signal()
     }.start()
     if done.wait(timeout: .now() + seconds) == .timedOut {

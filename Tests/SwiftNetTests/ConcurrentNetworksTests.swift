@@ -14,7 +14,8 @@ import Foundation
 import SwiftNet
 import XCTest
 
-final class ConcurrentNetworksTests: XCTestCase {
+// The jobs read no state of the test case, so sharing it with the job threads is safe.
+final class ConcurrentNetworksTests: XCTestCase, @unchecked Sendable {
     /// One conv-pool layer on 1x12x12 images, a dense layer large enough to
     /// be split by rows across the team (200 x 100 weights), with dropout,
     /// and a softmax.
