@@ -1,15 +1,21 @@
 #!/usr/bin/env bash
 # test.sh: README command two.  Installs what is missing, fetches and
 # verifies MNIST (the end-to-end tests train on it), and runs the whole test
-# suite.  The C kernels are built -O3 even in this debug build, so the
-# training tests stay fast; every gradient check runs here.
+# suite, every gradient check included.
+#
+# The suite is built and run in release with testing enabled: the package
+# sets no optimisation flags of its own (a package with unsafe flags cannot
+# be a versioned dependency), and SwiftPM compiles C at -O0 in debug, far too
+# slow for the tests that train on MNIST.  -enable-testing keeps the tests'
+# `@testable import` working in release.  Release is -O, so the library's
+# preconditions are still checked (it has no plain assert()).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/install-deps.sh
 scripts/fetch-mnist.sh ${MNIST_SOURCE:+--from "$MNIST_SOURCE"}
 export SWIFTNET_MNIST="$PWD/data/mnist.pkl.gz"
-swift build --build-tests
+swift build -c release --build-tests -Xswiftc -enable-testing
 # Every test is XCTest; without this, Swift Testing's empty run would close
 # the output with "0 tests passed" after XCTest's real summary.
-swift test --skip-build --disable-swift-testing "$@"
+swift test -c release -Xswiftc -enable-testing --skip-build --disable-swift-testing "$@"
