@@ -1,4 +1,4 @@
-// swift-tools-version:5.9
+// swift-tools-version:6.0
 //
 // SwiftNet: a CPU trainer for classic convolutional networks (the seed is
 // Michael Nielsen's network3.py), written in Swift over hand-written C kernels.
@@ -15,6 +15,8 @@
 //     swift build -c release --build-tests -Xswiftc -enable-testing
 //     swift test -c release -Xswiftc -enable-testing --skip-build
 // (-enable-testing lets the tests' `@testable import` see internal symbols).
+// Tools version 6.0 puts every target in the Swift 6 language mode (full
+// data-race checking), so a consumer needs a Swift 6 toolchain.
 // The kernels never use -march=native: each vector variant picks its ISA with
 // a `#pragma clang attribute` target, and the variant is chosen at run time.
 import PackageDescription

@@ -91,9 +91,11 @@ final class TrainerTests: XCTestCase {
 
     func testEventsArriveThroughTheAsyncStream() async throws {
         let trainer = Trainer(network: try network(), data: try splits(), settings: settings)
+        // The stream is Sendable; the trainer stays on this task.
+        let events = trainer.events
         let collector = Task { () -> [String] in
             var kinds: [String] = []
-            for await event in trainer.events {
+            for await event in events {
                 switch event {
                 case .epochFinished: kinds.append("epoch")
                 case .finished: kinds.append("finished")
