@@ -53,7 +53,7 @@ for manifest in "${examples[@]}"; do
     grep -q "file://$upstream" "$copy/Package.swift" ||
         fail "Examples/$name/Package.swift has no .package(url: \".../SwiftNet\", ...) line to point at the tagged copy"
     echo "check-consumer: building Examples/$name in release against SwiftNet $version" >&2
-    swift build -c release --package-path "$copy" ||
+    swift build -c release --disable-dependency-cache --package-path "$copy" ||
         fail "Examples/$name does not build against SwiftNet $version"
 done
 
