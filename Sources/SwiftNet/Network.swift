@@ -201,6 +201,8 @@ public final class Network {
     /// updating, so the parameters stay those of the last good step.
     /// `momentum` and `nesterov` choose the update rule.
     /// - Parameters:
+    ///   - data: the training images.
+    ///   - start: the first sample of the mini-batch.
     ///   - eta: the learning rate.
     ///   - weightDecay: lmbda / (number of training mini-batches), the seed's L2 term.
     ///   - plan: the epoch's order and expansion; `start` then counts positions in it.

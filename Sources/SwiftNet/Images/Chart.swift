@@ -16,6 +16,8 @@ public struct ChartAxis: Equatable, Sendable {
     /// The smallest range of "nice" ticks (1, 2 or 5 times a power of ten,
     /// about `ticks` of them) that covers `values`.
     /// - Parameters:
+    ///   - values: the values the range must cover.
+    ///   - ticks: about how many ticks to make.
     ///   - wholeSteps: ticks at whole numbers only (for epochs).
     public init(covering values: [Double], ticks: Int, wholeSteps: Bool = false) {
         var low = values.min() ?? 0, high = values.max() ?? 1

@@ -13,6 +13,11 @@ extension Image {
     /// (pixel (x, y) has its centre at (x + 0.5, y + 0.5)), `width` pixels
     /// wide with round ends, blending `color` by coverage.
     /// - Parameters:
+    ///   - x0: the start's x.
+    ///   - y0: the start's y.
+    ///   - x1: the end's x.
+    ///   - y1: the end's y.
+    ///   - width: the line's width in pixels.
     ///   - color: one value per colour channel (1 or 3); alpha channels are set opaque.
     public mutating func drawLine(from x0: Double, _ y0: Double, to x1: Double, _ y1: Double, width: Double, color: [UInt8]) {
         let colorChannels = channels == 2 || channels == 4 ? channels - 1 : channels

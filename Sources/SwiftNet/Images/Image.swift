@@ -70,6 +70,11 @@ public struct Image: Equatable, Sendable {
     /// scale x scale block), its top left corner at (x, y), clipped to the image.
     /// - Parameters:
     ///   - gray: `tileWidth * tileHeight` gray values, row by row.
+    ///   - tileWidth: the tile's columns.
+    ///   - tileHeight: the tile's rows.
+    ///   - x: the image column of the tile's left edge.
+    ///   - y: the image row of the tile's top edge.
+    ///   - scale: how many image pixels each tile pixel becomes, per side.
     public mutating func paste(gray: ArraySlice<UInt8>, tileWidth: Int, tileHeight: Int, x: Int, y: Int, scale: Int) {
         precondition(gray.count == tileWidth * tileHeight, "Image.paste: \(gray.count) values for a \(tileWidth)x\(tileHeight) tile")
         let start = gray.startIndex

@@ -38,6 +38,7 @@ public enum PNG {
 
     /// The PNG bytes of `image`, which must be gray (1 channel) or RGB (3).
     /// - Parameters:
+    ///   - image: the image to encode.
     ///   - filter: one filter type for every row, or nil to choose per row.
     public static func encode(_ image: Image, filter: PNGFilter? = nil) -> [UInt8] {
         precondition(image.channels == 1 || image.channels == 3,
