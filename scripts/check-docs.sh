@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# check-docs.sh: builds SwiftNet's DocC documentation and fails on any
+# warning (an undocumented parameter, a broken symbol link), so the catalog
+# in Sources/SwiftNet/SwiftNet.docc and every public doc comment stay whole.
+# Usage: scripts/check-docs.sh   (CI runs it from .ci/run)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+log="$(mktemp)"
+trap 'rm -f "$log"' EXIT
+swift package generate-documentation --target SwiftNet >"$log" 2>&1 || { cat "$log" >&2; echo "check-docs: the documentation does not build" >&2; exit 1; }
+if grep -qi "warning:" "$log"; then
+    grep -i -A3 "warning:" "$log" >&2
+    echo "check-docs: the documentation has warnings" >&2
+    exit 1
+fi
+echo "check-docs: SwiftNet's documentation builds with no warnings" >&2
