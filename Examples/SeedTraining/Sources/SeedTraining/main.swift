@@ -34,7 +34,7 @@ do {
         // The seed's per-epoch lines, without its 'Training mini-batch number' lines.
         event.seedLines.filter { $0.hasPrefix("Epoch") }.forEach { print($0) }
     }
-    let accuracy = network.accuracy(on: mnist.validation)
+    let accuracy = try network.accuracy(on: mnist.validation)
     print("validation accuracy: \(String(format: "%.2f", accuracy * 100))%")
 } catch {
     FileHandle.standardError.write(Data("SeedTraining: \(error)\n".utf8))
