@@ -38,9 +38,10 @@ public struct RandomSource: Sendable {
     /// The four state words, for saving.
     public var stateWords: [UInt64] { [state.s.0, state.s.1, state.s.2, state.s.3] }
 
-    /// Restores a generator from `stateWords`.
-    public init(stateWords words: [UInt64]) {
-        precondition(words.count == 4, "RandomSource needs 4 state words, got \(words.count)")
+    /// Restores a generator from `stateWords`; nil unless there are four,
+    /// not all zero (a state xoshiro256** never reaches).
+    public init?(stateWords words: [UInt64]) {
+        guard words.count == 4, words.contains(where: { $0 != 0 }) else { return nil }
         state = ck_rng(s: (words[0], words[1], words[2], words[3]))
     }
 }

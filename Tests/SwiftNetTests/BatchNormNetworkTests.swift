@@ -165,7 +165,7 @@ final class BatchNormNetworkTests: XCTestCase {
                                        progress: progress)
             let decoded = try Checkpoint(decoding: saved.encoded(), source: "bn.ckpt")
             XCTAssertEqual(decoded.state, Array(first.state), "the running statistics round-trip")
-            XCTAssertEqual(decoded.encoded(), saved.encoded())
+            XCTAssertEqual(try decoded.encoded(), try saved.encoded())
             let resumed = try decoded.makeNetwork(threads: threads)
             _ = try resumed.train(trainingData: train, validationData: validation, epochs: 3, eta: 0.2, from: decoded.progress)
             XCTAssertEqual(Array(resumed.parameters).map(\.bitPattern), Array(whole.parameters).map(\.bitPattern), "\(threads) threads")

@@ -108,7 +108,7 @@ final class CheckpointDamageTests: CheckpointTestCase {
         try assertRefused(wrongBatch.encoded(), because: "its images come in mini-batches of 5, but the run's mini-batch size is 4")
 
         // A layer kind this version does not know, with every CRC right.
-        var bytes = checkpoint.encoded()
+        var bytes = try checkpoint.encoded()
         bytes[20 + 12 + 4] = 9 // the first layer's kind, after the header, ARCH's header and the layer count
         try assertRefused(repairCRCs(bytes), because: "layer 1 is of kind 9", at: 36)
     }

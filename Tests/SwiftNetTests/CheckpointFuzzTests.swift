@@ -48,7 +48,7 @@ final class CheckpointFuzzTests: CheckpointTestCase {
 
     func testMutatedCheckpointsNeverCrash() throws {
         let (checkpoint, _) = try tinyCheckpoint(threads: 2)
-        let original = checkpoint.encoded()
+        let original = try checkpoint.encoded()
         var mutator = Mutator()
         var decoded = 0
         var refused: Set<String> = []
@@ -60,7 +60,7 @@ final class CheckpointFuzzTests: CheckpointTestCase {
             do {
                 let result = try Checkpoint(decoding: bytes, source: "fuzz.ckpt")
                 decoded += 1
-                XCTAssertEqual(result.encoded(), bytes, "case \(index) decoded but does not re-encode to its own bytes")
+                XCTAssertEqual(try result.encoded(), bytes, "case \(index) decoded but does not re-encode to its own bytes")
                 _ = try result.makeNetwork(threads: 1)
             } catch let error as CheckpointError {
                 XCTAssertFalse(error.description.contains("\n"), error.description)

@@ -177,7 +177,11 @@ public struct Checkpoint {
         } else {
             network.velocities.update(repeating: 0)
         }
-        network.random = RandomSource(stateWords: randomState)
+        guard let random = RandomSource(stateWords: randomState) else {
+            throw CheckpointError(path: source, reason: "its random state is \(randomState.count) words, not 4 that are not all zero",
+                                  kind: .unusable)
+        }
+        network.random = random
     }
 
     /// Why a network of `other` layers could not take this checkpoint, or nil if it could.

@@ -39,13 +39,20 @@ extension Checkpoint {
     static func record(of layer: any Layer) -> [UInt8] { LayerRegistry.record(of: layer) }
 
     /// The file's bytes.
-    public func encoded() -> [UInt8] {
+    /// - Throws: `CheckpointError` (kind `.unusable`) if the value's parts do not
+    ///   agree: parameter, state or velocity counts against the layers, or a
+    ///   random state that is not four words.
+    public func encoded() throws -> [UInt8] {
+        func refuse(_ reason: String) -> CheckpointError { CheckpointError(path: source, reason: reason, kind: .unusable) }
         let parameterCount = layers.reduce(0) { $0 + $1.weightCount + $1.biasCount }
-        precondition(parameters.count == parameterCount,
-                     "Checkpoint holds \(parameters.count) parameters, but its \(layers.count) layers have \(parameterCount)")
-        precondition(randomState.count == 4, "Checkpoint's random state has \(randomState.count) words, not 4")
+        guard parameters.count == parameterCount else {
+            throw refuse("it holds \(parameters.count) parameters, but its \(layers.count) layers have \(parameterCount)")
+        }
+        guard randomState.count == 4 else { throw refuse("its random state has \(randomState.count) words, not 4") }
         let stateCount = layers.reduce(0) { $0 + (($1 as? any LayerKind)?.stateCount ?? 0) }
-        precondition(state.count == stateCount, "Checkpoint holds \(state.count) state values, but its layers have \(stateCount)")
+        guard state.count == stateCount else {
+            throw refuse("it holds \(state.count) state values, but its layers have \(stateCount)")
+        }
         var sections: [(Tag, [UInt8])] = []
         var architecture = CheckpointByteWriter()
         architecture.count(layers.count)
@@ -78,7 +85,9 @@ extension Checkpoint {
         sections.append((.options, CheckpointOptionsRecord.encode(hyperparameters.options, progress)))
         if hyperparameters.options.momentum > 0 {
             let velocities = self.velocities ?? [Float](repeating: 0, count: parameters.count)
-            precondition(velocities.count == parameters.count, "Checkpoint holds \(velocities.count) velocities for \(parameters.count) parameters")
+            guard velocities.count == parameters.count else {
+                throw refuse("it holds \(velocities.count) velocities for \(parameters.count) parameters")
+            }
             var tensor = CheckpointByteWriter()
             tensor.reserve(4 + 4 * velocities.count)
             tensor.count(velocities.count)
