@@ -95,12 +95,12 @@ struct Eval: ParsableCommand {
         for (path, network) in networks {
             let rows = (validation: try network.probabilities(on: mnist.validation), test: try network.probabilities(on: mnist.test))
             members.append(rows)
-            print(line(path + ":", Ensemble.predictions(rows.validation, classes: classes),
-                       Ensemble.predictions(rows.test, classes: classes), mnist))
+            print(try line(path + ":", try Ensemble.predictions(rows.validation, classes: classes),
+                       try Ensemble.predictions(rows.test, classes: classes), mnist))
         }
-        let test = Ensemble.predictions(members.map(\.test), classes: classes, rule: rule)
-        print(line("Ensemble of \(networks.count) (\(rule.rawValue)):",
-                   Ensemble.predictions(members.map(\.validation), classes: classes, rule: rule), test, mnist))
+        let test = try Ensemble.predictions(members.map(\.test), classes: classes, rule: rule)
+        print(try line("Ensemble of \(networks.count) (\(rule.rawValue)):",
+                   try Ensemble.predictions(members.map(\.validation), classes: classes, rule: rule), test, mnist))
         let matrixClasses = max(classes, mnist.test.classCount)
         var matrix = ConfusionMatrix(classes: matrixClasses,
                                      classNames: matrixClasses == mnist.test.classCount ? mnist.test.classNames : nil)
@@ -108,10 +108,10 @@ struct Eval: ParsableCommand {
         return matrix
     }
 
-    private func line(_ name: String, _ validation: [Int32], _ test: [Int32], _ mnist: DataSplits) -> String {
+    private func line(_ name: String, _ validation: [Int32], _ test: [Int32], _ mnist: DataSplits) throws -> String {
         name + String(format: " validation accuracy %.2f%%, test accuracy %.2f%%",
-                      Ensemble.accuracy(validation, labels: mnist.validation.labels) * 100,
-                      Ensemble.accuracy(test, labels: mnist.test.labels) * 100)
+                      try Ensemble.accuracy(validation, labels: mnist.validation.labels) * 100,
+                      try Ensemble.accuracy(test, labels: mnist.test.labels) * 100)
     }
 }
 

@@ -24,15 +24,38 @@ public enum EnsembleRule: String, CaseIterable, Sendable {
 }
 
 /// Pure functions that combine the softmax rows of several networks.
+/// Rows that cannot be combined; one line each.
+public enum EnsembleError: Error, Equatable, Sendable, CustomStringConvertible {
+    /// `values` values are not whole rows of `classes` (or `classes` is not positive).
+    case notWholeRows(values: Int, classes: Int)
+    /// No members were given.
+    case noMembers
+    /// The members hold different numbers of values.
+    case membersDisagree(counts: [Int])
+    /// `predictions` predictions were given for `labels` labels.
+    case countMismatch(predictions: Int, labels: Int)
+
+    public var description: String {
+        switch self {
+        case .notWholeRows(let values, let classes): return "\(values) values are not rows of \(classes) classes"
+        case .noMembers: return "an ensemble needs at least one member"
+        case .membersDisagree(let counts): return "the members hold \(counts) values; they must agree"
+        case .countMismatch(let predictions, let labels): return "\(predictions) predictions for \(labels) labels"
+        }
+    }
+}
+
 public enum Ensemble {
     /// The most probable class of each row, the lowest class on an exact tie.
     /// - Parameters:
     ///   - probabilities: `count x classes` values, row-major.
     ///   - classes: values per row.
     /// - Returns: one class per row.
-    public static func predictions(_ probabilities: [Float], classes: Int) -> [Int32] {
-        precondition(classes > 0 && probabilities.count % classes == 0,
-                     "Ensemble.predictions: \(probabilities.count) values are not rows of \(classes) classes")
+    /// - Throws: `EnsembleError.notWholeRows`.
+    public static func predictions(_ probabilities: [Float], classes: Int) throws -> [Int32] {
+        guard classes > 0, probabilities.count % classes == 0 else {
+            throw EnsembleError.notWholeRows(values: probabilities.count, classes: classes)
+        }
         return stride(from: 0, to: probabilities.count, by: classes).map { start in
             var best = 0
             for candidate in 1..<classes where probabilities[start + candidate] > probabilities[start + best] {
@@ -45,8 +68,9 @@ public enum Ensemble {
     /// The members' probabilities averaged image by image (summed in member order, then divided).
     /// - Parameters:
     ///   - members: each member's `count x classes` rows; at least one, all of one size.
-    public static func averaged(_ members: [[Float]]) -> [Float] {
-        var sum = summed(members)
+    /// - Throws: `EnsembleError` for no members or members of different sizes.
+    public static func averaged(_ members: [[Float]]) throws -> [Float] {
+        var sum = try summed(members)
         let scale = Float(members.count)
         for index in sum.indices { sum[index] /= scale }
         return sum
@@ -58,13 +82,14 @@ public enum Ensemble {
     ///   - classes: values per row.
     ///   - rule: vote or average.
     /// - Returns: one class per image.
-    public static func predictions(_ members: [[Float]], classes: Int, rule: EnsembleRule) -> [Int32] {
+    /// - Throws: `EnsembleError` for no members, members of different sizes, or rows that are not whole.
+    public static func predictions(_ members: [[Float]], classes: Int, rule: EnsembleRule) throws -> [Int32] {
         switch rule {
         case .average:
-            return predictions(averaged(members), classes: classes)
+            return try predictions(averaged(members), classes: classes)
         case .vote:
-            let sum = summed(members)
-            let votes = members.map { predictions($0, classes: classes) }
+            let sum = try summed(members)
+            let votes = try members.map { try predictions($0, classes: classes) }
             return (0..<(sum.count / classes)).map { image in
                 var count = [Int](repeating: 0, count: classes)
                 for memberVotes in votes { count[Int(memberVotes[image])] += 1 }
@@ -82,18 +107,21 @@ public enum Ensemble {
     }
 
     /// The fraction of `predictions` equal to `labels` (0 for no images).
-    public static func accuracy(_ predictions: [Int32], labels: [Int32]) -> Double {
-        precondition(predictions.count == labels.count,
-                     "Ensemble.accuracy: \(predictions.count) predictions for \(labels.count) labels")
+    /// - Throws: `EnsembleError.countMismatch` unless there is one prediction per label.
+    public static func accuracy(_ predictions: [Int32], labels: [Int32]) throws -> Double {
+        guard predictions.count == labels.count else {
+            throw EnsembleError.countMismatch(predictions: predictions.count, labels: labels.count)
+        }
         guard !labels.isEmpty else { return 0 }
         return Double(zip(predictions, labels).filter { $0 == $1 }.count) / Double(labels.count)
     }
 
     /// The element-wise sum of the members' rows, in member order.
-    private static func summed(_ members: [[Float]]) -> [Float] {
-        precondition(!members.isEmpty, "Ensemble: no members")
-        precondition(members.allSatisfy { $0.count == members[0].count },
-                     "Ensemble: members with \(members.map(\.count)) values; they must agree")
+    private static func summed(_ members: [[Float]]) throws -> [Float] {
+        guard let first = members.first else { throw EnsembleError.noMembers }
+        guard members.allSatisfy({ $0.count == first.count }) else {
+            throw EnsembleError.membersDisagree(counts: members.map(\.count))
+        }
         var sum = members[0]
         for member in members.dropFirst() {
             for index in sum.indices { sum[index] += member[index] }
