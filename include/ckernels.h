@@ -473,6 +473,11 @@ void ck_batchnorm_running_update(float *running_mean, float *running_var,
 /* invstd for evaluation from running variance, (C): invstd[c] =
  * 1/sqrt(var[c] + eps).  Scalar. */
 void ck_batchnorm_invstd(float *invstd, const float *var, float eps, int C);
+/* totals (n) = the sum of `parts` consecutive slots of n partial sums, added
+ * in part order (so every part that combines gets the same totals).  Scalar. */
+void ck_batchnorm_combine(double *totals, const double *partials, int parts, int n);
+/* grads (n) += totals rounded to float: d gamma and d beta from the totals.  Scalar. */
+void ck_batchnorm_add_gradients(float *grads, const double *totals, int n);
 /* out, xhat, inp are (B,C,S); mean, invstd, gamma (C).  xhat = (x - mean[c])
  * * invstd[c]; out = gamma[c] * xhat.  xhat may be NULL (evaluation); out
  * may alias inp. */

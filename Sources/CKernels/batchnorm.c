@@ -46,6 +46,16 @@ void ck_batchnorm_invstd(float *invstd, const float *var, float eps, int C) {
     for (int c = 0; c < C; c++) invstd[c] = (float)(1.0 / sqrt((double)var[c] + (double)eps));
 }
 
+void ck_batchnorm_combine(double *totals, const double *partials, int parts, int n) {
+    for (int i = 0; i < n; i++) totals[i] = partials[i];
+    for (int p = 1; p < parts; p++)
+        for (int i = 0; i < n; i++) totals[i] += partials[(size_t)p * n + i];
+}
+
+void ck_batchnorm_add_gradients(float *grads, const double *totals, int n) {
+    for (int i = 0; i < n; i++) grads[i] += (float)totals[i];
+}
+
 void ck_batchnorm_forward(float *out, float *xhat, const float *inp,
                           const float *mean, const float *invstd,
                           const float *gamma, int B, int C, int S) {

@@ -408,6 +408,20 @@ final class BatchNormTests: KernelTestCase {
     /// mean 0.9 * 1 + 0.1 * 3 = 1.2 and 0.9 * -2 + 0 = -1.8; var 0.9 * 0.5 +
     /// 0.1 * 0.9 * 10/9 = 0.55 and 0.9 * 2 + 0.1 * 0.36 * 10/9 = 1.84.  With
     /// N == 1 there is no unbiased variance, and the batch's is used as is.
+    func testCombineAddsThePartsInOrderAndGradientsAccumulate() {
+        // Three parts of two sums each; 1e16 + 1 - 1e16 shows the order (left to right gives 0).
+        let partials: [Double] = [1e16, 3, 1, 4, -1e16, 5]
+        var totals = [Double](repeating: .nan, count: 2)
+        ck_batchnorm_combine(&totals, partials, 3, 2)
+        XCTAssertEqual(totals, [(1e16 + 1) - 1e16, 12])
+        var one = [Double](repeating: .nan, count: 2)
+        ck_batchnorm_combine(&one, partials, 1, 2)
+        XCTAssertEqual(one, [1e16, 3])
+        var grads: [Float] = [0.5, -1]
+        ck_batchnorm_add_gradients(&grads, [2.25, 1e-3], 2)
+        XCTAssertEqual(grads, [2.75, -1 + Float(1e-3)])
+    }
+
     func testRunningUpdateByHand() {
         var runningMean: [Float] = [1, -2], runningVar: [Float] = [0.5, 2]
         ck_batchnorm_running_update(&runningMean, &runningVar, [3, 0], [0.9, 0.36], 0.1, 10, 2)

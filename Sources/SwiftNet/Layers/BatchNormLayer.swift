@@ -217,11 +217,7 @@ final class BatchNormCore {
 
     /// Totals of `parts` slots of 2C sums, added in part order.
     private func combine(_ slots: UnsafePointer<Double>, parts: Int) {
-        totals.pointer.update(from: slots, count: 2 * channels)
-        for part in 1..<max(parts, 1) {
-            let slot = slots + part * 2 * channels
-            for index in 0..<(2 * channels) { totals.pointer[index] += slot[index] }
-        }
+        ck_batchnorm_combine(totals.pointer, slots, Int32(max(parts, 1)), Int32(2 * channels))
     }
 
     /// Training: the batch's statistics from every part's sums; `updatesRunning` on one part only.
@@ -275,7 +271,7 @@ final class BatchNormCore {
                                   Int32(batch), Int32(channels), Int32(spatial))
         }
         if let gradients {
-            for index in 0..<(2 * channels) { gradients[index] += Float(totals.pointer[index]) }
+            ck_batchnorm_add_gradients(gradients, totals.pointer, Int32(2 * channels))
         }
     }
 }
