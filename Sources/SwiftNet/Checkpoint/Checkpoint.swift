@@ -222,7 +222,7 @@ public struct Checkpoint {
 
 extension Checkpoint {
     /// The largest file `load` will read: more than any architecture within the format's limits needs.
-    public static let maximumFileBytes = 4 * maximumParameters + (1 << 20)
+    public static let maximumFileBytes = 4 * CheckpointLimits.maximumParameters + (1 << 20)
 
     /// Reads and checks a checkpoint file.
     /// - Parameters:

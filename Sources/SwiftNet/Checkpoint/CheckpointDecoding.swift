@@ -53,11 +53,11 @@ private struct CheckpointDecoder {
             throw problem("the header announces \(announced) sections, but a network of \(records.count) layers has \(expectedSections)", at: 12)
         }
         var settings = try section(.hyperparameters)
-        let miniBatchSize = try settings.count("mini-batch size", in: 1...Checkpoint.maximumBatch)
-        let evaluationBatchSize = try settings.count("evaluation batch size", in: 1...Checkpoint.maximumBatch)
-        let threads = try settings.count("thread count", in: 0...Checkpoint.maximumThreads)
+        let miniBatchSize = try settings.count("mini-batch size", in: 1...CheckpointLimits.maximumBatch)
+        let evaluationBatchSize = try settings.count("evaluation batch size", in: 1...CheckpointLimits.maximumBatch)
+        let threads = try settings.count("thread count", in: 0...CheckpointLimits.maximumThreads)
         let seed = try settings.u64("seed")
-        let epochs = try settings.count("epoch count", in: 0...Checkpoint.maximumEpochs)
+        let epochs = try settings.count("epoch count", in: 0...CheckpointLimits.maximumEpochs)
         let etaOffset = settings.position
         let eta = try settings.f32("eta")
         let lmbda = try settings.f32("lmbda")
@@ -102,7 +102,7 @@ private struct CheckpointDecoder {
         if version >= 2 {
             var record = try section(.options)
             hyperparameters.options = try CheckpointOptionsRecord.decode(&record, progress: &progress,
-                                                                         epochLimit: Checkpoint.maximumEpochs)
+                                                                         epochLimit: CheckpointLimits.maximumEpochs)
             let hasVelocities = hyperparameters.options.momentum > 0
             guard announced == expectedSections + (hasVelocities ? 1 : 0) else {
                 throw problem("the header announces \(announced) sections, but a network of \(records.count) layers "
@@ -212,8 +212,8 @@ private struct CheckpointDecoder {
                 + "use a newer cnn", at: 8, kind: .newerVersion)
         }
         guard version >= 1 else { throw problem("format version 0 does not exist", at: 8) }
-        guard sections <= UInt32(6 + CheckpointLimits.maximumTensorsPerLayer * Checkpoint.maximumLayers) else {
-            throw problem("the header announces \(sections) sections, more than a network of \(Checkpoint.maximumLayers) layers has", at: 12)
+        guard sections <= UInt32(6 + CheckpointLimits.maximumTensorsPerLayer * CheckpointLimits.maximumLayers) else {
+            throw problem("the header announces \(sections) sections, more than a network of \(CheckpointLimits.maximumLayers) layers has", at: 12)
         }
         sectionsLeft = Int(sections)
         self.version = version
@@ -256,16 +256,16 @@ private struct CheckpointDecoder {
 
     /// Each layer, read by the kind its record names.
     func readArchitecture(_ reader: inout CheckpointByteReader) throws -> [any LayerKind] {
-        let count = try reader.count("layer count", in: 1...Checkpoint.maximumLayers)
+        let count = try reader.count("layer count", in: 1...CheckpointLimits.maximumLayers)
         var layers: [any LayerKind] = []
         for index in 1...count {
             let start = reader.position
             let code = try reader.u8("layer \(index)'s kind")
             guard let kind = LayerRegistry.kind(recordCode: code, formatVersion: version) else {
-                throw problem("layer \(index) is of kind \(code); known kinds are \(LayerRegistry.describeRecordCodes(upTo: version))",
+                throw problem("layer \(index) is of kind \(code); known kinds are \(LayerRegistry.describeRecordCodes())",
                               at: start)
             }
-            var record = LayerRecordReader(bytes: reader, layer: "layer \(index)", formatVersion: version)
+            var record = LayerRecordReader(bytes: reader, layer: "layer \(index)")
             layers.append(try kind.decodeLayer(&record))
             reader = record.bytes
         }
@@ -288,8 +288,8 @@ private struct CheckpointDecoder {
             }
             // Each size is bounded above, so these counts cannot overflow; their sum is checked as it grows.
             parameterCount += layer.weightCount + layer.biasCount + layer.stateCount
-            guard parameterCount <= Checkpoint.maximumParameters else {
-                throw problem("the network has more than \(Checkpoint.maximumParameters) parameters")
+            guard parameterCount <= CheckpointLimits.maximumParameters else {
+                throw problem("the network has more than \(CheckpointLimits.maximumParameters) parameters")
             }
         }
         do {

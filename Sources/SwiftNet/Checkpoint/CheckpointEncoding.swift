@@ -29,15 +29,6 @@ extension Checkpoint {
     static let headerSize = 20
     static let sectionHeaderSize = 12
 
-    static let maximumLayers = CheckpointLimits.maximumLayers
-    static let maximumParameters = CheckpointLimits.maximumParameters
-    static let maximumEpochs = CheckpointLimits.maximumEpochs
-    static let maximumBatch = CheckpointLimits.maximumBatch
-    static let maximumThreads = CheckpointLimits.maximumThreads
-
-    /// A layer's ARCH record; equal records mean equal layers.
-    static func record(of layer: any Layer) -> [UInt8] { LayerRegistry.record(of: layer) }
-
     /// The file's bytes.
     /// - Throws: `CheckpointError` (kind `.unusable`) if the value's parts do not
     ///   agree: parameter, state or velocity counts against the layers, or a
@@ -56,7 +47,7 @@ extension Checkpoint {
         var sections: [(Tag, [UInt8])] = []
         var architecture = CheckpointByteWriter()
         architecture.count(layers.count)
-        for layer in layers { architecture.append(Self.record(of: layer)) }
+        for layer in layers { architecture.append(LayerRegistry.record(of: layer)) }
         sections.append((.architecture, architecture.bytes))
 
         var settings = CheckpointByteWriter()

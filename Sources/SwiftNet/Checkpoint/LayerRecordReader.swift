@@ -12,8 +12,6 @@ struct LayerRecordReader {
     var bytes: CheckpointByteReader
     /// "layer 3", for messages.
     let layer: String
-    /// The file's format version.
-    let formatVersion: UInt32
 
     /// A spatial size or count: 1 up to `CheckpointLimits.maximumExtent`.
     mutating func extent(_ field: String) throws -> Int {

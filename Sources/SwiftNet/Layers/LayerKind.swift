@@ -138,7 +138,7 @@ enum LayerRegistry {
     }
 
     /// "1 (ConvPoolLayer), 2 (FullyConnectedLayer), ..." for messages about unknown codes.
-    static func describeRecordCodes(upTo version: UInt32) -> String {
+    static func describeRecordCodes() -> String {
         kinds.sorted { $0.recordCode < $1.recordCode }
             .map { "\($0.recordCode) (\($0.kindName)" + ($0.sinceFormatVersion > 1 ? ", from format version \($0.sinceFormatVersion))" : ")") }
             .joined(separator: ", ")

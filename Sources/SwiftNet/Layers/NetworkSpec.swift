@@ -111,7 +111,6 @@ struct SpecWords {
 struct SpecContext {
     /// The activation of parts that name none.
     let defaultActivation: Activation
-    let miniBatchSize: Int
     /// "input image" for the first part, "output of part N" after it.
     let inputName: String
 }
@@ -146,7 +145,7 @@ public enum NetworkSpec {
             }
             do {
                 layer = try parsePart(text, after: layers.last, input: shape, context: SpecContext(
-                    defaultActivation: activation, miniBatchSize: miniBatchSize,
+                    defaultActivation: activation,
                     inputName: offset == 0 ? "input image" : "output of part \(offset)"))
             } catch let failure as SpecWords.Failure {
                 throw NetworkSpecError.badPart(number: number, text: text, reason: failure.reason)
