@@ -40,9 +40,10 @@ final class DenseStage: DenseSuffixStage {
     /// Each part's scratch for the linear kernels on its rows, sized once.
     private let scratch: [FloatBuffer]
     /// The reference path's scratch for the whole layer in one call, and its
-    /// gradient of the dropped input.
-    private let wholeScratch: FloatBuffer
-    private let droppedGradient: FloatBuffer
+    /// gradient of the dropped input; made on that path's first use, so
+    /// training and evaluation never hold them.
+    private lazy var wholeScratch = FloatBuffer(count: ck_linear_scratch_floats(Int32(capacity), Int32(nIn), Int32(nOut)))
+    private lazy var droppedGradient = FloatBuffer(count: pDropout > 0 ? capacity * nIn : 0)
     /// Where the reference path writes this layer's gradients.
     private let gradients: (weights: UnsafeMutablePointer<Float>, biases: UnsafeMutablePointer<Float>)
     private let capacity: Int
@@ -72,8 +73,6 @@ final class DenseStage: DenseSuffixStage {
         let mostRows = (nIn + parts - 1) / parts
         let scratchFloats = ck_linear_scratch_floats(Int32(capacity), Int32(mostRows), Int32(nOut))
         scratch = (0..<parts).map { _ in FloatBuffer(count: scratchFloats) }
-        wholeScratch = FloatBuffer(count: ck_linear_scratch_floats(Int32(capacity), Int32(nIn), Int32(nOut)))
-        droppedGradient = FloatBuffer(count: pDropout > 0 ? capacity * nIn : 0)
         gradients = (setup.weightGradients, setup.biasGradients)
     }
 
