@@ -25,6 +25,9 @@ let package = Package(
     name: "SwiftNet",
     products: [
         .library(name: "SwiftNet", targets: ["SwiftNet"]),
+        // Images in and out, apart from the model: PNG and PGM files, MNIST-style
+        // digit preprocessing, and the pictures `cnn` draws (sheets, charts, heat maps).
+        .library(name: "SwiftNetImages", targets: ["SwiftNetImages"]),
         .executable(name: "cnn", targets: ["cnn"]),
     ],
     dependencies: [
@@ -48,10 +51,15 @@ let package = Package(
             name: "SwiftNet",
             dependencies: ["CKernels"]
         ),
+        .target(
+            name: "SwiftNetImages",
+            dependencies: ["SwiftNet", "CKernels"]
+        ),
         .executableTarget(
             name: "cnn",
             dependencies: [
                 "SwiftNet",
+                "SwiftNetImages",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -61,12 +69,12 @@ let package = Package(
         ),
         .testTarget(
             name: "SwiftNetTests",
-            dependencies: ["SwiftNet", "CKernels"]
+            dependencies: ["SwiftNet", "SwiftNetImages", "CKernels"]
         ),
         // The public API from outside: `import SwiftNet` without @testable.
         .testTarget(
             name: "SwiftNetAPITests",
-            dependencies: ["SwiftNet"]
+            dependencies: ["SwiftNet", "SwiftNetImages"]
         ),
     ]
 )

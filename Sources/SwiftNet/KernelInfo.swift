@@ -7,11 +7,11 @@
 import CKernels
 
 /// The C kernels' run-time choices.
-public enum KernelInfo {
+package enum KernelInfo {
     /// "avx512", "avx2" or "scalar".
-    public static var isaName: String { String(cString: ck_isa_name(ck_isa_current())) }
+    package static var isaName: String { String(cString: ck_isa_name(ck_isa_current())) }
     /// "openblas" or "own".
-    public static var gemmName: String { String(cString: ck_gemm_backend_name(ck_gemm_backend_current())) }
+    package static var gemmName: String { String(cString: ck_gemm_backend_name(ck_gemm_backend_current())) }
     /// "auto", "packed" or "gemm".
-    public static var forwardPathName: String { String(cString: ck_forward_path_name(ck_forward_path_current())) }
+    package static var forwardPathName: String { String(cString: ck_forward_path_name(ck_forward_path_current())) }
 }

@@ -205,12 +205,18 @@ public final class Network {
     ///   - start: the first sample of the mini-batch.
     ///   - eta: the learning rate.
     ///   - weightDecay: lmbda / (number of training mini-batches), the seed's L2 term.
-    ///   - plan: the epoch's order and expansion; `start` then counts positions in it.
     /// - Throws: `NetworkInputError` if the images do not fit the network, the
-    ///   mini-batch runs past the data (or the plan), or a label is not one of its classes.
+    ///   mini-batch runs past the data, or a label is not one of its classes.
     @discardableResult
-    public func trainMiniBatch(_ data: Dataset, start: Int, eta: Float, weightDecay: Float,
-                               plan: EpochPlan? = nil) throws -> Float {
+    public func trainMiniBatch(_ data: Dataset, start: Int, eta: Float, weightDecay: Float) throws -> Float {
+        try trainMiniBatch(data, start: start, eta: eta, weightDecay: weightDecay, plan: nil)
+    }
+
+    /// `trainMiniBatch` over positions of `plan` (the epoch's order and
+    /// expansion), as `sgd` and `cnn bench` call it.
+    @discardableResult
+    package func trainMiniBatch(_ data: Dataset, start: Int, eta: Float, weightDecay: Float,
+                                plan: EpochPlan?) throws -> Float {
         try checkFits(data)
         let samples = plan?.count ?? data.count
         guard start >= 0, start <= samples - miniBatchSize, plan.map({ $0.count == $0.copies * data.count }) ?? true else {

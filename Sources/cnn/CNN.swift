@@ -8,6 +8,7 @@
 import ArgumentParser
 import Foundation
 import SwiftNet
+import SwiftNetImages
 
 @main
 struct CNN: ParsableCommand {

@@ -16,6 +16,7 @@
 import ArgumentParser
 import Foundation
 import SwiftNet
+import SwiftNetImages
 
 struct Eval: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -102,9 +103,9 @@ struct Eval: ParsableCommand {
         print(try line("Ensemble of \(networks.count) (\(rule.rawValue)):",
                    try Ensemble.predictions(members.map(\.validation), classes: classes, rule: rule), test, mnist))
         let matrixClasses = max(classes, mnist.test.classCount)
-        var matrix = ConfusionMatrix(classes: matrixClasses,
+        var matrix = try ConfusionMatrix(classes: matrixClasses,
                                      classNames: matrixClasses == mnist.test.classCount ? mnist.test.classNames : nil)
-        for (predicted, label) in zip(test, mnist.test.labels) { matrix.add(truth: Int(label), predicted: Int(predicted)) }
+        for (predicted, label) in zip(test, mnist.test.labels) { try matrix.add(truth: Int(label), predicted: Int(predicted)) }
         return matrix
     }
 

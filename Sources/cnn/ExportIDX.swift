@@ -50,8 +50,8 @@ struct ExportIDX: ParsableCommand {
             }
         }
         let training = [mnist.training, mnist.validation]
-        let contents = [IDX.imageFileBytes(training), IDX.labelFileBytes(training),
-                        IDX.imageFileBytes([mnist.test]), IDX.labelFileBytes([mnist.test])]
+        let contents = [try IDX.imageFileBytes(training), try IDX.labelFileBytes(training),
+                        try IDX.imageFileBytes([mnist.test]), try IDX.labelFileBytes([mnist.test])]
         let counts = [mnist.training.count + mnist.validation.count, mnist.test.count]
         let shape = "\(mnist.test.channels)x\(mnist.test.height)x\(mnist.test.width)"
         for (index, name) in names.enumerated() {

@@ -11,6 +11,7 @@
 import ArgumentParser
 import Foundation
 import SwiftNet
+import SwiftNetImages
 
 struct Errors: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -48,18 +49,18 @@ struct Errors: ParsableCommand {
         let model = modelOptions.model
         let test = try dataOptions.load().test
         let errors = try misclassified(by: model, on: test)
-        var sheet: Image
+        var sheet: Bitmap
         if let compare {
             let other = try misclassified(by: compare, on: test)
             let wrongHere = Set(errors.map(\.index)), wrongThere = Set(other.map(\.index))
-            sheet = ErrorSheet.sideBySide(
-                ErrorSheet.panel(data: test, errors: errors, title: "A: " + Self.name(of: model), fixedElsewhere: wrongHere.subtracting(wrongThere)),
-                ErrorSheet.panel(data: test, errors: other, title: "B: " + Self.name(of: compare), fixedElsewhere: wrongThere.subtracting(wrongHere)))
+            sheet = try ErrorSheet.sideBySide(
+                try ErrorSheet.panel(data: test, errors: errors, title: "A: " + Self.name(of: model), fixedElsewhere: wrongHere.subtracting(wrongThere)),
+                try ErrorSheet.panel(data: test, errors: other, title: "B: " + Self.name(of: compare), fixedElsewhere: wrongThere.subtracting(wrongHere)))
             print("\(model): \(Self.summary(errors.count, of: test.count)); \(compare): \(Self.summary(other.count, of: test.count))")
             print("\(wrongHere.subtracting(wrongThere).count) of A's errors are right in B; "
                 + "\(wrongThere.subtracting(wrongHere).count) of B's are right in A")
         } else {
-            sheet = ErrorSheet.panel(data: test, errors: errors, title: Self.name(of: model))
+            sheet = try ErrorSheet.panel(data: test, errors: errors, title: Self.name(of: model))
             print("\(model): \(Self.summary(errors.count, of: test.count))")
         }
         try PNG.write(sheet, to: out)
@@ -100,7 +101,7 @@ struct Filters: ParsableCommand {
         // Parameters hold every layer's weights first, in layer order, so the first layer's come first.
         let count = shape.filters * shape.channels
         let weights = Array(network.parameters[0..<(count * shape.height * shape.width)])
-        let sheet = FilterSheet.draw(weights: weights, count: count, height: shape.height, width: shape.width)
+        let sheet = try FilterSheet.draw(weights: weights, count: count, height: shape.height, width: shape.width)
         try PNG.write(sheet, to: out)
         print("Wrote \(out) (\(sheet.width)x\(sheet.height) pixels, \(shape.filters) filters"
             + (shape.channels > 1 ? " x \(shape.channels) channels" : "") + " of \(shape.height)x\(shape.width))")

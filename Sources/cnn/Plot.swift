@@ -9,6 +9,7 @@
 import ArgumentParser
 import Foundation
 import SwiftNet
+import SwiftNetImages
 
 struct Plot: ParsableCommand {
     static let configuration = CommandConfiguration(

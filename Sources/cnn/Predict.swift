@@ -11,6 +11,7 @@
 import ArgumentParser
 import Foundation
 import SwiftNet
+import SwiftNetImages
 
 struct Predict: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -74,7 +75,7 @@ struct Predict: ParsableCommand {
         }
         let scale = Self.showScale
         for (path, view) in zip(images, views) {
-            var picture = Image(width: side * scale, height: side * scale, channels: 1)
+            var picture = try Bitmap(width: side * scale, height: side * scale, channels: 1)
             picture.paste(gray: view[...], tileWidth: side, tileHeight: side, x: 0, y: 0, scale: scale)
             let out = URL(fileURLWithPath: folder).appendingPathComponent(Self.viewName(of: path)).path
             try PNG.write(picture, to: out)

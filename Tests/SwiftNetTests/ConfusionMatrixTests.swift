@@ -6,19 +6,20 @@
 
 import Foundation
 @testable import SwiftNet
+@testable import SwiftNetImages
 import XCTest
 
 final class ConfusionMatrixTests: CheckpointTestCase {
-    private func handMade() -> ConfusionMatrix {
-        var matrix = ConfusionMatrix(classes: 3)
+    private func handMade() throws -> ConfusionMatrix {
+        var matrix = try ConfusionMatrix(classes: 3)
         for (truth, predicted, times) in [(0, 0, 5), (0, 2, 1), (1, 1, 1234), (2, 1, 3), (2, 2, 2)] {
-            for _ in 0..<times { matrix.add(truth: truth, predicted: predicted) }
+            for _ in 0..<times { try matrix.add(truth: truth, predicted: predicted) }
         }
         return matrix
     }
 
-    func testCountsTotalsAndTable() {
-        let matrix = handMade()
+    func testCountsTotalsAndTable() throws {
+        let matrix = try handMade()
         XCTAssertEqual(matrix.total, 1245)
         XCTAssertEqual(matrix.correct, 1241)
         XCTAssertEqual(matrix[2, 1], 3)
@@ -32,7 +33,7 @@ final class ConfusionMatrixTests: CheckpointTestCase {
     }
 
     func testHeatMapShadesByShareOfTheRow() throws {
-        let matrix = handMade()
+        let matrix = try handMade()
         let image = matrix.heatMap()
         XCTAssertEqual([image.width, image.height], [matrix.heatMapSize.width, matrix.heatMapSize.height])
         let left = ConfusionMatrix.heatMargin + ConfusionMatrix.axisRoom
@@ -70,7 +71,7 @@ final class ConfusionMatrixTests: CheckpointTestCase {
         let testAccuracy = String(format: "Test accuracy %.2f%%", Double(correct) / 60 * 100)
         XCTAssertEqual(lines[1], testAccuracy)
         let heatMap = try PNG.read(contentsOf: path("confusion.png"))
-        XCTAssertEqual([heatMap.width, heatMap.height], [ConfusionMatrix(classes: 10).heatMapSize.width, ConfusionMatrix(classes: 10).heatMapSize.height])
+        XCTAssertEqual([heatMap.width, heatMap.height], [try ConfusionMatrix(classes: 10).heatMapSize.width, try ConfusionMatrix(classes: 10).heatMapSize.height])
         let refused = try runCNN(["eval", "--model", "m.ckpt", "--data", data, "--confusion-png", "nowhere/c.png"], in: folder)
         XCTAssertEqual(refused.status, 64)
         XCTAssertEqual(refused.standardError.split(separator: "\n").count, 1, refused.standardError)

@@ -11,13 +11,14 @@
 
 import Foundation
 @testable import SwiftNet
+@testable import SwiftNetImages
 import XCTest
 
 /// Synthetic digits drawn with thick anti-aliased strokes.
 enum DrawnDigit {
     /// A "7" whose top left corner is at (x, y), `size` pixels tall, dark (0) on white (255).
-    static func seven(width: Int, height: Int, x: Double, y: Double, size: Double) -> Image {
-        var image = Image(width: width, height: height, channels: 1, fill: 255)
+    static func seven(width: Int, height: Int, x: Double, y: Double, size: Double) throws -> Bitmap {
+        var image = try Bitmap(width: width, height: height, channels: 1, fill: 255)
         let stroke = size / 10
         image.drawLine(from: x, y, to: x + 0.7 * size, y, width: stroke, color: [0])
         image.drawLine(from: x + 0.7 * size, y, to: x + 0.25 * size, y + size, width: stroke, color: [0])
@@ -25,8 +26,8 @@ enum DrawnDigit {
     }
 
     /// The same picture with every gray value inverted: light on dark.
-    static func inverted(_ image: Image) -> Image {
-        Image(width: image.width, height: image.height, channels: image.channels, samples: image.samples.map { 255 - $0 })
+    static func inverted(_ image: Bitmap) throws -> Bitmap {
+        try Bitmap(width: image.width, height: image.height, channels: image.channels, samples: image.samples.map { 255 - $0 })
     }
 }
 
@@ -46,9 +47,9 @@ private func assertLooksLikeMNIST(_ pixels: [UInt8]?, _ what: String, file: Stat
 }
 
 final class DigitPreprocessingTests: CheckpointTestCase {
-    func testAnOffCentreSevenLandsCentredInBothPolarities() {
-        let dark = DrawnDigit.seven(width: 120, height: 90, x: 12, y: 10, size: 60)
-        let light = DrawnDigit.inverted(dark)
+    func testAnOffCentreSevenLandsCentredInBothPolarities() throws {
+        let dark = try DrawnDigit.seven(width: 120, height: 90, x: 12, y: 10, size: 60)
+        let light = try DrawnDigit.inverted(dark)
         let fromDark = DigitPreprocessing.mnistPixels(of: dark), fromLight = DigitPreprocessing.mnistPixels(of: light)
         assertLooksLikeMNIST(fromDark, "dark on light")
         assertLooksLikeMNIST(fromLight, "light on dark")
@@ -65,16 +66,16 @@ final class DigitPreprocessingTests: CheckpointTestCase {
         XCTAssertGreaterThan(topRow.filter { $0 > 128 }.count, box.width / 2, "the 7's bar should span its top row")
     }
 
-    func testATinyDigitIsEnlargedAndABigOneShrunk() {
+    func testATinyDigitIsEnlargedAndABigOneShrunk() throws {
         for (width, height, size) in [(16, 16, 8.0), (900, 700, 500.0)] {
-            let picture = DrawnDigit.seven(width: width, height: height, x: Double(width) * 0.3, y: Double(height) * 0.2, size: size)
+            let picture = try DrawnDigit.seven(width: width, height: height, x: Double(width) * 0.3, y: Double(height) * 0.2, size: size)
             assertLooksLikeMNIST(DigitPreprocessing.mnistPixels(of: picture), "\(width)x\(height)")
         }
     }
 
-    func testALargeDarkOnWhiteColourImageWithOrWithoutAlpha() {
+    func testALargeDarkOnWhiteColourImageWithOrWithoutAlpha() throws {
         // A dark blue "1" with a serif, right of centre, on a 200x150 white RGB page.
-        var rgb = Image(width: 200, height: 150, channels: 3, fill: 255)
+        var rgb = try Bitmap(width: 200, height: 150, channels: 3, fill: 255)
         rgb.drawLine(from: 140, 20, to: 140, 120, width: 9, color: [20, 30, 90])
         rgb.drawLine(from: 140, 20, to: 124, 36, width: 9, color: [20, 30, 90])
         let fromRGB = DigitPreprocessing.mnistPixels(of: rgb)
@@ -84,7 +85,7 @@ final class DigitPreprocessingTests: CheckpointTestCase {
         XCTAssertEqual(box.height, 20)
         XCTAssertLessThanOrEqual(box.width, 8)
         // The same ink on a transparent black page is composited on white: the same digit.
-        var rgba = Image(width: 200, height: 150, channels: 4, fill: 0)
+        var rgba = try Bitmap(width: 200, height: 150, channels: 4, fill: 0)
         for pixel in 0..<(200 * 150) where rgb.samples[pixel * 3..<(pixel * 3 + 3)] != [255, 255, 255] {
             rgba.samples.replaceSubrange((pixel * 4)..<(pixel * 4 + 4), with: rgb.samples[(pixel * 3)..<(pixel * 3 + 3)] + [255])
         }
@@ -92,15 +93,15 @@ final class DigitPreprocessingTests: CheckpointTestCase {
     }
 
     func testFilesOfEitherFormatAreReadAndOnesWithoutInkAreRefusedInOneLine() throws {
-        let picture = DrawnDigit.seven(width: 64, height: 48, x: 30, y: 5, size: 38)
+        let picture = try DrawnDigit.seven(width: 64, height: 48, x: 30, y: 5, size: 38)
         let expected = DigitPreprocessing.mnistPixels(of: picture)
         try PGM.write(picture, to: path("seven.pgm"))
         try PNG.write(picture, to: path("seven.png"))
         XCTAssertEqual(try DigitPreprocessing.mnistPixels(contentsOf: path("seven.pgm")), expected)
         XCTAssertEqual(try DigitPreprocessing.mnistPixels(contentsOf: path("seven.png")), expected)
 
-        try PNG.write(Image(width: 40, height: 30, channels: 3, fill: 250), to: path("blank.png"))
-        var speck = Image(width: 40, height: 30, channels: 1, fill: 255)
+        try PNG.write(Bitmap(width: 40, height: 30, channels: 3, fill: 250), to: path("blank.png"))
+        var speck = try Bitmap(width: 40, height: 30, channels: 1, fill: 255)
         speck.fill(x: 20, y: 10, width: 1, height: 1, color: [240])  // 6% darker: paper grain, not ink
         try PGM.write(speck, to: path("speck.pgm"))
         _ = try write(Array("not an image at all".utf8), to: "notes.png")
@@ -122,15 +123,15 @@ final class DigitPreprocessingTests: CheckpointTestCase {
         for split in [mnist.training, mnist.validation, mnist.test] {
             var refused: [Int] = []
             for index in 0..<split.count {
-                let image = Image(width: 28, height: 28, channels: 1,
+                let image = try Bitmap(width: 28, height: 28, channels: 1,
                                   samples: Array(split.pixels[(index * 784)..<((index + 1) * 784)]))
                 if !DigitPreprocessing.isAlreadyMNIST(image) { refused.append(index) }
             }
             XCTAssertTrue(refused.isEmpty, "\(split.name): \(refused.count) digits not recognised, first \(refused.prefix(5))")
         }
-        XCTAssertFalse(DigitPreprocessing.isAlreadyMNIST(DrawnDigit.seven(width: 28, height: 28, x: 0, y: 0, size: 20)),
+        XCTAssertFalse(DigitPreprocessing.isAlreadyMNIST(try DrawnDigit.seven(width: 28, height: 28, x: 0, y: 0, size: 20)),
                        "dark on light is not MNIST's form")
-        var offCentre = Image(width: 28, height: 28, channels: 1, fill: 0)
+        var offCentre = try Bitmap(width: 28, height: 28, channels: 1, fill: 0)
         for row in 4..<12 { for column in 4..<8 { offCentre.samples[row * 28 + column] = 255 } }
         XCTAssertFalse(DigitPreprocessing.isAlreadyMNIST(offCentre), "an off-centre digit is preprocessed")
     }

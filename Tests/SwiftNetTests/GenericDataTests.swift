@@ -9,6 +9,7 @@
 // error sheet draws colour tiles.  Only `import SwiftNet`, no @testable.
 
 import SwiftNet
+import SwiftNetImages
 import XCTest
 
 final class GenericDataTests: XCTestCase {
@@ -76,7 +77,7 @@ final class GenericDataTests: XCTestCase {
             if predicted != label { errors.append(Misclassification(index: index, label: Int(label), predicted: Int(predicted))) }
         }
         let errorsToDraw = errors.isEmpty ? [Misclassification(index: 0, label: 0, predicted: 1)] : errors
-        let panel = ErrorSheet.panel(data: data.test, errors: errorsToDraw, title: "COLOURS")
+        let panel = try ErrorSheet.panel(data: data.test, errors: errorsToDraw, title: "COLOURS")
         let size = ErrorSheet.panelSize(shown: errorsToDraw.count, imageWidth: 32, imageHeight: 32)
         XCTAssertEqual([panel.width, panel.height, panel.channels], [size.width, size.height, 3])
     }

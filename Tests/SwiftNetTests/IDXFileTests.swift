@@ -24,8 +24,8 @@ final class IDXFileTests: DataFileTestCase {
     private func writeFolder(training: Dataset, test: Dataset, gzipped: Bool = false) throws -> IDXFiles {
         let suffix = gzipped ? ".gz" : ""
         let names = IDXFiles.standardNames.map { $0 + suffix }
-        let contents = [IDX.imageFileBytes([training]), IDX.labelFileBytes([training]),
-                        IDX.imageFileBytes([test]), IDX.labelFileBytes([test])]
+        let contents = [try IDX.imageFileBytes([training]), try IDX.labelFileBytes([training]),
+                        try IDX.imageFileBytes([test]), try IDX.labelFileBytes([test])]
         let paths = try zip(names, contents).map { name, bytes in try write(gzipped ? IDX.gzip(bytes) : bytes, to: name) }
         return IDXFiles(trainingImages: paths[0], trainingLabels: paths[1], testImages: paths[2], testLabels: paths[3])
     }
@@ -46,19 +46,19 @@ final class IDXFileTests: DataFileTestCase {
         }
     }
 
-    func testTheHeaderIsTheStandardOne() {
-        let images = IDX.imageFileBytes([smallSplit("a", count: 3)])
+    func testTheHeaderIsTheStandardOne() throws {
+        let images = try IDX.imageFileBytes([smallSplit("a", count: 3)])
         XCTAssertEqual(Array(images.prefix(16)), [0, 0, 8, 3, 0, 0, 0, 3, 0, 0, 0, 5, 0, 0, 0, 4])
         XCTAssertEqual(images.count, 16 + 3 * 20)
-        let labels = IDX.labelFileBytes([smallSplit("a", count: 300)])
+        let labels = try IDX.labelFileBytes([smallSplit("a", count: 300)])
         XCTAssertEqual(Array(labels.prefix(8)), [0, 0, 8, 1, 0, 0, 1, 44])
         XCTAssertEqual(Array(labels.suffix(3)), [7, 8, 9])
     }
 
     func testPlainAndGzippedFilesReadTheSameWhateverTheirNames() throws {
         let split = smallSplit("training", count: 9, seed: 4)
-        let plain = IDX.imageFileBytes([split])
-        let gzipped = IDX.gzip(plain)
+        let plain = try IDX.imageFileBytes([split])
+        let gzipped = try IDX.gzip(plain)
         XCTAssertEqual(Array(gzipped.prefix(2)), [0x1f, 0x8b], "zlib wrote a gzip member")
         for (bytes, name) in [(plain, "images"), (gzipped, "images.gz"), (gzipped, "gzipped-without-suffix"),
                               (plain, "plain-with-suffix.gz")] {
@@ -66,15 +66,15 @@ final class IDXFileTests: DataFileTestCase {
             XCTAssertEqual([images.count, images.channels, images.height, images.width], [9, 1, 5, 4], name)
             XCTAssertEqual(images.pixels, split.pixels, name)
         }
-        let labels = IDX.labelFileBytes([split])
-        for (bytes, name) in [(labels, "labels"), (IDX.gzip(labels, level: 9), "labels.gz")] {
+        let labels = try IDX.labelFileBytes([split])
+        for (bytes, name) in [(labels, "labels"), (try IDX.gzip(labels, level: 9), "labels.gz")] {
             XCTAssertEqual(try IDX.readLabels(contentsOf: try write(bytes, to: name)), split.labels, name)
         }
     }
 
     func testFourDimensionalFilesAreChannelsFirst() throws {
         let split = smallSplit("training", count: 3, channels: 3)
-        let bytes = IDX.imageFileBytes([split])
+        let bytes = try IDX.imageFileBytes([split])
         XCTAssertEqual(Array(bytes.prefix(4)), [0, 0, 8, 4])
         let images = try IDX.readImages(contentsOf: try write(bytes, to: "rgb"))
         XCTAssertEqual([images.count, images.channels, images.height, images.width], [3, 3, 5, 4])
@@ -97,7 +97,7 @@ final class IDXFileTests: DataFileTestCase {
     }
 
     func testEverySpellingIsFoundAndThePlainFileWins() throws {
-        let bytes = IDX.labelFileBytes([smallSplit("a", count: 1)])
+        let bytes = try IDX.labelFileBytes([smallSplit("a", count: 1)])
         let written = try ["train-images.idx3-ubyte", "train-labels-idx1-ubyte.gz", "t10k-images.idx3-ubyte.gz",
                            "t10k-labels-idx1-ubyte", "t10k-labels-idx1-ubyte.gz"].map { try write(bytes, to: $0) }
         let files = try IDXFiles.inFolder(directory.path + "/")
@@ -109,7 +109,7 @@ final class IDXFileTests: DataFileTestCase {
 
     func testDamagedFilesAreRefusedNamingThem() throws {
         let split = smallSplit("training", count: 6)
-        let images = IDX.imageFileBytes([split]), labels = IDX.labelFileBytes([split])
+        let images = try IDX.imageFileBytes([split]), labels = try IDX.labelFileBytes([split])
         var cases: [(String, [UInt8], String, Bool)] = [  // name, bytes, reason, read as images?
             ("empty", [], "the file is empty", true),
             ("short magic", [0, 0, 8], "inside its 4-byte IDX magic", true),
@@ -122,10 +122,10 @@ final class IDXFileTests: DataFileTestCase {
             ("truncated pixels", Array(images.dropLast(5)), "ends after 115 of the 120 bytes of its 6 images", true),
             ("truncated labels", Array(labels.dropLast(1)), "ends after 5 of the 6 bytes of its 6 labels", false),
             ("trailing bytes", images + [0], "unexpected data after the 120 bytes of its 6 images", true),
-            ("no images", IDX.header([0, 5, 4]), "holds no images", true),
-            ("no labels", IDX.header([0]), "holds no labels", false),
-            ("zero rows", IDX.header([3, 0, 4]), "every extent must be positive", true),
-            ("lying header", IDX.header([0xFFFF_FFFF, 28, 28]) + images.suffix(10), "promise more than 1024 MiB", true),
+            ("no images", try IDX.header([0, 5, 4]), "holds no images", true),
+            ("no labels", try IDX.header([0]), "holds no labels", false),
+            ("zero rows", try IDX.header([3, 0, 4]), "every extent must be positive", true),
+            ("lying header", try IDX.header([0xFFFF_FFFF, 28, 28]) + images.suffix(10), "promise more than 1024 MiB", true),
         ]
         var badLabel = labels
         badLabel[8 + 4] = 10

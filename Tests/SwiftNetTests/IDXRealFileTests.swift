@@ -16,7 +16,7 @@ import XCTest
 final class IDXRealFileTests: DataFileTestCase {
     func testThePicklesSplitsSurviveARoundTripThroughIDXFiles() throws {
         let pickle = try MNIST.load(contentsOf: try RealMNISTFile.path())
-        let trainingFile = IDX.labelFileBytes([pickle.training, pickle.validation])
+        let trainingFile = try IDX.labelFileBytes([pickle.training, pickle.validation])
         // The standard files' per-class counts (train-labels-idx1-ubyte and t10k-labels-idx1-ubyte).
         func classCounts(_ labels: some Sequence<Int32>) -> [Int] {
             var counts = [Int](repeating: 0, count: 10)
@@ -28,8 +28,8 @@ final class IDXRealFileTests: DataFileTestCase {
         XCTAssertEqual(classCounts(pickle.test.labels), [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009])
         XCTAssertEqual(Array(trainingFile[8..<18]), [5, 0, 4, 1, 9, 2, 1, 3, 1, 4])
 
-        let contents = [IDX.imageFileBytes([pickle.training, pickle.validation]), trainingFile,
-                        IDX.imageFileBytes([pickle.test]), IDX.labelFileBytes([pickle.test])]
+        let contents = [try IDX.imageFileBytes([pickle.training, pickle.validation]), trainingFile,
+                        try IDX.imageFileBytes([pickle.test]), try IDX.labelFileBytes([pickle.test])]
         XCTAssertEqual(contents.map(\.count), [16 + 60_000 * 784, 8 + 60_000, 16 + 10_000 * 784, 8 + 10_000])
         // The large training images plain, the rest gzipped by zlib, as a downloaded folder might mix them.
         for (index, name) in IDXFiles.standardNames.enumerated() {

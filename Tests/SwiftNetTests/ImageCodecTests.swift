@@ -9,6 +9,7 @@
 
 import Foundation
 @testable import SwiftNet
+@testable import SwiftNetImages
 import XCTest
 
 final class ImageCodecTests: XCTestCase {
@@ -40,7 +41,7 @@ final class ImageCodecTests: XCTestCase {
         let width = 13, height = 7
         for filter in [nil] + PNGFilter.allCases.map({ Optional($0) }) {
             for channels in [1, 3] {
-                let image = Image(width: width, height: height, channels: channels,
+                let image = try Bitmap(width: width, height: height, channels: channels,
                                   samples: samples(width: width, height: height, channels: channels, seed: channels))
                 let decoded = try PNG.decode(PNG.encode(image, filter: filter))
                 XCTAssertEqual(decoded, image, "\(channels) channels, filter \(String(describing: filter))")
@@ -48,7 +49,7 @@ final class ImageCodecTests: XCTestCase {
             for (colorType, channels) in [(UInt8(4), 2), (6, 4)] {
                 let raw = samples(width: width, height: height, channels: channels, seed: Int(colorType))
                 let bytes = PNG.encode(width: width, height: height, colorType: colorType, samples: raw, filter: filter)
-                XCTAssertEqual(try PNG.decode(bytes), Image(width: width, height: height, channels: channels, samples: raw),
+                XCTAssertEqual(try PNG.decode(bytes), try Bitmap(width: width, height: height, channels: channels, samples: raw),
                                "colour type \(colorType), filter \(String(describing: filter))")
             }
             // Palette: indices into 5 entries; with tRNS the result gains alpha.
@@ -56,17 +57,17 @@ final class ImageCodecTests: XCTestCase {
             let indices = (0..<(width * height)).map { UInt8(($0 * 3 + $0 / width) % 5) }
             let rgb = indices.flatMap { Array(palette[(Int($0) * 3)..<(Int($0) * 3 + 3)]) }
             let plain = PNG.encode(width: width, height: height, colorType: 3, samples: indices, palette: palette, filter: filter)
-            XCTAssertEqual(try PNG.decode(plain), Image(width: width, height: height, channels: 3, samples: rgb))
+            XCTAssertEqual(try PNG.decode(plain), try Bitmap(width: width, height: height, channels: 3, samples: rgb))
             let alpha: [UInt8] = [0, 128]
             let transparent = PNG.encode(width: width, height: height, colorType: 3, samples: indices, palette: palette,
                                          transparency: alpha, filter: filter)
             let rgba = indices.flatMap { Array(palette[(Int($0) * 3)..<(Int($0) * 3 + 3)]) + [Int($0) < 2 ? alpha[Int($0)] : 255] }
-            XCTAssertEqual(try PNG.decode(transparent), Image(width: width, height: height, channels: 4, samples: rgba))
+            XCTAssertEqual(try PNG.decode(transparent), try Bitmap(width: width, height: height, channels: 4, samples: rgba))
         }
     }
 
     func testTheAdaptiveWriterUsesSeveralFilters() throws {
-        let image = Image(width: 40, height: 30, channels: 3, samples: samples(width: 40, height: 30, channels: 3, seed: 5))
+        let image = try Bitmap(width: 40, height: 30, channels: 3, samples: samples(width: 40, height: 30, channels: 3, seed: 5))
         let bytes = PNG.encode(image)
         // Undo our own deflate to look at the filter bytes the writer chose.
         let raw = try XCTUnwrap(PythonPNGCheck.filterTypes(of: bytes, in: folder))
@@ -75,17 +76,17 @@ final class ImageCodecTests: XCTestCase {
     }
 
     func testFilesWeWriteDecodeWithAnIndependentDecoder() throws {
-        var expected: [(String, Image)] = []
+        var expected: [(String, Bitmap)] = []
         for (index, filter) in ([nil] + PNGFilter.allCases.map({ Optional($0) })).enumerated() {
             for channels in [1, 3] {
-                let image = Image(width: 17, height: 9, channels: channels,
+                let image = try Bitmap(width: 17, height: 9, channels: channels,
                                   samples: samples(width: 17, height: 9, channels: channels, seed: index))
                 let name = "independent-\(index)-\(channels).png"
                 try Data(PNG.encode(image, filter: filter)).write(to: URL(fileURLWithPath: path(name)))
                 expected.append((name, image))
             }
         }
-        let image = Image(width: 300, height: 200, channels: 3, samples: samples(width: 300, height: 200, channels: 3, seed: 9))
+        let image = try Bitmap(width: 300, height: 200, channels: 3, samples: samples(width: 300, height: 200, channels: 3, seed: 9))
         try PNG.write(image, to: path("large.png"))
         expected.append(("large.png", image))
         for (name, image) in expected {
@@ -115,11 +116,13 @@ final class ImageCodecTests: XCTestCase {
     }
 
     private var goodPNG: [UInt8] {
-        PNG.encode(Image(width: 12, height: 10, channels: 3, samples: samples(width: 12, height: 10, channels: 3, seed: 1)))
+        get throws {
+            try PNG.encode(Bitmap(width: 12, height: 10, channels: 3, samples: samples(width: 12, height: 10, channels: 3, seed: 1)))
+        }
     }
 
     func testDamagedAndHostilePNGsGiveOneClearLine() throws {
-        let good = goodPNG
+        let good = try goodPNG
         // A flipped bit in the IDAT data: the chunk's CRC catches it.
         var flipped = good
         flipped[45] ^= 0x10
@@ -162,7 +165,7 @@ final class ImageCodecTests: XCTestCase {
     }
 
     func testPGMRoundTripsAndRefusesDamage() throws {
-        let image = Image(width: 9, height: 5, channels: 1, samples: samples(width: 9, height: 5, channels: 1, seed: 3))
+        let image = try Bitmap(width: 9, height: 5, channels: 1, samples: samples(width: 9, height: 5, channels: 1, seed: 3))
         try PGM.write(image, to: path("round.pgm"))
         XCTAssertEqual(try PGM.read(contentsOf: path("round.pgm")), image)
         // Comments in the header and a smaller maximum value, rescaled to 0...255.
@@ -174,10 +177,10 @@ final class ImageCodecTests: XCTestCase {
         XCTAssertTrue(try readError(Array("P5\n1 1\n65535\n".utf8) + [0, 0], name: "deep.pgm").contains("16-bit"))
     }
 
-    func testTheFontDrawsEveryDigitDifferently() {
+    func testTheFontDrawsEveryDigitDifferently() throws {
         var drawings = Set<[UInt8]>()
         for digit in 0...9 {
-            var image = Image(width: 5, height: 7, channels: 1)
+            var image = try Bitmap(width: 5, height: 7, channels: 1)
             BitmapFont.draw("\(digit)", into: &image, x: 0, y: 0, scale: 1, color: [255])
             XCTAssertGreaterThan(image.samples.filter { $0 == 255 }.count, 6, "digit \(digit) has almost no ink")
             drawings.insert(image.samples)
@@ -242,9 +245,9 @@ print(width, height, bpp, ' '.join(map(str, filters)))
 """#
 
     /// Runs the script on `path`: the image it decoded, or a test failure saying why not.
-    static func decode(_ path: String) throws -> Image {
+    static func decode(_ path: String) throws -> Bitmap {
         let result = try run(path)
-        return Image(width: result.fields[0], height: result.fields[1], channels: result.fields[2], samples: result.samples)
+        return try Bitmap(width: result.fields[0], height: result.fields[1], channels: result.fields[2], samples: result.samples)
     }
 
     /// The filter type of each row, as the independent decoder saw them.

@@ -9,6 +9,7 @@
 
 import Foundation
 @testable import SwiftNet
+@testable import SwiftNetImages
 import XCTest
 
 final class ImageSheetTests: CheckpointTestCase {
@@ -22,7 +23,7 @@ final class ImageSheetTests: CheckpointTestCase {
     }
 
     /// The pixels of `image` in a rectangle that equal `color`.
-    private func count(_ color: [UInt8], in image: Image, x: Int, y: Int, width: Int, height: Int) -> Int {
+    private func count(_ color: [UInt8], in image: Bitmap, x: Int, y: Int, width: Int, height: Int) -> Int {
         var found = 0
         for row in y..<(y + height) {
             for column in x..<(x + width) {
@@ -33,10 +34,10 @@ final class ImageSheetTests: CheckpointTestCase {
         return found
     }
 
-    func testAPanelPutsTheDigitAndBothLabelsWhereTheSeedDoes() {
+    func testAPanelPutsTheDigitAndBothLabelsWhereTheSeedDoes() throws {
         let data = squares(count: 30)
         let errors = [Misclassification(index: 7, label: 7, predicted: 1), Misclassification(index: 12, label: 2, predicted: 5)]
-        let panel = ErrorSheet.panel(data: data, errors: errors, title: "TEST")
+        let panel = try ErrorSheet.panel(data: data, errors: errors, title: "TEST")
         let size = ErrorSheet.panelSize(shown: 2, imageWidth: 28, imageHeight: 28)
         XCTAssertEqual([panel.width, panel.height], [size.width, size.height])
         let cell = ErrorSheet.cellSize(imageWidth: 28, imageHeight: 28)
@@ -57,16 +58,16 @@ final class ImageSheetTests: CheckpointTestCase {
         XCTAssertEqual(count(ErrorSheet.predictionColor, in: panel, x: cellX, y: top, width: cell.width, height: half), 0)
         // No green frames without a comparison; with one, only around the fixed digit.
         XCTAssertEqual(count(ErrorSheet.fixedColor, in: panel, x: 0, y: top, width: panel.width, height: panel.height - top), 0)
-        let compared = ErrorSheet.panel(data: data, errors: errors, title: "TEST", fixedElsewhere: [12])
+        let compared = try ErrorSheet.panel(data: data, errors: errors, title: "TEST", fixedElsewhere: [12])
         XCTAssertEqual(count(ErrorSheet.fixedColor, in: compared, x: ErrorSheet.margin, y: top, width: cell.width, height: cell.height), 0)
         XCTAssertGreaterThan(count(ErrorSheet.fixedColor, in: compared, x: cellX, y: top, width: cell.width, height: cell.height),
                              4 * cell.width)
     }
 
-    func testAPanelShowsAtMost120DigitsInTenRows() {
+    func testAPanelShowsAtMost120DigitsInTenRows() throws {
         let data = squares(count: 200)
         let errors = (0..<200).map { Misclassification(index: $0, label: 1, predicted: 2) }
-        let panel = ErrorSheet.panel(data: data, errors: errors, title: "MANY")
+        let panel = try ErrorSheet.panel(data: data, errors: errors, title: "MANY")
         let size = ErrorSheet.panelSize(shown: 120, imageWidth: 28, imageHeight: 28)
         XCTAssertEqual([panel.width, panel.height], [size.width, size.height])
         XCTAssertEqual(size.height, 2 * ErrorSheet.margin + ErrorSheet.headerHeight + 10 * ErrorSheet.cellSize(imageWidth: 28, imageHeight: 28).height)
@@ -74,11 +75,11 @@ final class ImageSheetTests: CheckpointTestCase {
                        2 * ErrorSheet.margin + ErrorSheet.headerHeight + ErrorSheet.cellSize(imageWidth: 28, imageHeight: 28).height)
     }
 
-    func testTheFilterSheetMapsTheLargestWeightToBlack() {
+    func testTheFilterSheetMapsTheLargestWeightToBlack() throws {
         var weights = (0..<50).map { Float($0 % 7) * 0.01 - 0.02 }
         weights[31] = 0.9      // filter 1, row 1, column 1: the largest weight
         weights[3] = -0.5      // filter 0, row 0, column 3: the smallest
-        let sheet = FilterSheet.draw(weights: weights, count: 2, height: 5, width: 5)
+        let sheet = try FilterSheet.draw(weights: weights, count: 2, height: 5, width: 5)
         let size = FilterSheet.size(count: 2, height: 5, width: 5)
         XCTAssertEqual([sheet.width, sheet.height], [size.width, size.height])
         let top = FilterSheet.margin + BitmapFont.height(scale: 2) + FilterSheet.gap * 2

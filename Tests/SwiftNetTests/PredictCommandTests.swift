@@ -12,6 +12,7 @@
 
 import Foundation
 @testable import SwiftNet
+@testable import SwiftNetImages
 import XCTest
 
 final class PredictCommandTests: CheckpointTestCase {
@@ -29,9 +30,9 @@ final class PredictCommandTests: CheckpointTestCase {
         for index in 0..<test.count {
             let raw = Array(test.pixels[(index * 784)..<((index + 1) * 784)])
             let file = path("digit\(index).png")
-            try PNG.write(Image(width: 28, height: 28, channels: 1, samples: raw), to: file)
+            try PNG.write(Bitmap(width: 28, height: 28, channels: 1, samples: raw), to: file)
             files.append(file)
-            let view = try XCTUnwrap(DigitPreprocessing.mnistPixels(of: Image(width: 28, height: 28, channels: 1, samples: raw)))
+            let view = try XCTUnwrap(DigitPreprocessing.mnistPixels(of: Bitmap(width: 28, height: 28, channels: 1, samples: raw)))
             preprocessed += view
             if view == raw { unchanged += 1 }
         }
@@ -57,7 +58,7 @@ final class PredictCommandTests: CheckpointTestCase {
         // picture: the full preprocessing must bring them back close to MNIST's form.
         var moved: [UInt8] = []
         for index in 0..<test.count {
-            var picture = Image(width: 40, height: 36, channels: 1, fill: 255)
+            var picture = try Bitmap(width: 40, height: 36, channels: 1, fill: 255)
             for row in 0..<28 {
                 for column in 0..<28 {
                     picture.samples[(row + 3) * 40 + column + 9] = 255 - test.pixels[index * 784 + row * 28 + column]
@@ -79,7 +80,7 @@ final class PredictCommandTests: CheckpointTestCase {
                        progress: TrainingProgress(), trainingData: nil).write(to: path("model.ckpt"))
         try TinyNetwork.network().checkpointForTest().write(to: path("tiny.ckpt"))
         try PNG.write(DrawnDigit.seven(width: 50, height: 50, x: 10, y: 10, size: 30), to: path("seven.png"))
-        try PNG.write(Image(width: 30, height: 30, channels: 1, fill: 255), to: path("blank.png"))
+        try PNG.write(Bitmap(width: 30, height: 30, channels: 1, fill: 255), to: path("blank.png"))
         let cases: [([String], String)] = [
             (["predict", "--model", "model.ckpt", "seven.png", "blank.png"], "blank.png: shows no digit"),
             (["predict", "--model", "model.ckpt", "absent.png"], "absent.png: no such file"),

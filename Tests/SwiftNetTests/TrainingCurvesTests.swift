@@ -9,6 +9,7 @@
 
 import Foundation
 @testable import SwiftNet
+@testable import SwiftNetImages
 import XCTest
 
 final class TrainingCurvesTests: CheckpointTestCase {
@@ -23,12 +24,12 @@ final class TrainingCurvesTests: CheckpointTestCase {
         return [TrainingRun(name: "a", epochs: a), TrainingRun(name: "b", epochs: b)]
     }
 
-    private func color(in image: Image, x: Double, y: Double) -> [UInt8] {
+    private func color(in image: Bitmap, x: Double, y: Double) -> [UInt8] {
         let base = (Int(y) * image.width + Int(x)) * 3
         return Array(image.samples[base..<(base + 3)])
     }
 
-    private func count(_ color: [UInt8], in image: Image, x: Int, y: Int, width: Int, height: Int) -> Int {
+    private func count(_ color: [UInt8], in image: Bitmap, x: Int, y: Int, width: Int, height: Int) -> Int {
         var found = 0
         for row in y..<(y + height) {
             for column in x..<(x + width) where self.color(in: image, x: Double(column), y: Double(row)) == color { found += 1 }

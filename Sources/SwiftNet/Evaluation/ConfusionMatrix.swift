@@ -23,8 +23,9 @@ public struct ConfusionMatrix: Equatable, Sendable {
     /// - Parameters:
     ///   - classes: at least one.
     ///   - classNames: a name per class for the table (nil, or of another count: numbers).
-    public init(classes: Int, classNames: [String]? = nil) {
-        precondition(classes > 0, "ConfusionMatrix: \(classes) classes; expected at least one")
+    /// - Throws: `DatasetError.nonPositiveClassCount` for fewer than one class.
+    public init(classes: Int, classNames: [String]? = nil) throws {
+        guard classes > 0 else { throw DatasetError.nonPositiveClassCount(split: "confusion matrix", classCount: classes) }
         self.classes = classes
         self.classNames = classNames?.count == classes ? classNames : nil
         counts = [Int](repeating: 0, count: classes * classes)
@@ -35,16 +36,22 @@ public struct ConfusionMatrix: Equatable, Sendable {
     /// - Throws: `NetworkInputError` if the images do not fit the network's input.
     public init(network: Network, data: Dataset) throws {
         let classes = max(data.classCount, network.classCount)
-        self.init(classes: classes, classNames: classes == data.classCount ? data.classNames : nil)
+        try self.init(classes: classes, classNames: classes == data.classCount ? data.classNames : nil)
+        var counts = self.counts
         try network.forEachPrediction(on: data) { _, predicted, label in
-            add(truth: Int(label), predicted: Int(predicted))
+            counts[Int(label) * classes + Int(predicted)] += 1
         }
+        self.counts = counts
     }
 
-    /// Counts one prediction; classes outside 0..<classes are a programming error.
-    public mutating func add(truth: Int, predicted: Int) {
-        precondition((0..<classes).contains(truth) && (0..<classes).contains(predicted),
-                     "ConfusionMatrix.add: classes \(truth) and \(predicted) outside 0..<\(classes)")
+    /// Counts one prediction.
+    /// - Throws: `DatasetError.labelOutOfRange` if `truth` or `predicted` is outside `0..<classes`
+    ///   (the matrix is unchanged).
+    public mutating func add(truth: Int, predicted: Int) throws {
+        for value in [truth, predicted] where !(0..<classes).contains(value) {
+            throw DatasetError.labelOutOfRange(split: "confusion matrix", index: total, label: Int32(clamping: value),
+                                               classCount: classes)
+        }
         counts[truth * classes + predicted] += 1
     }
 
@@ -80,52 +87,5 @@ public struct ConfusionMatrix: Equatable, Sendable {
                 + cell("\(rowTotal)", totalWidth) + right)
         }
         return lines.joined(separator: "\n")
-    }
-
-    /// The side of one heat-map cell in pixels.
-    public static let heatCell = 56
-    /// The margin, and the room for the axis labels.
-    static let heatMargin = 12, axisRoom = 40
-
-    /// The heat map's size in pixels.
-    public var heatMapSize: (width: Int, height: Int) {
-        let side = 2 * Self.heatMargin + Self.axisRoom + classes * Self.heatCell
-        return (side, side + BitmapFont.height(scale: 2) + 8)
-    }
-
-    /// The matrix as an RGB heat map: each cell shaded by its share of its row
-    /// (square root, so that small shares still show), its count written in it,
-    /// true classes down the left, predicted classes along the top.
-    public func heatMap() -> Image {
-        let size = heatMapSize
-        var image = Image(width: size.width, height: size.height, channels: 3, fill: 255)
-        let margin = Self.heatMargin, cellSide = Self.heatCell
-        BitmapFont.draw("ROWS: TRUE, COLUMNS: PREDICTED", into: &image, x: margin, y: margin, scale: 2, color: [0, 0, 0])
-        let left = margin + Self.axisRoom, top = margin + BitmapFont.height(scale: 2) + 8 + Self.axisRoom
-        for index in 0..<classes {
-            let label = "\(index)"
-            let labelWidth = BitmapFont.width(of: label, scale: 2)
-            BitmapFont.draw(label, into: &image, x: left + index * cellSide + (cellSide - labelWidth) / 2,
-                            y: top - BitmapFont.height(scale: 2) - 10, scale: 2, color: [0, 0, 0])
-            BitmapFont.draw(label, into: &image, x: left - labelWidth - 12,
-                            y: top + index * cellSide + (cellSide - BitmapFont.height(scale: 2)) / 2, scale: 2, color: [0, 0, 0])
-        }
-        for truth in 0..<classes {
-            let rowTotal = max(1, total(truth: truth))
-            for predicted in 0..<classes {
-                let share = (Double(self[truth, predicted]) / Double(rowTotal)).squareRoot()
-                // White to a deep blue.
-                let color = [UInt8(255 - share * 235), UInt8(255 - share * 200), UInt8(255 - share * 75)]
-                let x = left + predicted * cellSide, y = top + truth * cellSide
-                image.fill(x: x, y: y, width: cellSide, height: cellSide, color: color)
-                image.frame(x: x, y: y, width: cellSide, height: cellSide, thickness: 1, color: [210, 210, 210])
-                let text = "\(self[truth, predicted])"
-                let scale = BitmapFont.width(of: text, scale: 2) <= cellSide - 6 ? 2 : 1
-                BitmapFont.draw(text, into: &image, x: x + (cellSide - BitmapFont.width(of: text, scale: scale)) / 2,
-                                y: y + (cellSide - BitmapFont.height(scale: scale)) / 2, scale: scale,
-                                color: share > 0.5 ? [255, 255, 255] : [0, 0, 0])
-            }
-        }
-        return image
     }
 }

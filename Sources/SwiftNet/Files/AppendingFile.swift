@@ -19,16 +19,16 @@ import Darwin
 #endif
 
 /// A file opened for appending whole records, each made durable before `append` returns.
-public final class AppendingFile {
+package final class AppendingFile {
     /// The file as the caller named it.
-    public let path: String
+    package let path: String
     private let descriptor: Int32
 
     /// Opens `path` for appending, creating it (and syncing its folder) if needed.
     /// - Parameters:
     ///   - path: the file; its folder must exist.
     /// - Throws: `FileError.writeFailed` when it cannot be opened or created.
-    public init(path: String) throws {
+    package init(path: String) throws {
         self.path = path
         let existed = access(path, F_OK) == 0
         descriptor = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
@@ -46,7 +46,7 @@ public final class AppendingFile {
 
     /// Appends `bytes` at the end of the file and fsyncs it.
     /// - Throws: `FileError.writeFailed` if the write or the fsync fails.
-    public func append(_ bytes: [UInt8]) throws {
+    package func append(_ bytes: [UInt8]) throws {
         try AtomicFile.writeAll(bytes, to: descriptor, upTo: bytes.count) {
             .writeFailed(path: path, step: "appending", reason: String(cString: strerror(errno)))
         }

@@ -22,9 +22,9 @@ import Darwin
 #endif
 
 /// Whole-file writes that replace a file atomically.
-public enum AtomicFile {
+package enum AtomicFile {
     /// The temporary file a write of `path` goes through.
-    public static func temporaryPath(for path: String) -> String { path + ".tmp" }
+    package static func temporaryPath(for path: String) -> String { path + ".tmp" }
 
     /// Test hook: SWIFTNET_TEST_STALL_CHECKPOINT_WRITE=N makes the Nth write of
     /// this process stop forever halfway through its temporary file, after
@@ -38,7 +38,7 @@ public enum AtomicFile {
     ///   - bytes: the new contents.
     ///   - path: the destination; its folder must exist.
     /// - Throws: `FileError.writeFailed` naming the step that failed; `path` is then untouched.
-    public static func write(_ bytes: [UInt8], to path: String) throws {
+    package static func write(_ bytes: [UInt8], to path: String) throws {
         let temporary = temporaryPath(for: path)
         func failure(_ step: String, _ code: Int32 = errno) -> FileError {
             .writeFailed(path: path, step: step, reason: String(cString: strerror(code)))

@@ -10,21 +10,21 @@
 import CKernels
 
 /// The process's SIGINT/SIGTERM stop request.
-public enum StopSignals {
+package enum StopSignals {
     /// Makes the first SIGINT or SIGTERM a stop request instead of an exit.
     /// - Throws: `TrainingError` if the handlers cannot be installed.
-    public static func install() throws {
+    package static func install() throws {
         guard ck_stop_signals_install() == 0 else {
             throw TrainingError.system("cannot install the SIGINT/SIGTERM handlers")
         }
     }
 
     /// The signal that asked to stop (SIGINT = 2, SIGTERM = 15), or nil.
-    public static var received: Int32? {
+    package static var received: Int32? {
         let signal = ck_stop_signal_received()
         return signal == 0 ? nil : signal
     }
 
     /// Restores the default actions and forgets any request.
-    public static func uninstall() { ck_stop_signals_uninstall() }
+    package static func uninstall() { ck_stop_signals_uninstall() }
 }

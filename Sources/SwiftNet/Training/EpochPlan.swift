@@ -17,23 +17,23 @@
 //   the sample, so again any thread count and a resumed run see the same.
 
 /// The samples of one training epoch, in visiting order.
-public struct EpochPlan: Sendable {
+package struct EpochPlan: Sendable {
     /// The one-pixel moves of expansion, (rows down, columns right); the first is the image itself.
-    public static let shifts: [(dy: Int, dx: Int)] = [(0, 0), (1, 0), (-1, 0), (0, 1), (0, -1)]
+    package static let shifts: [(dy: Int, dx: Int)] = [(0, 0), (1, 0), (-1, 0), (0, 1), (0, -1)]
 
     /// Samples per image: 1, or 5 with expansion.
-    public let copies: Int
+    package let copies: Int
     /// Samples in the epoch: images x copies.
-    public let count: Int
+    package let count: Int
     /// order[position] is the sample visited at `position`; nil is sample order.
     let order: [Int32]?
     /// Random distortions, or nil for none.
-    public let augmentation: Augmentation?
+    package let augmentation: Augmentation?
     /// The epoch's augmentation key; a sample's distortion comes from it and the sample alone.
     let augmentationKey: UInt64
 
     /// Samples in an epoch of `imageCount` images, with or without expansion.
-    public static func sampleCount(imageCount: Int, expand: Bool) -> Int {
+    package static func sampleCount(imageCount: Int, expand: Bool) -> Int {
         imageCount * (expand ? shifts.count : 1)
     }
 
@@ -45,7 +45,7 @@ public struct EpochPlan: Sendable {
     ///   - epoch: the epoch (used when shuffling or augmenting).
     ///   - augmentation: random distortions, drawn from `augmentationSeed` and the epoch.
     ///   - augmentationSeed: the run's seed.
-    public init(imageCount: Int, expand: Bool, shuffleSeed: UInt64?, epoch: Int,
+    package init(imageCount: Int, expand: Bool, shuffleSeed: UInt64?, epoch: Int,
                 augmentation: Augmentation? = nil, augmentationSeed: UInt64 = 0) {
         copies = expand ? Self.shifts.count : 1
         count = Self.sampleCount(imageCount: imageCount, expand: expand)
@@ -79,7 +79,7 @@ public struct EpochPlan: Sendable {
     }
 
     /// The image and shift visited at `position`.
-    public func sample(at position: Int) -> (image: Int, shift: Int) {
+    package func sample(at position: Int) -> (image: Int, shift: Int) {
         let sample = order.map { Int($0[position]) } ?? position
         return (sample / copies, sample % copies)
     }
@@ -87,7 +87,7 @@ public struct EpochPlan: Sendable {
 
 extension RandomSource {
     /// A uniform integer in [0, bound), without modulo bias (Lemire's method with rejection).
-    public mutating func nextBelow(_ bound: UInt64) -> UInt64 {
+    package mutating func nextBelow(_ bound: UInt64) -> UInt64 {
         precondition(bound > 0, "nextBelow needs a positive bound")
         var product = next().multipliedFullWidth(by: bound)
         if product.low < bound {

@@ -14,7 +14,7 @@ import Foundation
 extension EpochReport {
     /// This epoch as one line of JSON (no newline); `test_accuracy` is null
     /// when the epoch was not a new best and so had no test pass.
-    public var jsonLine: String {
+    package var jsonLine: String {
         let test = testAccuracy.map { String(format: "%.4f", $0) } ?? "null"
         let rate = eta.map { String(format: ",\"eta\":%.6g", $0) } ?? ""
         return String(format: "{\"epoch\":%d,\"training_cost\":%.6f,\"validation_accuracy\":%.4f,\"test_accuracy\":%@,"
@@ -25,25 +25,25 @@ extension EpochReport {
 }
 
 /// An append-only file of EpochReport.jsonLine lines.
-public final class MetricsLog {
-    public let path: String
+package final class MetricsLog {
+    package let path: String
     private let file: AppendingFile
 
     /// Opens `path` for appending, creating it if needed.
     /// - Throws: `FileError.writeFailed` naming the file when it cannot be opened.
-    public init(path: String) throws {
+    package init(path: String) throws {
         self.path = path
         file = try AppendingFile(path: path)
     }
 
     /// Appends the epoch's line in one write, on disk when this returns.
     /// - Throws: `FileError.writeFailed` naming the file when the write fails.
-    public func append(_ report: EpochReport) throws {
+    package func append(_ report: EpochReport) throws {
         try file.append(Array((report.jsonLine + "\n").utf8))
     }
 
     /// The metrics file that goes with a checkpoint: m.ckpt -> m.jsonl.
-    public static func path(besideCheckpoint checkpoint: String) -> String {
+    package static func path(besideCheckpoint checkpoint: String) -> String {
         Checkpoint.splitExtension(checkpoint).stem + ".jsonl"
     }
 }

@@ -11,6 +11,7 @@
 
 import CKernels
 import Foundation
+import SwiftNet
 
 /// The five PNG row filters (PNG specification, section 9).
 public enum PNGFilter: UInt8, CaseIterable, Sendable {
@@ -32,18 +33,17 @@ public enum PNG {
 
     /// Writes `image` (gray or RGB) as a PNG file, atomically.
     /// - Throws: `ImageError` naming the file when it cannot be written.
-    public static func write(_ image: Image, to path: String) throws {
+    public static func write(_ image: Bitmap, to path: String) throws {
         try ImageFile.write(encode(image), to: path)
     }
 
-    /// The PNG bytes of `image`, which must be gray (1 channel) or RGB (3).
+    /// The PNG bytes of `image`: gray, gray+alpha, RGB or RGBA, as its channels say.
     /// - Parameters:
     ///   - image: the image to encode.
     ///   - filter: one filter type for every row, or nil to choose per row.
-    public static func encode(_ image: Image, filter: PNGFilter? = nil) -> [UInt8] {
-        precondition(image.channels == 1 || image.channels == 3,
-                     "PNG.encode: \(image.channels) channels; the writer makes gray (1) or RGB (3) images")
-        return encode(width: image.width, height: image.height, colorType: image.channels == 1 ? 0 : 2,
+    public static func encode(_ image: Bitmap, filter: PNGFilter? = nil) -> [UInt8] {
+        let colorType: [Int: UInt8] = [1: 0, 2: 4, 3: 2, 4: 6]
+        return encode(width: image.width, height: image.height, colorType: colorType[image.channels]!,
                       samples: image.samples, filter: filter)
     }
 
@@ -145,7 +145,7 @@ public enum PNG {
     /// becomes RGB, or RGBA when it has transparency), not interlaced.
     /// - Throws: `ImageError` "<path>: <problem>" for a missing, damaged,
     ///   truncated, interlaced, unsupported or absurdly large file.
-    public static func read(contentsOf path: String) throws -> Image {
+    public static func read(contentsOf path: String) throws -> Bitmap {
         let bytes = try ImageFile.read(path, limit: maximumFileBytes)
         do {
             return try decode(bytes)
@@ -155,7 +155,7 @@ public enum PNG {
     }
 
     /// Decodes PNG bytes; problems are thrown as `ImageFormatProblem`.
-    static func decode(_ bytes: [UInt8]) throws -> Image {
+    static func decode(_ bytes: [UInt8]) throws -> Bitmap {
         guard bytes.count >= 8, Array(bytes[0..<8]) == signature else {
             throw ImageFormatProblem("is not a PNG file (it does not start with the PNG signature)")
         }
@@ -253,7 +253,7 @@ public enum PNG {
         if header.colorType == 3 {
             return try expandPalette(samples, width: header.width, height: header.height, palette: palette, transparency: transparency)
         }
-        return Image(width: header.width, height: header.height, channels: bytesPerPixel, samples: samples)
+        return Bitmap(validWidth: header.width, height: header.height, channels: bytesPerPixel, samples: samples)
     }
 
     static func readHeader(_ data: [UInt8]) throws -> (width: Int, height: Int, colorType: UInt8) {
@@ -306,7 +306,7 @@ public enum PNG {
         }
     }
 
-    static func expandPalette(_ indices: [UInt8], width: Int, height: Int, palette: [UInt8]?, transparency: [UInt8]?) throws -> Image {
+    static func expandPalette(_ indices: [UInt8], width: Int, height: Int, palette: [UInt8]?, transparency: [UInt8]?) throws -> Bitmap {
         guard let palette else { throw ImageFormatProblem("is damaged: it is a palette image without a PLTE chunk") }
         let entries = palette.count / 3
         let channels = transparency == nil ? 3 : 4
@@ -319,7 +319,7 @@ public enum PNG {
             for channel in 0..<3 { samples[pixel * channels + channel] = palette[entry * 3 + channel] }
             if let transparency { samples[pixel * channels + 3] = entry < transparency.count ? transparency[entry] : 255 }
         }
-        return Image(width: width, height: height, channels: channels, samples: samples)
+        return Bitmap(validWidth: width, height: height, channels: channels, samples: samples)
     }
 
     static func readUInt32<C: RandomAccessCollection>(_ bytes: C, _ offset: Int) -> UInt32 where C.Element == UInt8, C.Index == Int {

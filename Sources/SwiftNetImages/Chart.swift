@@ -1,4 +1,4 @@
-// Chart.swift: line charts with labelled axes, drawn into an Image.
+// Chart.swift: line charts with labelled axes, drawn into a Bitmap.
 //
 // `cnn plot` compares training runs as the book's figures do: validation
 // accuracy and training cost against epoch.  A chart needs little: a plot
@@ -8,6 +8,7 @@
 // can ask where a point should be drawn and look there.
 
 import Foundation
+import SwiftNet
 
 /// One axis: a range that starts and ends on a tick, and the tick spacing.
 public struct ChartAxis: Equatable, Sendable {
@@ -87,7 +88,7 @@ public struct ChartPanel: Sendable {
 
     /// Draws the grid, frame, ticks, tick labels, title above and `xTitle`
     /// below, on an RGB image.
-    public func drawAxes(into image: inout Image, xTitle: String) {
+    public func drawAxes(into image: inout Bitmap, xTitle: String) {
         let scale = Self.textScale, textHeight = BitmapFont.height(scale: scale)
         for value in yAxis.ticks {
             let row = Int(position(xAxis.lower, value).y.rounded())
@@ -114,7 +115,7 @@ public struct ChartPanel: Sendable {
 
     /// Draws the points (vx, vy) joined by a line `lineWidth` pixels wide,
     /// each point marked by a square, clipped to nothing: the axes cover every value.
-    public func drawSeries(_ points: [(Double, Double)], into image: inout Image, color: [UInt8], lineWidth: Double) {
+    public func drawSeries(_ points: [(Double, Double)], into image: inout Bitmap, color: [UInt8], lineWidth: Double) {
         let placed = points.map { position($0.0, $0.1) }
         for (from, to) in zip(placed, placed.dropFirst()) {
             image.drawLine(from: from.x, from.y, to: to.x, to.y, width: lineWidth, color: color)

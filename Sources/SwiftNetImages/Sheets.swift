@@ -13,6 +13,7 @@
 // are class numbers, so they fit a tile whatever the classes are called.
 
 import Foundation
+import SwiftNet
 
 /// One test image a network classified wrongly.
 public struct Misclassification: Equatable, Sendable {
@@ -75,11 +76,14 @@ public enum ErrorSheet {
     ///   - fixedElsewhere: indices another model classifies correctly; their tiles get a green frame.
     /// - Returns: an RGB image of `panelSize(shown: min(errors.count, 120), ...)`.
     public static func panel(data: Dataset, errors: [Misclassification], title: String,
-                             fixedElsewhere: Set<Int>? = nil) -> Image {
+                             fixedElsewhere: Set<Int>? = nil) throws -> Bitmap {
         let shown = Array(errors.prefix(capacity))
+        if let wrong = shown.first(where: { !(0..<data.count).contains($0.index) }) {
+            throw BitmapError.noSuchImage(index: wrong.index, count: data.count)
+        }
         let size = panelSize(shown: shown.count, imageWidth: data.width, imageHeight: data.height)
         let cell = cellSize(imageWidth: data.width, imageHeight: data.height)
-        var image = Image(width: size.width, height: size.height, channels: 3, fill: 255)
+        var image = Bitmap(validWidth: size.width, height: size.height, channels: 3, fill: 255)
         let lineHeight = BitmapFont.height(scale: headerScale) + 6
         BitmapFont.draw(title, into: &image, x: margin, y: margin, scale: headerScale, color: ink)
         let accuracy = data.count == 0 ? 0 : Double(data.count - errors.count) / Double(data.count) * 100
@@ -113,7 +117,7 @@ public enum ErrorSheet {
 
     /// Draws image `index` of `data` enlarged `scale` times at (x, y): RGB as it is,
     /// otherwise the first channel as dark ink on white paper.
-    static func pasteTile(of data: Dataset, at index: Int, into image: inout Image, x: Int, y: Int) {
+    static func pasteTile(of data: Dataset, at index: Int, into image: inout Bitmap, x: Int, y: Int) {
         let start = index * data.imageSize, plane = data.height * data.width
         guard data.channels == 3 else {
             let ink = data.pixels[start..<(start + plane)].map { 255 - $0 }
@@ -130,10 +134,13 @@ public enum ErrorSheet {
     }
 
     /// Two panels side by side (the shorter padded with paper), a gap between.
-    public static func sideBySide(_ left: Image, _ right: Image) -> Image {
-        precondition(left.channels == 3 && right.channels == 3, "ErrorSheet.sideBySide: RGB panels expected")
+    /// - Throws: `BitmapError.unsupportedChannels` unless both are RGB, as `panel` draws them.
+    public static func sideBySide(_ left: Bitmap, _ right: Bitmap) throws -> Bitmap {
+        for panel in [left, right] where panel.channels != 3 {
+            throw BitmapError.unsupportedChannels(format: "a side-by-side sheet of RGB panels", channels: panel.channels)
+        }
         let gap = margin
-        var image = Image(width: left.width + gap + right.width, height: max(left.height, right.height), channels: 3, fill: 255)
+        var image = Bitmap(validWidth: left.width + gap + right.width, height: max(left.height, right.height), channels: 3, fill: 255)
         for (panel, x) in [(left, 0), (right, left.width + gap)] {
             for row in 0..<panel.height {
                 let source = row * panel.width * 3
@@ -174,11 +181,16 @@ public enum FilterSheet {
     /// Draws `count` filters, each `height * width` weights row by row, in
     /// one gray scale shared by all: the largest weight black, the smallest
     /// white, so that filters can be compared with one another.
-    public static func draw(weights: [Float], count: Int, height: Int, width: Int) -> Image {
-        precondition(count > 0 && weights.count == count * height * width,
-                     "FilterSheet.draw: \(weights.count) weights for \(count) filters of \(height)x\(width)")
+    /// - Throws: `BitmapError` when a count or size is not positive, or `weights` does not
+    ///   number `count * height * width`.
+    public static func draw(weights: [Float], count: Int, height: Int, width: Int) throws -> Bitmap {
+        let expected = try Bitmap.sampleCount(width: width, height: height, channels: 1)
+            .multipliedReportingOverflow(by: max(count, 0))
+        guard count > 0, !expected.overflow, weights.count == expected.partialValue else {
+            throw BitmapError.sampleCount(samples: weights.count, expected: expected.overflow ? Int.max : expected.partialValue)
+        }
         let size = size(count: count, height: height, width: width)
-        var image = Image(width: size.width, height: size.height, channels: 1, fill: 255)
+        var image = Bitmap(validWidth: size.width, height: size.height, channels: 1, fill: 255)
         BitmapFont.draw(header(count: count, height: height, width: width), into: &image, x: margin, y: margin,
                         scale: headerScale, color: [0])
         let low = weights.min()!, high = weights.max()!

@@ -23,6 +23,7 @@
 // would only blur and shift them slightly.
 
 import Foundation
+import SwiftNet
 
 /// MNIST's preprocessing for a picture of one digit.
 public enum DigitPreprocessing {
@@ -42,7 +43,7 @@ public enum DigitPreprocessing {
     ///   read or decoded, or that shows no ink.
     public static func mnistPixels(contentsOf path: String) throws -> [UInt8] {
         let bytes = try ImageFile.read(path, limit: PNG.maximumFileBytes)
-        let image: Image
+        let image: Bitmap
         do {
             if bytes.starts(with: PNG.signature) {
                 image = try PNG.decode(bytes)
@@ -63,7 +64,7 @@ public enum DigitPreprocessing {
     /// MNIST's 28x28 view of `image`, or nil when it has no ink (every pixel
     /// is within a few percent of the border's level).
     /// - Returns: 784 bytes, row by row, a pixel's value being byte / 256 as in `Dataset`.
-    public static func mnistPixels(of image: Image) -> [UInt8]? {
+    public static func mnistPixels(of image: Bitmap) -> [UInt8]? {
         if isAlreadyMNIST(image) { return image.samples }
         guard let ink = inkLevels(of: image) else { return nil }
         let box = boundingBox(of: ink, width: image.width, height: image.height)!
@@ -77,7 +78,7 @@ public enum DigitPreprocessing {
 
     /// True for a 28x28 gray image with an outer ring at least 90% black,
     /// some ink, and its centre of mass within one pixel of (14, 14): MNIST's own form.
-    static func isAlreadyMNIST(_ image: Image) -> Bool {
+    static func isAlreadyMNIST(_ image: Bitmap) -> Bool {
         guard image.width == side, image.height == side, image.channels == 1 else { return false }
         let samples = image.samples
         var ring: [UInt8] = []
@@ -98,7 +99,7 @@ public enum DigitPreprocessing {
 
     /// Each pixel's ink in 0...1 (1 = the strongest stroke), with the
     /// background at 0, or nil when there is no ink.
-    static func inkLevels(of image: Image) -> [Float]? {
+    static func inkLevels(of image: Bitmap) -> [Float]? {
         var gray = [Float](repeating: 1, count: image.width * image.height)
         let samples = image.samples, channels = image.channels
         for pixel in gray.indices {

@@ -8,25 +8,28 @@
 // is allocated.
 
 import Foundation
+import SwiftNet
 
 /// Binary PGM (P5) encoding and decoding of 8-bit gray images.
 public enum PGM {
     /// Writes a gray image as a binary PGM file, atomically.
-    /// - Throws: `ImageError` naming the file when it cannot be written.
-    public static func write(_ image: Image, to path: String) throws {
+    /// - Throws: `BitmapError.unsupportedChannels` for an image that is not gray, or
+    ///   `ImageError` naming the file when it cannot be written.
+    public static func write(_ image: Bitmap, to path: String) throws {
         try ImageFile.write(encode(image), to: path)
     }
 
     /// The P5 bytes of a gray (1-channel) image.
-    public static func encode(_ image: Image) -> [UInt8] {
-        precondition(image.channels == 1, "PGM.encode: \(image.channels) channels; PGM holds gray (1-channel) images")
+    /// - Throws: `BitmapError.unsupportedChannels` for an image of more channels.
+    public static func encode(_ image: Bitmap) throws -> [UInt8] {
+        guard image.channels == 1 else { throw BitmapError.unsupportedChannels(format: "PGM", channels: image.channels) }
         return Array("P5\n\(image.width) \(image.height)\n255\n".utf8) + image.samples
     }
 
     /// Reads a binary PGM file with at most 8 bits per sample.
     /// - Throws: `ImageError` "<path>: <problem>" for a missing, damaged,
     ///   truncated, 16-bit or absurdly large file.
-    public static func read(contentsOf path: String) throws -> Image {
+    public static func read(contentsOf path: String) throws -> Bitmap {
         let bytes = try ImageFile.read(path, limit: PNG.maximumPixels + 4096)
         do {
             return try decode(bytes)
@@ -36,7 +39,7 @@ public enum PGM {
     }
 
     /// Decodes P5 bytes; problems are thrown as `ImageFormatProblem`.
-    static func decode(_ bytes: [UInt8]) throws -> Image {
+    static func decode(_ bytes: [UInt8]) throws -> Bitmap {
         guard bytes.count >= 2, bytes[0] == UInt8(ascii: "P"), bytes[1] == UInt8(ascii: "5") else {
             throw ImageFormatProblem("is not a binary PGM file (it does not start with P5)")
         }
@@ -92,6 +95,6 @@ public enum PGM {
                 samples[index] = UInt8((Int(samples[index]) * 255 + maximum / 2) / maximum)
             }
         }
-        return Image(width: width, height: height, channels: 1, samples: samples)
+        return Bitmap(validWidth: width, height: height, channels: 1, samples: samples)
     }
 }

@@ -6,6 +6,8 @@
 // palette, chosen to be told apart by most readers, colour-blind ones
 // included for the first few; an eleventh run reuses the first colour.
 
+import SwiftNet
+
 /// One run's curve: a name for the legend and its epochs.
 public struct TrainingRun: Sendable {
     public let name: String
@@ -74,9 +76,9 @@ public enum TrainingCurves {
     }
 
     /// Draws the chart: white background, both panels, every run's curves, the legend.
-    public static func draw(_ runs: [TrainingRun]) -> Image {
+    public static func draw(_ runs: [TrainingRun]) -> Bitmap {
         let layout = layout(runs)
-        var image = Image(width: layout.width, height: layout.height, channels: 3, fill: 255)
+        var image = Bitmap(validWidth: layout.width, height: layout.height, channels: 3, fill: 255)
         layout.accuracy.drawAxes(into: &image, xTitle: "EPOCH")
         layout.cost.drawAxes(into: &image, xTitle: "EPOCH")
         for (index, run) in runs.enumerated() {

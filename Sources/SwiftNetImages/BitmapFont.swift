@@ -6,6 +6,8 @@
 // capitals, and a character the font lacks is drawn as a box, so a label is
 // never silently shortened.
 
+import SwiftNet
+
 /// A 5x7 bitmap font of digits, capitals and a little punctuation.
 public enum BitmapFont {
     /// Glyph width and height in font pixels; one blank column separates glyphs.
@@ -82,7 +84,7 @@ public enum BitmapFont {
 
     /// Draws `text` with its top left corner at (x, y), each font pixel a
     /// scale x scale block of `color` (one value per channel of `image`).
-    public static func draw(_ text: String, into image: inout Image, x: Int, y: Int, scale: Int, color: [UInt8]) {
+    public static func draw(_ text: String, into image: inout Bitmap, x: Int, y: Int, scale: Int, color: [UInt8]) {
         var left = x
         for character in text {
             for (row, bits) in glyph(character).enumerated() {

@@ -1,25 +1,28 @@
-// Image.swift: an 8-bit picture in memory, and the one error image files give.
+// Bitmap.swift: an 8-bit picture in memory, and the one error image files give.
 //
 // SwiftNet draws its own results (the sheet of misclassified digits, the
 // learned filters) and reads people's own images, with no plotting stack.
-// An Image is the common currency: rows of interleaved 8-bit samples, 1 to 4
+// A Bitmap is the common currency: rows of interleaved 8-bit samples, 1 to 4
 // channels (gray, gray+alpha, RGB, RGBA), top row first.  The PNG and PGM
 // codecs turn files into Images and back; the drawing helpers here are the
 // few that the sheets need: fill a rectangle, paste an enlarged gray tile.
 
 import Foundation
+import SwiftNet
 
 /// An 8-bit image: `height` rows of `width` pixels, each `channels` samples
 /// (1 gray, 2 gray+alpha, 3 RGB, 4 RGBA), top row first, interleaved.
-public struct Image: Equatable, Sendable {
+public struct Bitmap: Equatable, Sendable {
     /// Pixels per row.
     public let width: Int
     /// Rows.
     public let height: Int
     /// Samples per pixel: 1 gray, 2 gray+alpha, 3 RGB, 4 RGBA.
     public let channels: Int
-    /// `height * width * channels` samples, row by row.
-    public var samples: [UInt8]
+    /// `height * width * channels` samples, row by row.  Read them here; change
+    /// pixels through `subscript(x:y:channel:)` or the drawing methods, which keep
+    /// the count right.
+    public internal(set) var samples: [UInt8]
 
     /// A blank image of one colour.
     /// - Parameters:
@@ -27,27 +30,64 @@ public struct Image: Equatable, Sendable {
     ///   - height: rows, positive.
     ///   - channels: 1 to 4.
     ///   - fill: the value of every sample.
-    public init(width: Int, height: Int, channels: Int, fill: UInt8 = 0) {
-        precondition(width > 0 && height > 0, "Image: size \(width)x\(height) must be positive")
-        precondition((1...4).contains(channels), "Image: \(channels) channels; expected 1 to 4")
-        self.init(width: width, height: height, channels: channels,
-                  samples: [UInt8](repeating: fill, count: width * height * channels))
+    /// - Throws: `BitmapError` for a size that is not positive, too large, or a channel count outside 1...4.
+    public init(width: Int, height: Int, channels: Int, fill: UInt8 = 0) throws {
+        let count = try Self.sampleCount(width: width, height: height, channels: channels)
+        self.init(validWidth: width, height: height, channels: channels, samples: [UInt8](repeating: fill, count: count))
     }
 
     /// An image from samples that must number `width * height * channels`.
-    public init(width: Int, height: Int, channels: Int, samples: [UInt8]) {
-        precondition(samples.count == width * height * channels,
-                     "Image: \(samples.count) samples for \(width)x\(height)x\(channels); expected \(width * height * channels)")
+    /// - Throws: `BitmapError` for a bad size or channel count, or a sample count that does not match.
+    public init(width: Int, height: Int, channels: Int, samples: [UInt8]) throws {
+        let expected = try Self.sampleCount(width: width, height: height, channels: channels)
+        guard samples.count == expected else { throw BitmapError.sampleCount(samples: samples.count, expected: expected) }
+        self.init(validWidth: width, height: height, channels: channels, samples: samples)
+    }
+
+    /// A blank image whose size this module computed and knows to be valid.
+    init(validWidth width: Int, height: Int, channels: Int, fill: UInt8) {
+        self.init(validWidth: width, height: height, channels: channels,
+                  samples: [UInt8](repeating: fill, count: width * height * channels))
+    }
+
+    /// An image from checked parts (the codecs check sizes before decoding).
+    init(validWidth width: Int, height: Int, channels: Int, samples: [UInt8]) {
+        precondition(width > 0 && height > 0 && (1...4).contains(channels) && samples.count == width * height * channels,
+                     "Bitmap: \(samples.count) samples for \(width)x\(height)x\(channels)")
         self.width = width
         self.height = height
         self.channels = channels
         self.samples = samples
     }
 
+    /// `width * height * channels`, checked.
+    static func sampleCount(width: Int, height: Int, channels: Int) throws -> Int {
+        guard width > 0, height > 0 else { throw BitmapError.nonPositiveSize(width: width, height: height) }
+        guard (1...4).contains(channels) else { throw BitmapError.channels(channels) }
+        let (pixels, overflow) = width.multipliedReportingOverflow(by: height)
+        guard !overflow, pixels <= PNG.maximumPixels else { throw BitmapError.tooLarge(width: width, height: height) }
+        return pixels * channels
+    }
+
+    /// One sample: pixel (`x`, `y`), top-left (0, 0), channel `channel`.  Indices
+    /// outside the image are a programming error, as for an Array.
+    public subscript(x x: Int, y y: Int, channel channel: Int) -> UInt8 {
+        get {
+            precondition((0..<width).contains(x) && (0..<height).contains(y) && (0..<channels).contains(channel),
+                         "Bitmap: sample (\(x), \(y), \(channel)) outside \(width)x\(height)x\(channels)")
+            return samples[(y * width + x) * channels + channel]
+        }
+        set {
+            precondition((0..<width).contains(x) && (0..<height).contains(y) && (0..<channels).contains(channel),
+                         "Bitmap: sample (\(x), \(y), \(channel)) outside \(width)x\(height)x\(channels)")
+            samples[(y * width + x) * channels + channel] = newValue
+        }
+    }
+
     /// Sets the pixels of a rectangle (clipped to the image) to `color`,
     /// which has one value per channel.
     public mutating func fill(x: Int, y: Int, width w: Int, height h: Int, color: [UInt8]) {
-        precondition(color.count == channels, "Image.fill: \(color.count) colour values for \(channels) channels")
+        precondition(color.count == channels, "Bitmap.fill: \(color.count) colour values for \(channels) channels")
         let left = max(0, x), right = min(width, x + w), top = max(0, y), bottom = min(height, y + h)
         guard left < right, top < bottom else { return }
         for row in top..<bottom {
@@ -76,7 +116,7 @@ public struct Image: Equatable, Sendable {
     ///   - y: the image row of the tile's top edge.
     ///   - scale: how many image pixels each tile pixel becomes, per side.
     public mutating func paste(gray: ArraySlice<UInt8>, tileWidth: Int, tileHeight: Int, x: Int, y: Int, scale: Int) {
-        precondition(gray.count == tileWidth * tileHeight, "Image.paste: \(gray.count) values for a \(tileWidth)x\(tileHeight) tile")
+        precondition(gray.count == tileWidth * tileHeight, "Bitmap.paste: \(gray.count) values for a \(tileWidth)x\(tileHeight) tile")
         let start = gray.startIndex
         for row in 0..<(tileHeight * scale) {
             let targetRow = y + row
@@ -89,6 +129,33 @@ public struct Image: Equatable, Sendable {
                 for channel in 0..<min(channels, 3) { samples[base + channel] = value }
                 if channels == 2 || channels == 4 { samples[base + channels - 1] = 255 }
             }
+        }
+    }
+}
+
+/// An image in memory that cannot be made or encoded as asked; one line each.
+public enum BitmapError: Error, Equatable, Sendable, CustomStringConvertible {
+    /// A width or height of zero or less.
+    case nonPositiveSize(width: Int, height: Int)
+    /// A channel count outside 1...4.
+    case channels(Int)
+    /// More pixels than an image may have (`PNG.maximumPixels`).
+    case tooLarge(width: Int, height: Int)
+    /// `samples` samples were given where the size needs `expected`.
+    case sampleCount(samples: Int, expected: Int)
+    /// `format` cannot hold an image of `channels` channels.
+    case unsupportedChannels(format: String, channels: Int)
+    /// A sheet names image `index` of a dataset of `count` images.
+    case noSuchImage(index: Int, count: Int)
+
+    public var description: String {
+        switch self {
+        case let .nonPositiveSize(width, height): return "image size \(width)x\(height) must be positive"
+        case let .channels(channels): return "\(channels) channels; an image has 1 (gray), 2 (gray+alpha), 3 (RGB) or 4 (RGBA)"
+        case let .tooLarge(width, height): return "image size \(width)x\(height) is larger than \(PNG.maximumPixels) pixels"
+        case let .sampleCount(samples, expected): return "\(samples) samples given; the image's size needs \(expected)"
+        case let .unsupportedChannels(format, channels): return "\(format) cannot hold an image of \(channels) channels"
+        case let .noSuchImage(index, count): return "image \(index) is not one of the dataset's \(count) images"
         }
     }
 }

@@ -8,7 +8,9 @@
 // joins for free, because the distance to a segment is measured to its end
 // points beyond them.
 
-extension Image {
+import SwiftNet
+
+extension Bitmap {
     /// Draws the segment from (x0, y0) to (x1, y1), in pixel coordinates
     /// (pixel (x, y) has its centre at (x + 0.5, y + 0.5)), `width` pixels
     /// wide with round ends, blending `color` by coverage.
@@ -21,7 +23,7 @@ extension Image {
     ///   - color: one value per colour channel (1 or 3); alpha channels are set opaque.
     public mutating func drawLine(from x0: Double, _ y0: Double, to x1: Double, _ y1: Double, width: Double, color: [UInt8]) {
         let colorChannels = channels == 2 || channels == 4 ? channels - 1 : channels
-        precondition(color.count == colorChannels, "Image.drawLine: \(color.count) colour values for \(colorChannels) colour channels")
+        precondition(color.count == colorChannels, "Bitmap.drawLine: \(color.count) colour values for \(colorChannels) colour channels")
         let half = width / 2
         let left = max(0, Int((min(x0, x1) - half - 1).rounded(.down))), right = min(self.width - 1, Int((max(x0, x1) + half + 1).rounded(.up)))
         let top = max(0, Int((min(y0, y1) - half - 1).rounded(.down))), bottom = min(height - 1, Int((max(y0, y1) + half + 1).rounded(.up)))
