@@ -168,21 +168,53 @@ public final class Network {
     /// Classes the softmax layer distinguishes.
     public var classCount: Int { layers.last!.outputShape.count }
 
-    /// All parameters, weights first, then biases.
-    public var parameters: UnsafeMutableBufferPointer<Float> { parameterBlock.buffer }
+    /// The parameter block itself, weights first, then biases (the engine's and
+    /// the tests' view; users read `parameterValues` or borrow it with
+    /// `withUnsafeMutableParameters`, so that no pointer outlives the network).
+    var parameters: UnsafeMutableBufferPointer<Float> { parameterBlock.buffer }
 
-    /// Every layer's state that is not trained by SGD (batch norm's running
-    /// statistics), layer by layer; empty for the seed's networks.
-    public var state: UnsafeMutableBufferPointer<Float> { stateBlock.buffer }
+    /// The state block itself: every layer's state that is not trained by SGD
+    /// (batch norm's running statistics), layer by layer; empty for the seed's networks.
+    var state: UnsafeMutableBufferPointer<Float> { stateBlock.buffer }
+
+    /// A copy of every parameter: all weights, layer by layer, then all biases,
+    /// layer by layer, in the order `layers` lists them (a checkpoint's order).
+    public var parameterValues: [Float] { Array(parameterBlock.buffer) }
+
+    /// A copy of every layer's state that SGD does not train (batch norm's running
+    /// mean and variance, layer by layer); empty for the seed's networks.
+    public var stateValues: [Float] { Array(stateBlock.buffer) }
+
+    /// A copy of momentum's velocity of every parameter, laid out like `parameterValues`;
+    /// zeros until a step with momentum.
+    public var velocityValues: [Float] { Array(velocityBlock.buffer) }
+
+    /// Replaces every parameter, laid out as `parameterValues`.
+    /// - Throws: `NetworkInputError.wrongParameterCount` unless there is exactly one value per
+    ///   parameter, or `.notFinite` for a NaN or infinity; the network is then unchanged.
+    public func setParameterValues(_ values: [Float]) throws {
+        guard values.count == parameterBlock.count else {
+            throw NetworkInputError.wrongParameterCount(values: values.count, expected: parameterBlock.count)
+        }
+        if let index = values.firstIndex(where: { !$0.isFinite }) { throw NetworkInputError.notFinite(index: index) }
+        _ = parameterBlock.buffer.update(fromContentsOf: values)
+    }
+
+    /// Calls `body` with the parameter block itself (laid out as `parameterValues`), to
+    /// read or change parameters in place without copying.  The buffer is valid only
+    /// inside `body`: do not keep it.
+    public func withUnsafeMutableParameters<Result>(_ body: (UnsafeMutableBufferPointer<Float>) throws -> Result) rethrows -> Result {
+        try body(parameterBlock.buffer)
+    }
 
     /// The momentum of `trainMiniBatch`'s steps: 0 (the default) is the seed's
     /// plain SGD.  `train` sets it from its options (`TrainingOptions.momentum`).
     var momentum: Float = 0
     /// Whether the momentum is Nesterov's (`TrainingOptions.nesterov`).
     var nesterov = false
-    /// Momentum's velocity of every parameter, laid out like `parameters`;
+    /// Momentum's velocity block itself, laid out like `parameters`;
     /// zero until a step with momentum, and part of a run's state.
-    public var velocities: UnsafeMutableBufferPointer<Float> { velocityBlock.buffer }
+    var velocities: UnsafeMutableBufferPointer<Float> { velocityBlock.buffer }
 
     /// The first thread's gradients of its last backward pass, laid out like
     /// `parameters` (the whole mini-batch's when there is one thread).

@@ -19,6 +19,8 @@ public enum NetworkInputError: Error, CustomStringConvertible, Equatable, Sendab
     case outOfRange(data: String, start: Int, miniBatchSize: Int, samples: Int)
     /// A label is not one of the network's classes.
     case labelOutOfRange(data: String, label: Int, classCount: Int)
+    /// `values` parameters were given for a network of `expected`.
+    case wrongParameterCount(values: Int, expected: Int)
 
     public var description: String {
         switch self {
@@ -32,6 +34,8 @@ public enum NetworkInputError: Error, CustomStringConvertible, Equatable, Sendab
             return "a mini-batch of \(miniBatchSize) from sample \(start) runs past the \(samples) samples of the \(data) data"
         case .labelOutOfRange(let data, let label, let classCount):
             return "the \(data) data has label \(label), but the network has \(classCount) classes (0...\(classCount - 1))"
+        case .wrongParameterCount(let values, let expected):
+            return "\(values) parameter values given; the network has \(expected)"
         }
     }
 }

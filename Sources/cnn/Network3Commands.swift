@@ -41,7 +41,7 @@ struct ImportNetwork3: ParsableCommand {
         var checkpoint = try Checkpoint(network: network, hyperparameters: TrainingHyperparameters(epochs: 30, eta: 0.1))
         checkpoint.threads = 0  // no run has fixed it
         try checkpoint.write(to: out)
-        print("Imported the \(networkOptions.net.map { $0.rawValue + " " } ?? "")network's \(network.parameters.count) parameters from \(parameters) into \(out)")
+        print("Imported the \(networkOptions.net.map { $0.rawValue + " " } ?? "")network's \(network.parameterValues.count) parameters from \(parameters) into \(out)")
     }
 }
 

@@ -100,7 +100,7 @@ struct Filters: ParsableCommand {
         let shape = conv.filterShape
         // Parameters hold every layer's weights first, in layer order, so the first layer's come first.
         let count = shape.filters * shape.channels
-        let weights = Array(network.parameters[0..<(count * shape.height * shape.width)])
+        let weights = Array(network.parameterValues.prefix(count * shape.height * shape.width))
         let sheet = try FilterSheet.draw(weights: weights, count: count, height: shape.height, width: shape.width)
         try PNG.write(sheet, to: out)
         print("Wrote \(out) (\(sheet.width)x\(sheet.height) pixels, \(shape.filters) filters"

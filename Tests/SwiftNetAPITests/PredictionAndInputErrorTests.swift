@@ -116,4 +116,26 @@ final class PredictionAndInputErrorTests: XCTestCase {
             }
         }
     }
+
+    func testParametersAreReadAsCopiesAndReplacedOnlyWhole() throws {
+        let network = try network()
+        let values = network.parameterValues
+        XCTAssertEqual(values.count, network.weightCount + network.biasCount)
+        XCTAssertTrue(network.stateValues.isEmpty)
+        XCTAssertEqual(network.velocityValues, [Float](repeating: 0, count: values.count))
+        let changed = values.indices.map { Float($0 % 7) * 0.01 }
+        try network.setParameterValues(changed)
+        XCTAssertEqual(network.parameterValues, changed)
+        XCTAssertThrowsError(try network.setParameterValues(Array(changed.dropLast()))) {
+            XCTAssertEqual($0 as? NetworkInputError, .wrongParameterCount(values: changed.count - 1, expected: changed.count))
+        }
+        var withNaN = changed
+        withNaN[3] = .nan
+        XCTAssertThrowsError(try network.setParameterValues(withNaN)) {
+            XCTAssertEqual($0 as? NetworkInputError, .notFinite(index: 3))
+        }
+        XCTAssertEqual(network.parameterValues, changed, "a refused replacement changes nothing")
+        network.withUnsafeMutableParameters { $0[0] = 0.5 }
+        XCTAssertEqual(network.parameterValues[0], 0.5)
+    }
 }

@@ -119,7 +119,7 @@ final class TrainerTests: XCTestCase {
         XCTAssertFalse(try Checkpoint.load(contentsOf: path("run.ckpt")).isModel, "a training checkpoint keeps its run")
         let loaded = try Network.loadModel(contentsOf: path("m.model"), threads: 1)
         XCTAssertEqual(try loaded.probabilities(on: data.test), try trainer.network.probabilities(on: data.test))
-        XCTAssertEqual(Array(loaded.parameters), Array(trainer.network.parameters))
+        XCTAssertEqual(loaded.parameterValues, trainer.network.parameterValues)
         XCTAssertThrowsError(try Trainer(resuming: path("m.model"), data: data)) {
             XCTAssertEqual(($0 as? CheckpointError)?.kind, .unusable, "\($0)")
         }

@@ -65,7 +65,7 @@ final class ConcurrentNetworksTests: XCTestCase, @unchecked Sendable {
             outcome.costs.append(cost.bitPattern)
         }
         if index < 2 {
-            outcome.parameters = network.parameters.map(\.bitPattern)
+            outcome.parameters = network.parameterValues.map(\.bitPattern)
         } else {
             outcome.accuracy = try network.accuracy(on: data)
             outcome.probabilities = try network.probabilities(on: data).map(\.bitPattern)

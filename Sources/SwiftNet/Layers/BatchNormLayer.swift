@@ -79,8 +79,11 @@ public struct BatchNormLayer: Layer, Equatable {
         "BatchNormLayer(\(inputShape), \(activation.rawValue))"
     }
 
+    /// The seal of a SwiftNet layer kind.
+    public var seal: LayerSeal { LayerSeal() }
+
     /// gamma = 1 and beta = 0, so the layer starts as a plain normalization.
-    public func initialize(weights: UnsafeMutableBufferPointer<Float>, biases: UnsafeMutableBufferPointer<Float>,
+    func initialize(weights: UnsafeMutableBufferPointer<Float>, biases: UnsafeMutableBufferPointer<Float>,
                            random: inout RandomSource) {
         biases[0..<channels].update(repeating: 1)
         biases[channels...].update(repeating: 0)

@@ -61,7 +61,10 @@ public struct ConvLayer: Layer, Equatable {
         }
     }
 
-    public func initialize(weights: UnsafeMutableBufferPointer<Float>,
+    /// The seal of a SwiftNet layer kind.
+    public var seal: LayerSeal { LayerSeal() }
+
+    func initialize(weights: UnsafeMutableBufferPointer<Float>,
                            biases: UnsafeMutableBufferPointer<Float>,
                            random: inout RandomSource) {
         Self.initializeAsTheSeed(weights: weights, biases: biases, random: &random, filterShape: filterShape, poolArea: 1)

@@ -62,7 +62,10 @@ public struct ConvPoolLayer: Layer, Equatable {
             && a.activation == b.activation
     }
 
-    public func initialize(weights: UnsafeMutableBufferPointer<Float>,
+    /// The seal of a SwiftNet layer kind.
+    public var seal: LayerSeal { LayerSeal() }
+
+    func initialize(weights: UnsafeMutableBufferPointer<Float>,
                            biases: UnsafeMutableBufferPointer<Float>,
                            random: inout RandomSource) {
         ConvLayer.initializeAsTheSeed(weights: weights, biases: biases, random: &random, filterShape: filterShape,

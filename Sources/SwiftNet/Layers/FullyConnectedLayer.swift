@@ -33,7 +33,10 @@ public struct FullyConnectedLayer: Layer, Equatable {
         "FullyConnectedLayer(\(nIn) -> \(nOut), \(activation.rawValue), dropout \(pDropout))"
     }
 
-    public func initialize(weights: UnsafeMutableBufferPointer<Float>,
+    /// The seal of a SwiftNet layer kind.
+    public var seal: LayerSeal { LayerSeal() }
+
+    func initialize(weights: UnsafeMutableBufferPointer<Float>,
                            biases: UnsafeMutableBufferPointer<Float>,
                            random: inout RandomSource) {
         weights.fillGaussian(standardDeviation: (1.0 / Double(nOut)).squareRoot(), random: &random)

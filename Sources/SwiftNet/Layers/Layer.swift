@@ -32,7 +32,21 @@ public struct SampleShape: Equatable, Sendable, CustomStringConvertible {
     }
 }
 
-/// A layer of a feed-forward network, as network3.py defines them.
+/// A layer of a feed-forward network, as network3.py defines them: what a
+/// network's layers have in common, to read them through `Network.layers`.
+///
+/// SwiftNet's own kinds conform: ``ConvPoolLayer``, ``ConvLayer``,
+/// ``MaxPoolLayer``, ``BatchNormLayer``, ``FullyConnectedLayer`` and
+/// ``SoftmaxLayer``.  The protocol is sealed: a kind needs C kernels, a
+/// checkpoint record and a spec word inside the library, so a type outside
+/// SwiftNet cannot conform (it could not make a ``LayerSeal``).  The README's
+/// "How to add a layer kind" says how to add one to SwiftNet itself.
+///
+/// ```swift
+/// for layer in network.layers {
+///     print(layer.summary, layer.inputShape, "->", layer.outputShape)
+/// }
+/// ```
 public protocol Layer: Sendable {
     /// One sample entering the layer.
     var inputShape: SampleShape { get }
@@ -44,10 +58,14 @@ public protocol Layer: Sendable {
     var biasCount: Int { get }
     /// A short name for messages, e.g. `ConvPoolLayer(20x5x5, pool 2x2, sigmoid)`.
     var summary: String { get }
-    /// Fills freshly allocated parameters with their initial values.
-    func initialize(weights: UnsafeMutableBufferPointer<Float>,
-                    biases: UnsafeMutableBufferPointer<Float>,
-                    random: inout RandomSource)
+    /// The proof that the kind is SwiftNet's own; only the library can make one.
+    var seal: LayerSeal { get }
+}
+
+/// What seals ``Layer``: its initialiser is internal to SwiftNet, so only the
+/// library's own layer kinds can conform.
+public struct LayerSeal: Sendable {
+    init() {}
 }
 
 extension UnsafeMutableBufferPointer where Element == Float {

@@ -39,6 +39,10 @@ struct LayerTensor {
 
 /// Everything the engine needs of a kind of layer, beyond the public `Layer`.
 protocol LayerKind: Layer {
+    /// Fills freshly allocated parameters with their initial values.
+    func initialize(weights: UnsafeMutableBufferPointer<Float>,
+                    biases: UnsafeMutableBufferPointer<Float>,
+                    random: inout RandomSource)
     /// The kind's byte in a checkpoint's ARCH record; never reused.
     static var recordCode: UInt8 { get }
     /// The checkpoint format version that introduced the kind.

@@ -35,7 +35,10 @@ public struct MaxPoolLayer: Layer, Equatable {
         a.inputShape == b.inputShape && a.poolSize == b.poolSize
     }
 
-    public func initialize(weights: UnsafeMutableBufferPointer<Float>,
+    /// The seal of a SwiftNet layer kind.
+    public var seal: LayerSeal { LayerSeal() }
+
+    func initialize(weights: UnsafeMutableBufferPointer<Float>,
                            biases: UnsafeMutableBufferPointer<Float>,
                            random: inout RandomSource) {}
 }

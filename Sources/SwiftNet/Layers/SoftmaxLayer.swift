@@ -27,7 +27,10 @@ public struct SoftmaxLayer: Layer, Equatable {
 
     public var summary: String { "SoftmaxLayer(\(nIn) -> \(nOut), dropout \(pDropout))" }
 
-    public func initialize(weights: UnsafeMutableBufferPointer<Float>,
+    /// The seal of a SwiftNet layer kind.
+    public var seal: LayerSeal { LayerSeal() }
+
+    func initialize(weights: UnsafeMutableBufferPointer<Float>,
                            biases: UnsafeMutableBufferPointer<Float>,
                            random: inout RandomSource) {
         weights.update(repeating: 0)
