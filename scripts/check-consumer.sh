@@ -67,4 +67,6 @@ accuracy="$(sed -n 's/^validation accuracy: \([0-9.]*\)%$/\1/p' <<<"$output")"
 [ -n "$accuracy" ] || fail "SeedTraining printed no 'validation accuracy: X%' line"
 awk -v a="$accuracy" -v m="$minimum_accuracy" 'BEGIN { exit !(a > m) }' ||
     fail "SeedTraining's validation accuracy $accuracy% is not above $minimum_accuracy%"
+grep -Eq '\.png: [0-9]+ \([0-9.]+%\)$' <<<"$output" ||
+    fail "SeedTraining printed no prediction of a PNG ('<file>.png: <class> (<p>%)')"
 echo "check-consumer: SeedTraining reached $accuracy% validation accuracy against SwiftNet $version (above $minimum_accuracy%)"

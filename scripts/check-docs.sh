@@ -8,10 +8,12 @@ cd "$(dirname "$0")/.."
 
 log="$(mktemp)"
 trap 'rm -f "$log"' EXIT
-swift package generate-documentation --target SwiftNet >"$log" 2>&1 || { cat "$log" >&2; echo "check-docs: the documentation does not build" >&2; exit 1; }
-if grep -qi "warning:" "$log"; then
-    grep -i -A3 "warning:" "$log" >&2
-    echo "check-docs: the documentation has warnings" >&2
-    exit 1
-fi
-echo "check-docs: SwiftNet's documentation builds with no warnings" >&2
+for target in SwiftNet SwiftNetImages; do
+    swift package generate-documentation --target "$target" >"$log" 2>&1 || { cat "$log" >&2; echo "check-docs: $target's documentation does not build" >&2; exit 1; }
+    if grep -qi "warning:" "$log"; then
+        grep -i -A3 "warning:" "$log" >&2
+        echo "check-docs: $target's documentation has warnings" >&2
+        exit 1
+    fi
+    echo "check-docs: $target's documentation builds with no warnings" >&2
+done

@@ -8,9 +8,13 @@ import CKernels
 
 /// The nonlinearity a layer applies after adding its bias.
 public enum Activation: String, CaseIterable, Sendable, Codable {
+    /// The logistic function 1 / (1 + e^-x), the seed's default.
     case sigmoid
+    /// The hyperbolic tangent.
     case tanh
+    /// The rectified linear unit max(0, x), the seed's choice for its best networks.
     case relu
+    /// The identity: no nonlinearity.
     case linear
 
     var kernelCode: ck_activation {

@@ -45,6 +45,7 @@ public final class Network {
     let velocityBlock: FloatBuffer
     /// Weights occupy parameterBlock[0..<weightCount]; biases follow.
     public let weightCount: Int
+    /// All layers' biases (not regularised); they follow the weights in `parameterValues`.
     public let biasCount: Int
     let replicas: [Replica]
     /// Each layer's state and shared scratch, which its runners in every replica use.

@@ -22,6 +22,7 @@ public enum NetworkInputError: Error, CustomStringConvertible, Equatable, Sendab
     /// `values` parameters were given for a network of `expected`.
     case wrongParameterCount(values: Int, expected: Int)
 
+    /// The error in one line, naming what is at fault.
     public var description: String {
         switch self {
         case .wrongImageSize(let data, let shape, let expected):

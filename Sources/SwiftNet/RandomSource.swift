@@ -12,6 +12,7 @@ import Foundation
 public struct RandomSource: Sendable {
     var state: ck_rng
 
+    /// A generator whose stream is fixed by `seed`.
     /// - Parameter seed: any 64-bit value; equal seeds give equal streams.
     public init(seed: UInt64) {
         state = ck_rng()

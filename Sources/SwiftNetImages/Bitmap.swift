@@ -148,6 +148,7 @@ public enum BitmapError: Error, Equatable, Sendable, CustomStringConvertible {
     /// A sheet names image `index` of a dataset of `count` images.
     case noSuchImage(index: Int, count: Int)
 
+    /// The problem in one line.
     public var description: String {
         switch self {
         case let .nonPositiveSize(width, height): return "image size \(width)x\(height) must be positive"
@@ -186,6 +187,7 @@ public struct ImageError: Error, CustomStringConvertible {
         fileError = error
     }
 
+    /// The problem in one line.
     public var description: String { "\(path): \(problem)" }
 }
 

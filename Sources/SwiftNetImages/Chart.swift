@@ -12,6 +12,7 @@ import SwiftNet
 
 /// One axis: a range that starts and ends on a tick, and the tick spacing.
 public struct ChartAxis: Equatable, Sendable {
+    /// The first and last tick values, and the spacing between ticks.
     public let lower: Double, upper: Double, step: Double
 
     /// The smallest range of "nice" ticks (1, 2 or 5 times a power of ten,
@@ -53,11 +54,14 @@ public struct ChartAxis: Equatable, Sendable {
 
 /// A plot area on an image and the axes that map values onto it.
 public struct ChartPanel: Sendable {
+    /// The title drawn above the plot area.
     public let title: String
     /// The plot area inside the frame, in image pixels: x..<x+width, y..<y+height.
     public let x: Int, y: Int, width: Int, height: Int
+    /// The horizontal and vertical axes.
     public let xAxis: ChartAxis, yAxis: ChartAxis
 
+    /// A panel titled `title` whose plot area is the `width` x `height` rectangle at (`x`, `y`).
     public init(title: String, x: Int, y: Int, width: Int, height: Int, xAxis: ChartAxis, yAxis: ChartAxis) {
         self.title = title
         self.x = x

@@ -15,6 +15,8 @@ import SwiftNet
 
 /// The five PNG row filters (PNG specification, section 9).
 public enum PNGFilter: UInt8, CaseIterable, Sendable {
+    /// The five filter types by their numbers in the file: none, the left neighbour (sub), the pixel
+    /// above (up), their mean (average), and Paeth's predictor.
     case none = 0, sub = 1, up = 2, average = 3, paeth = 4
 }
 

@@ -24,6 +24,7 @@ public struct Misclassification: Equatable, Sendable {
     /// The network's class.
     public let predicted: Int
 
+    /// Image `index`, of class `label`, taken for class `predicted`.
     public init(index: Int, label: Int, predicted: Int) {
         self.index = index
         self.label = label

@@ -10,9 +10,12 @@ import SwiftNet
 
 /// One run's curve: a name for the legend and its epochs.
 public struct TrainingRun: Sendable {
+    /// The run's name in the legend.
     public let name: String
+    /// The run's epochs, as its metrics log holds them.
     public let epochs: [EpochMetrics]
 
+    /// A run named `name` with these epochs.
     public init(name: String, epochs: [EpochMetrics]) {
         self.name = name
         self.epochs = epochs
@@ -26,6 +29,7 @@ public enum TrainingCurves {
         [31, 119, 180], [255, 127, 14], [44, 160, 44], [214, 39, 40], [148, 103, 189],
         [140, 86, 75], [227, 119, 194], [127, 127, 127], [188, 189, 34], [23, 190, 207],
     ]
+    /// The colour of run `index` (from 0), cycling through the palette.
     public static func color(ofRun index: Int) -> [UInt8] { palette[index % palette.count] }
 
     /// Sizes in pixels: each plot area, the space left of it for tick
@@ -42,7 +46,9 @@ public enum TrainingCurves {
     /// Where everything goes: the two panels (accuracy first) and each legend
     /// entry's swatch position.
     public struct Layout: Sendable {
+        /// The whole picture's size in pixels.
         public let width: Int, height: Int
+        /// The validation-accuracy panel and the training-cost panel.
         public let accuracy: ChartPanel, cost: ChartPanel
         /// For each run, the left end and the middle row of its legend line.
         public let legend: [(x: Int, y: Int)]

@@ -27,6 +27,8 @@ public struct TrainingHyperparameters: Equatable, Sendable {
     /// Shuffling, expansion, momentum, schedule and early stopping.
     public var options: TrainingOptions
 
+    /// The settings of a run of `epochs` epochs at learning rate `eta`, L2 strength `lmbda`
+    /// (network3.py's names), seeded by `seed`, with `options` beyond the seed's.
     /// - Parameters:
     ///   - epochs: the run's total number of epochs.
     ///   - eta: the learning rate.
@@ -49,6 +51,7 @@ public struct DataFingerprint: Equatable, Sendable {
     /// zlib CRC-32 of the pixel bytes followed by the labels as little-endian int32.
     public let crc32: UInt32
 
+    /// The fingerprint of `data`: its image count and the CRC-32 of its pixels and labels.
     /// - Parameters:
     ///   - data: the training set.
     public init(_ data: Dataset) {
@@ -77,13 +80,17 @@ public struct Checkpoint {
 
     /// The layers, first to last.
     public var layers: [any Layer]
+    /// The network's training mini-batch size.
     public var miniBatchSize: Int
+    /// Images per evaluation pass.
     public var evaluationBatchSize: Int
     /// The thread count of the run, or 0 when no run fixed it (an imported model).
     public var threads: Int
+    /// The run's settings: epochs, eta, lmbda, seed and training options.
     public var hyperparameters: TrainingHyperparameters
     /// The training set of the run, if one has run.
     public var trainingData: DataFingerprint?
+    /// How far the run got: epoch, mini-batches done, best accuracy so far.
     public var progress: TrainingProgress
     /// The network's random generator (`RandomSource.stateWords`).
     public var randomState: [UInt64]

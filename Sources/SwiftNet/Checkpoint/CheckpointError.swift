@@ -27,6 +27,7 @@ public struct CheckpointError: Error, CustomStringConvertible {
         case unusable
     }
 
+    /// What kind of problem it is, to switch on.
     public let kind: Kind
     /// The file as the caller named it.
     public let path: String
@@ -48,6 +49,7 @@ public struct CheckpointError: Error, CustomStringConvertible {
         self.reason = reason
     }
 
+    /// The error in one line, naming what is at fault.
     public var description: String {
         if let offset { return "\(path): at byte \(offset): \(reason)" }
         return "\(path): \(reason)"

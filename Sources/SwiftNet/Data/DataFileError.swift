@@ -75,6 +75,7 @@ public struct DataFileError: Error, CustomStringConvertible {
         self.init(kind, path: error.path, reason: error.problem)
     }
 
+    /// The error in one line, naming what is at fault.
     public var description: String {
         if let offset {
             return "\(path): at byte \(offset): \(reason)"

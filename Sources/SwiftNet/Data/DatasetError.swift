@@ -26,6 +26,7 @@ public enum DatasetError: Error, Equatable, Sendable, CustomStringConvertible {
     /// `difference` says how.
     case splitsDisagree(difference: String)
 
+    /// The error in one line, naming what is at fault.
     public var description: String {
         switch self {
         case let .nonPositiveShape(split, channels, height, width):

@@ -34,7 +34,9 @@ public enum IDX {
     /// The images of one IDX image file: `count` images, each `channels x height x width`
     /// bytes in (channel, row, column) order.
     public struct Images: Sendable {
+        /// The number of images, and each image's channels, rows and columns.
         public let count: Int, channels: Int, height: Int, width: Int
+        /// `count * channels * height * width` bytes, image after image.
         public let pixels: [UInt8]
     }
 

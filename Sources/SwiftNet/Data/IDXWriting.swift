@@ -23,6 +23,7 @@ public enum IDXWritingError: Error, Equatable, Sendable, CustomStringConvertible
     /// zlib could not compress the bytes (its status code).
     case compressionFailed(status: Int32)
 
+    /// The error in one line, naming what is at fault.
     public var description: String {
         switch self {
         case .noDatasets: return "no datasets to write as IDX"

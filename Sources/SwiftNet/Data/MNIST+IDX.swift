@@ -14,6 +14,7 @@ import Foundation
 
 /// Where the four IDX files of an MNIST-style dataset are.
 public struct IDXFiles: Sendable, Equatable {
+    /// The four files' paths: training images and labels, test images and labels.
     public var trainingImages: String, trainingLabels: String, testImages: String, testLabels: String
 
     /// Names the four files.

@@ -35,6 +35,7 @@ public enum EnsembleError: Error, Equatable, Sendable, CustomStringConvertible {
     /// `predictions` predictions were given for `labels` labels.
     case countMismatch(predictions: Int, labels: Int)
 
+    /// The error in one line, naming what is at fault.
     public var description: String {
         switch self {
         case .notWholeRows(let values, let classes): return "\(values) values are not rows of \(classes) classes"
@@ -45,6 +46,8 @@ public enum EnsembleError: Error, Equatable, Sendable, CustomStringConvertible {
     }
 }
 
+/// Combining several networks' predictions into one: majority vote or summed
+/// probabilities (`EnsembleRule`), as `cnn eval --ensemble` does.
 public enum Ensemble {
     /// The most probable class of each row, the lowest class on an exact tie.
     /// - Parameters:

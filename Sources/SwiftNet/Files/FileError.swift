@@ -46,5 +46,6 @@ public enum FileError: Error, Equatable, Sendable, CustomStringConvertible {
         }
     }
 
+    /// The error in one line, naming what is at fault.
     public var description: String { "\(path): \(problem)" }
 }

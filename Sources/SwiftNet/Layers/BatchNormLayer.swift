@@ -54,6 +54,8 @@ public struct BatchNormLayer: Layer, Equatable {
     /// Added to the variance before its square root.
     public let epsilon: Float
 
+    /// Batch norm over each channel of `inputShape`, then `activation`.  `momentum` weighs each
+    /// mini-batch in the running statistics used at evaluation; `epsilon` is added to the variance.
     /// - Parameters:
     ///   - inputShape: one input sample: channels x height x width after a conv layer, `.flat(n)` after a dense one.
     ///   - activation: applied to gamma * normalized + beta.

@@ -14,8 +14,11 @@ public struct ConvLayer: Layer, Equatable {
     /// (filters, input channels, filter height, filter width).
     public let filterShape: (filters: Int, channels: Int, height: Int, width: Int)
     public let inputShape: SampleShape
+    /// The nonlinearity applied to the convolution plus bias.
     public let activation: Activation
 
+    /// A valid convolution of `filterShape` (filters, input maps, rows, columns) over one
+    /// sample of `inputShape`, plus bias, then `activation`.
     /// - Parameters:
     ///   - filterShape: (number of filters, input channels, filter height, filter width).
     ///   - inputShape: one input sample, channels x height x width.

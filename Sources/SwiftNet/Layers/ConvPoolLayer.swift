@@ -13,8 +13,12 @@ public struct ConvPoolLayer: Layer, Equatable {
     public let imageShape: (batch: Int, channels: Int, height: Int, width: Int)
     /// (pool height, pool width).
     public let poolSize: (height: Int, width: Int)
+    /// The nonlinearity applied to the pooled maps plus bias, as the seed orders them.
     public let activation: Activation
 
+    /// The seed's conv-pool layer: `filterShape` is (filters, input maps, rows, columns), `imageShape`
+    /// (mini-batch size, input maps, rows, columns), as network3.py writes them; the valid convolution is
+    /// max-pooled by `poolSize`, then the bias is added and `activation` applied.
     /// - Parameters:
     ///   - filterShape: (number of filters, input channels, filter height, filter width).
     ///   - imageShape: (mini-batch size, input channels, image height, image width).

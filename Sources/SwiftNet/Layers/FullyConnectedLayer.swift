@@ -7,11 +7,17 @@
 
 /// A fully connected layer, optionally dropping its input during training.
 public struct FullyConnectedLayer: Layer, Equatable {
+    /// Inputs per sample.
     public let nIn: Int
+    /// Outputs (neurons) per sample.
     public let nOut: Int
+    /// The nonlinearity applied to W·x + b.
     public let activation: Activation
+    /// The probability of dropping each input in training (the seed's dropout; 0 for none).
     public let pDropout: Float
 
+    /// A dense layer of `nOut` neurons over `nIn` inputs, `activation`(W·x + b), its inputs dropped
+    /// with probability `pDropout` in training.
     /// - Parameters:
     ///   - nIn: inputs per sample.
     ///   - nOut: outputs (neurons).

@@ -9,10 +9,14 @@
 /// The shape of one sample: channels x height x width (NCHW without the N).
 /// A flat vector of n values is `(n, 1, 1)`.
 public struct SampleShape: Equatable, Sendable, CustomStringConvertible {
+    /// Feature maps (1 for a gray image, 3 for RGB).
     public var channels: Int
+    /// Rows.
     public var height: Int
+    /// Columns.
     public var width: Int
 
+    /// A shape of `channels` maps of `height` rows and `width` columns.
     public init(channels: Int, height: Int, width: Int) {
         self.channels = channels
         self.height = height
@@ -27,6 +31,7 @@ public struct SampleShape: Equatable, Sendable, CustomStringConvertible {
     /// Values per sample.
     public var count: Int { channels * height * width }
 
+    /// A short readable form, as messages and the CLI print it.
     public var description: String {
         height == 1 && width == 1 ? "\(channels)" : "\(channels)x\(height)x\(width)"
     }

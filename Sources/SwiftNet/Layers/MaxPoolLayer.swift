@@ -11,6 +11,8 @@ public struct MaxPoolLayer: Layer, Equatable {
     /// (pool height, pool width).
     public let poolSize: (height: Int, width: Int)
 
+    /// Max-pooling of each map of `inputShape` over non-overlapping `poolSize` (rows, columns) windows;
+    /// rows and columns the window does not divide are dropped, as in network3.py.
     /// - Parameters:
     ///   - inputShape: one input sample, channels x height x width.
     ///   - poolSize: the window, (height, width).

@@ -35,6 +35,7 @@ public enum NetworkSpecError: Error, CustomStringConvertible, Equatable {
     /// The parts parse but do not make a network (the last is not a softmax).
     case badNetwork(reason: String)
 
+    /// The error in one line, naming what is at fault.
     public var description: String {
         switch self {
         case .empty: return "the spec is empty; write for example 'conv 20 5x5, pool 2, fc 100, softmax 10'"

@@ -22,6 +22,7 @@ public enum NetworkConfigurationError: Error, CustomStringConvertible, Equatable
     /// The network's threads or memory could not be had.
     case resources(String)
 
+    /// The error in one line, naming what is at fault.
     public var description: String {
         switch self {
         case .badSetting(let message), .misplacedLayer(let message), .resources(let message): return message

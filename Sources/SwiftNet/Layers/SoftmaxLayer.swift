@@ -6,10 +6,15 @@
 
 /// The softmax output layer, trained on the negative log-likelihood.
 public struct SoftmaxLayer: Layer, Equatable {
+    /// Inputs per sample.
     public let nIn: Int
+    /// Classes: outputs per sample.
     public let nOut: Int
+    /// The probability of dropping each input in training (the seed's dropout; 0 for none).
     public let pDropout: Float
 
+    /// The seed's softmax output layer: `nIn` inputs, `nOut` classes, its inputs dropped with
+    /// probability `pDropout` in training.  Its weights and biases start at zero, as in network3.py.
     /// - Parameters:
     ///   - nIn: inputs per sample.
     ///   - nOut: classes.

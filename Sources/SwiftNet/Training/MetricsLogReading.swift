@@ -13,14 +13,18 @@ import Foundation
 public struct EpochMetrics: Equatable, Sendable {
     /// Zero-based, as the seed counts.
     public let epoch: Int
+    /// Mean training cost over the epoch's mini-batches.
     public let trainingCost: Double
     /// A fraction, 0...1.
     public let validationAccuracy: Double
     /// A fraction, present only for epochs that set a new best.
     public let testAccuracy: Double?
+    /// Wall time of the epoch's training steps.
     public let seconds: Double
+    /// Training images per second over the epoch.
     public let imagesPerSecond: Double
 
+    /// One epoch's figures, as a metrics log line holds them.
     public init(epoch: Int, trainingCost: Double, validationAccuracy: Double, testAccuracy: Double?,
                 seconds: Double, imagesPerSecond: Double) {
         self.epoch = epoch

@@ -38,6 +38,7 @@ public enum TrainingError: Error, CustomStringConvertible, Equatable {
     /// The system refused something the run needs (signal handlers).
     case system(String)
 
+    /// The error in one line, naming what is at fault.
     public var description: String {
         switch self {
         case .badSetting(let message), .dataMismatch(let message), .badStart(let message), .system(let message):

@@ -24,7 +24,9 @@ import Foundation
 /// let again = try Trainer(resuming: "m.ckpt", data: data)
 /// ```
 public final class Trainer {
+    /// The network being trained; read it (predict, save) between runs, not during one.
     public let network: Network
+    /// The training, validation and test sets.
     public let data: DataSplits
     /// The run's settings; `epochs` may grow before `run` to extend it.
     public var settings: TrainingHyperparameters

@@ -14,6 +14,7 @@ public struct EpochReport: Sendable {
     public let epoch: Int
     /// Mean training cost over the epoch's mini-batches (NLL with dropout, plus the L2 term).
     public let trainingCost: Double
+    /// The fraction of the validation images classified correctly after the epoch, 0...1.
     public let validationAccuracy: Double
     /// True when validation accuracy is at least the best so far.
     public let isBestSoFar: Bool
@@ -21,6 +22,7 @@ public struct EpochReport: Sendable {
     public let testAccuracy: Double?
     /// Wall time of the epoch's training steps, excluding evaluation.
     public let trainingSeconds: Double
+    /// Training images per second over the epoch's training steps.
     public let imagesPerSecond: Double
     /// The epoch's learning rate (it changes under a schedule); nil if not recorded.
     public var eta: Double? = nil
@@ -41,6 +43,7 @@ public struct EpochReport: Sendable {
 
 /// The outcome of a whole run.
 public struct TrainingSummary: Sendable {
+    /// The best validation accuracy of the run, a fraction 0...1.
     public let bestValidationAccuracy: Double
     /// The iteration (mini-batch count from 0) at which the best was reached.
     public let bestIteration: Int
@@ -49,6 +52,7 @@ public struct TrainingSummary: Sendable {
     /// The epochs this call trained; a resumed run lists only those after its checkpoint.
     public let epochs: [EpochReport]
 
+    /// A summary with these figures (for tests and for replaying a run).
     public init(bestValidationAccuracy: Double, bestIteration: Int, testAccuracy: Double?, epochs: [EpochReport]) {
         self.bestValidationAccuracy = bestValidationAccuracy
         self.bestIteration = bestIteration
@@ -63,6 +67,7 @@ public struct MiniBatchProgress: Sendable {
     public let epoch: Int
     /// Mini-batches of this epoch done so far, 1 up to `miniBatchesPerEpoch`.
     public let miniBatchesDone: Int
+    /// Mini-batches in a whole epoch.
     public let miniBatchesPerEpoch: Int
     /// Images per mini-batch.
     public let miniBatchSize: Int
@@ -71,6 +76,7 @@ public struct MiniBatchProgress: Sendable {
     /// Wall time of this epoch's training steps so far.
     public let seconds: Double
 
+    /// Progress with these figures (for tests and for replaying a run).
     public init(epoch: Int, miniBatchesDone: Int, miniBatchesPerEpoch: Int, miniBatchSize: Int, meanCost: Double, seconds: Double) {
         self.epoch = epoch
         self.miniBatchesDone = miniBatchesDone
@@ -87,9 +93,11 @@ public enum TrainingEvent: Sendable {
     case miniBatch(iteration: Int)
     /// After every mini-batch; prints nothing in the seed's lines.
     case miniBatchFinished(MiniBatchProgress)
+    /// An epoch ended and was evaluated (and saved, under a `Trainer` with a checkpoint path).
     case epochFinished(EpochReport)
     /// A decision of the schedule or of early stopping, in words.
     case note(String)
+    /// The run ended: all epochs done, or stopped early by its schedule.
     case finished(TrainingSummary)
 
     /// The lines network3.py printed for this event, word for word, plus a

@@ -50,6 +50,7 @@ public enum LearningRateSchedule: Equatable, Sendable, CustomStringConvertible {
         }
     }
 
+    /// A short readable form, as messages and the CLI print it.
     public var description: String {
         switch self {
         case .constant: return "constant"
@@ -96,6 +97,9 @@ public struct Augmentation: Equatable, Sendable, CustomStringConvertible {
     /// Smoothness of the elastic field: the Gaussian's width in pixels.
     public var elasticSigma: Float
 
+    /// Augmentation of each training image: a random shift of up to `maxShift` pixels, a rotation of
+    /// up to `maxRotationDegrees`, and an elastic distortion of strength `elasticAlpha` and smoothness
+    /// `elasticSigma` (Simard et al.); all zero is none.
     /// - Parameters:
     ///   - maxShift: pixels.
     ///   - maxRotationDegrees: degrees.
@@ -111,6 +115,7 @@ public struct Augmentation: Equatable, Sendable, CustomStringConvertible {
     /// True when it changes nothing.
     public var isIdentity: Bool { maxShift == 0 && maxRotationDegrees == 0 && elasticAlpha == 0 }
 
+    /// A short readable form, as messages and the CLI print it.
     public var description: String {
         var parts: [String] = []
         if maxShift > 0 { parts.append("shift \(maxShift) px") }
@@ -142,6 +147,7 @@ public struct TrainingOptions: Equatable, Sendable {
     public var momentum: Float = 0
     /// Nesterov's form of momentum (needs momentum > 0).
     public var nesterov = false
+    /// How the learning rate changes over the run; constant by default, as in the seed.
     public var schedule = LearningRateSchedule.constant
     /// Stop after this many epochs without a new best validation accuracy; 0 never stops early.
     public var earlyStoppingPatience = 0
