@@ -19,7 +19,7 @@ import Darwin
 #endif
 
 /// Whole-file reads with a size limit.
-public enum BoundedFile {
+package enum BoundedFile {
     /// The whole of a file, refused if it is larger than `limit` bytes.
     /// - Parameters:
     ///   - path: the file.
@@ -27,7 +27,7 @@ public enum BoundedFile {
     ///   - expected: the file in words with its article ("a checkpoint"), for the message about a folder.
     /// - Returns: the file's bytes.
     /// - Throws: `FileError.missing`, `.isFolder`, `.notReadable` or `.tooLarge`.
-    public static func read(_ path: String, limit: Int, expected: String) throws -> [UInt8] {
+    package static func read(_ path: String, limit: Int, expected: String) throws -> [UInt8] {
         let descriptor = open(path, O_RDONLY | O_CLOEXEC)
         guard descriptor >= 0 else { throw openFailure(path, errno) }
         defer { close(descriptor) }
@@ -56,7 +56,7 @@ public enum BoundedFile {
     ///   - limit: the largest size accepted, in bytes.
     ///   - expected: the file in words with its article ("a data file"), for the message about a folder.
     /// - Throws: `FileError.missing`, `.isFolder`, `.notReadable` or `.tooLarge`.
-    public static func checkReadable(_ path: String, limit: Int, expected: String) throws {
+    package static func checkReadable(_ path: String, limit: Int, expected: String) throws {
         let descriptor = open(path, O_RDONLY | O_CLOEXEC)
         guard descriptor >= 0 else { throw openFailure(path, errno) }
         defer { close(descriptor) }
