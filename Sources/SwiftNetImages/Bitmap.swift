@@ -192,6 +192,26 @@ public struct ImageError: Error, CustomStringConvertible {
 }
 
 /// A problem found in bytes before the file's path is attached.
+extension Bitmap {
+    /// Reads a PNG or binary PGM file, told apart by their first bytes.
+    /// - Throws: `ImageError` "<path>: <problem>" for a file that is missing, too large,
+    ///   damaged, or neither format.
+    public init(contentsOf path: String) throws {
+        let bytes = try ImageFile.read(path, limit: PNG.maximumFileBytes)
+        do {
+            if bytes.starts(with: PNG.signature) {
+                self = try PNG.decode(bytes)
+            } else if bytes.starts(with: Array("P5".utf8)) {
+                self = try PGM.decode(bytes)
+            } else {
+                throw ImageFormatProblem("is neither a PNG nor a binary PGM (P5) file")
+            }
+        } catch let problem as ImageFormatProblem {
+            throw ImageError(path: path, problem: problem.problem)
+        }
+    }
+}
+
 struct ImageFormatProblem: Error {
     let problem: String
     init(_ problem: String) { self.problem = problem }

@@ -42,19 +42,7 @@ public enum DigitPreprocessing {
     /// - Throws: `ImageError` "<path>: <problem>" for a file that cannot be
     ///   read or decoded, or that shows no ink.
     public static func mnistPixels(contentsOf path: String) throws -> [UInt8] {
-        let bytes = try ImageFile.read(path, limit: PNG.maximumFileBytes)
-        let image: Bitmap
-        do {
-            if bytes.starts(with: PNG.signature) {
-                image = try PNG.decode(bytes)
-            } else if bytes.starts(with: Array("P5".utf8)) {
-                image = try PGM.decode(bytes)
-            } else {
-                throw ImageFormatProblem("is neither a PNG nor a binary PGM (P5) file")
-            }
-        } catch let problem as ImageFormatProblem {
-            throw ImageError(path: path, problem: problem.problem)
-        }
+        let image = try Bitmap(contentsOf: path)
         guard let pixels = mnistPixels(of: image) else {
             throw ImageError(path: path, problem: "shows no digit: it has no ink darker or lighter than its border")
         }

@@ -1,0 +1,188 @@
+// ImageFolderTests.swift: class folders of a person's own images, through the
+// public API (`import SwiftNetImages`, no @testable).
+//
+// Small folders are written into a temporary directory: classes created out
+// of order (they must come back sorted), images whose every pixel encodes
+// its class and number (so a test can tell which file landed where), a
+// train/val/test layout, a damaged file, sizes that differ, colour and gray.
+// Resampling is checked on values worked out by hand.
+
+import Foundation
+import SwiftNet
+import SwiftNetImages
+import XCTest
+
+final class ImageFolderTests: XCTestCase {
+    private var root = ""
+
+    override func setUpWithError() throws {
+        root = FileManager.default.temporaryDirectory.appendingPathComponent("swiftnet-folder-\(getpid())-\(name.hashValue)").path
+        try? FileManager.default.removeItem(atPath: root)
+        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+    }
+
+    override func tearDownWithError() throws {
+        try? FileManager.default.removeItem(atPath: root)
+    }
+
+    /// Writes `count` gray width x height PNGs into root/relative, pixel value = 10 * class + image.
+    private func writeClass(_ relative: String, classValue: Int, count: Int, width: Int = 6, height: Int = 5) throws {
+        let folder = (root as NSString).appendingPathComponent(relative)
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        for image in 0..<count {
+            let value = UInt8(10 * classValue + image)
+            try PNG.write(try Bitmap(width: width, height: height, channels: 1, fill: value),
+                          to: (folder as NSString).appendingPathComponent(String(format: "%03d.png", image)))
+        }
+    }
+
+    func testClassFoldersAreSortedAndCarvedByClassFromTheSeed() throws {
+        try writeClass("dog", classValue: 2, count: 10)
+        try writeClass("bird", classValue: 0, count: 10)
+        try writeClass("cat", classValue: 1, count: 10)
+        try "not an image".write(toFile: (root as NSString).appendingPathComponent("cat/notes.txt"), atomically: true, encoding: .utf8)
+        let data = try ImageFolder.load(root)
+        XCTAssertEqual(data.classNames, ["bird", "cat", "dog"])
+        XCTAssertEqual([data.splits.training.count, data.splits.validation.count, data.splits.test.count], [24, 3, 3])
+        for split in [data.splits.training, data.splits.validation, data.splits.test] {
+            XCTAssertEqual([split.channels, split.height, split.width], [1, 5, 6])
+            for index in 0..<split.count {
+                let value = Int(split.pixels[index * split.imageSize])
+                XCTAssertEqual(Int(split.labels[index]), value / 10, "image \(index) of \(split.name) has its folder's class")
+                XCTAssertTrue(split.pixels[(index * split.imageSize)..<((index + 1) * split.imageSize)].allSatisfy { Int($0) == value })
+            }
+            XCTAssertEqual(Set(split.labels), [0, 1, 2], "\(split.name) holds every class (stratified)")
+        }
+        var options = ImageFolderOptions()
+        XCTAssertEqual(try ImageFolder.load(root, options: options).splits.validation.pixels, data.splits.validation.pixels,
+                       "the same seed carves the same split")
+        options.seed = 7
+        let other = try ImageFolder.load(root, options: options)
+        XCTAssertNotEqual(other.splits.validation.pixels + other.splits.test.pixels,
+                          data.splits.validation.pixels + data.splits.test.pixels, "another seed carves another split")
+    }
+
+    func testTrainValAndTestFoldersAreTakenAsTheyAre() throws {
+        try writeClass("train/b", classValue: 1, count: 3)
+        try writeClass("train/a", classValue: 0, count: 4)
+        try writeClass("val/a", classValue: 0, count: 2)
+        try writeClass("test/b", classValue: 1, count: 1)
+        let data = try ImageFolder.load(root)
+        XCTAssertEqual(data.classNames, ["a", "b"])
+        XCTAssertEqual(data.splits.training.labels, [0, 0, 0, 0, 1, 1, 1])
+        XCTAssertEqual(data.splits.validation.labels, [0, 0])
+        XCTAssertEqual(data.splits.test.labels, [1])
+        try writeClass("test/c", classValue: 2, count: 1)
+        XCTAssertThrowsError(try ImageFolder.load(root)) {
+            guard case .unknownClass(let path, ["a", "b"])? = $0 as? ImageFolderError else { return XCTFail("\($0)") }
+            XCTAssertTrue(path.hasSuffix("test/c"), path)
+        }
+    }
+
+    func testSizesMustAgreeUnlessATargetSizeIsGiven() throws {
+        try writeClass("a", classValue: 0, count: 2)
+        try writeClass("b", classValue: 1, count: 2, width: 8, height: 8)
+        XCTAssertThrowsError(try ImageFolder.load(root)) {
+            guard case .sizeMismatch(let path, 8, 8, 6, 5)? = $0 as? ImageFolderError else { return XCTFail("\($0)") }
+            XCTAssertTrue(path.hasSuffix("b/000.png"), path)
+            XCTAssertFalse("\($0)".contains("\n"))
+        }
+        var options = ImageFolderOptions()
+        options.size = (width: 4, height: 4)
+        options.validationFraction = 0
+        options.testFraction = 0
+        let data = try ImageFolder.load(root, options: options)
+        XCTAssertEqual([data.splits.training.height, data.splits.training.width], [4, 4])
+        XCTAssertEqual(Array(data.splits.training.pixels.prefix(16)), [UInt8](repeating: 0, count: 16), "flat images stay flat")
+    }
+
+    func testColourBecomesGrayByLumaAndGrayBecomesThreePlanes() throws {
+        let folder = (root as NSString).appendingPathComponent("only")
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        let rgb = try Bitmap(width: 2, height: 1, channels: 3, samples: [255, 0, 0, 0, 0, 255])
+        try PNG.write(rgb, to: (folder as NSString).appendingPathComponent("a.png"))
+        var options = ImageFolderOptions()
+        options.validationFraction = 0
+        options.testFraction = 0
+        XCTAssertEqual(try ImageFolder.load(root, options: options).splits.training.pixels, [76, 29], "0.299 * 255, 0.114 * 255")
+        options.channels = 3
+        XCTAssertEqual(try ImageFolder.load(root, options: options).splits.training.pixels, [255, 0, 0, 0, 0, 255],
+                       "RGB planes: red plane, green plane, blue plane")
+        let gray = try Bitmap(width: 2, height: 1, channels: 2, samples: [100, 255, 0, 0])
+        XCTAssertEqual(try gray.converted(toChannels: 3).samples, [100, 100, 100, 255, 255, 255],
+                       "gray copied to three channels; a transparent pixel shows the white behind it")
+    }
+
+    func testADamagedImageStopsTheLoadOrIsSkippedWhenAsked() throws {
+        try writeClass("a", classValue: 0, count: 3)
+        try writeClass("b", classValue: 1, count: 3)
+        let damaged = (root as NSString).appendingPathComponent("b/001.png")
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: damaged))
+        try bytes.prefix(bytes.count / 2).write(to: URL(fileURLWithPath: damaged))
+        XCTAssertThrowsError(try ImageFolder.load(root)) {
+            XCTAssertTrue("\($0)".hasPrefix(damaged + ": "), "\($0)")
+            XCTAssertFalse("\($0)".contains("\n"))
+        }
+        var options = ImageFolderOptions()
+        options.skipBadImages = true
+        options.validationFraction = 0
+        options.testFraction = 0
+        let counter = ProgressLog()
+        let data = try ImageFolder.load(root, options: options) { counter.record($0) }
+        XCTAssertEqual(data.skipped.map(\.path), [damaged])
+        XCTAssertEqual(data.splits.training.labels, [0, 0, 0, 1, 1])
+        XCTAssertEqual(counter.last?.done, 6)
+        XCTAssertEqual(counter.last?.total, 6)
+    }
+
+    func testImpossibleOptionsAndLayoutsAreOneLineErrors() throws {
+        XCTAssertThrowsError(try ImageFolder.load((root as NSString).appendingPathComponent("missing"))) {
+            guard case .notAFolder? = $0 as? ImageFolderError else { return XCTFail("\($0)") }
+        }
+        XCTAssertThrowsError(try ImageFolder.load(root)) { XCTAssertEqual($0 as? ImageFolderError, .noClasses(path: root)) }
+        try writeClass("a", classValue: 0, count: 2)
+        var options = ImageFolderOptions()
+        options.validationFraction = 0.6
+        options.testFraction = 0.5
+        XCTAssertThrowsError(try ImageFolder.load(root, options: options)) {
+            guard case .badOption? = $0 as? ImageFolderError else { return XCTFail("\($0)") }
+        }
+        options = ImageFolderOptions()
+        options.channels = 2
+        XCTAssertThrowsError(try ImageFolder.load(root, options: options))
+        try FileManager.default.createDirectory(atPath: (root as NSString).appendingPathComponent("empty"), withIntermediateDirectories: true)
+        XCTAssertThrowsError(try ImageFolder.load(root)) {
+            guard case .emptyClass? = $0 as? ImageFolderError else { return XCTFail("\($0)") }
+        }
+    }
+
+    func testShrinkingAveragesAreasAndGrowingInterpolates() throws {
+        let square = try Bitmap(width: 4, height: 4, channels: 1, samples: (0..<16).map { UInt8($0 * 10) })
+        // Each output pixel is the mean of a 2x2 block: (0+10+40+50)/4 = 25, ...
+        XCTAssertEqual(try square.resized(width: 2, height: 2).samples, [25, 45, 105, 125])
+        let pair = try Bitmap(width: 2, height: 1, channels: 1, samples: [0, 200])
+        // Centres of 4 outputs at source positions -0.25, 0.25, 0.75, 1.25: held, 1/4, 3/4, held.
+        XCTAssertEqual(try pair.resized(width: 4, height: 1).samples, [0, 50, 150, 200])
+        let wide = try Bitmap(width: 4, height: 2, channels: 1, fill: 200)
+        let fitted = try wide.resized(width: 4, height: 4, keepAspect: true)
+        XCTAssertEqual(fitted.samples, [UInt8](repeating: 0, count: 4) + [UInt8](repeating: 200, count: 8)
+                       + [UInt8](repeating: 0, count: 4), "fitted, centred, padded with black")
+        XCTAssertThrowsError(try square.resized(width: 0, height: 3))
+    }
+}
+
+/// Progress reports collected from the decoding threads.
+private final class ProgressLog: @unchecked Sendable {
+    private let lock = NSLock()
+    private var reports: [ImageFolderProgress] = []
+
+    func record(_ report: ImageFolderProgress) {
+        lock.lock(); defer { lock.unlock() }
+        reports.append(report)
+    }
+
+    var last: ImageFolderProgress? {
+        lock.lock(); defer { lock.unlock() }
+        return reports.max { $0.done < $1.done }
+    }
+}
