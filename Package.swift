@@ -43,6 +43,8 @@ let package = Package(
             publicHeadersPath: "include",
             linkerSettings: [
                 .linkedLibrary("openblas"),
+                // LAPACKE_ssyevd, for the principal components `cnn embed` draws.
+                .linkedLibrary("lapacke"),
                 .linkedLibrary("z"),
                 .linkedLibrary("m"),
             ]

@@ -512,6 +512,17 @@ void ck_batchnorm_backward_ref(float *dinp, const float *dout,
                                const float *invstd, long long N, int B, int C,
                                int S);
 
+/* ---- principal components (principal_components.c, on LAPACKE) ----------- */
+
+/* Floats of scratch ck_principal_components needs for n rows of d values. */
+size_t ck_principal_components_scratch_floats(int n, int d);
+/* The k leading principal components of x (n rows of d, n >= 2, 1 <= k <= d):
+ * components (k, d) unit vectors, largest variance first, each with its
+ * largest entry positive; variances (k) their sample variances; mean (d).
+ * Returns 0, or LAPACK's info when the eigensolver fails. */
+int ck_principal_components(float *components, float *variances, float *mean, float *scratch,
+                            const float *restrict x, int n, int d, int k);
+
 #ifdef __cplusplus
 }
 #endif

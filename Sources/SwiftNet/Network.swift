@@ -55,8 +55,8 @@ public final class Network {
     /// This network's own threads, which the StepScheduler runs on.
     private let team: OpaquePointer
     /// The threaded training step and evaluation pass.
-    private let scheduler: StepScheduler
-    private let evaluationPredictions: AlignedBuffer<Int32>
+    let scheduler: StepScheduler
+    let evaluationPredictions: AlignedBuffer<Int32>
 
     /// Every random choice after construction (dropout masks) comes from here.
     public internal(set) var random: RandomSource
@@ -348,7 +348,7 @@ public final class Network {
     /// Runs evaluation passes of up to `evaluationBatchSize` of `count`
     /// samples, calling `afterPass(start, count)` after each while its
     /// predictions and outputs are in place.
-    private func forEachEvaluationPass(count: Int, run: (Int, Int) -> Void, _ afterPass: (Int, Int) -> Void) {
+    func forEachEvaluationPass(count: Int, run: (Int, Int) -> Void, _ afterPass: (Int, Int) -> Void) {
         ck_flush_denormals_on_this_thread()
         var start = 0
         while start < count {

@@ -17,7 +17,7 @@ struct CNN: ParsableCommand {
         abstract: "Train and run the convolutional networks of network3.py on the CPU.",
         version: "0.2.0",
         subcommands: [Train.self, Eval.self, Errors.self, Filters.self, Plot.self, Predict.self, ImportNetwork3.self, ExportNetwork3.self,
-                      ExportIDX.self, Bench.self, BenchKernels.self],
+                      ExportIDX.self, Embed.self, Bench.self, BenchKernels.self],
         defaultSubcommand: Train.self
     )
 

@@ -127,6 +127,12 @@ final class StepScheduler {
     /// The last layer's output (softmax probabilities) of the last pass, in sample order.
     var lastOutput: UnsafePointer<Float> { UnsafePointer(stages.last!.output.pointer) }
 
+    /// The last layer's input in the last pass (the penultimate layer's
+    /// activations, without dropout), in sample order.
+    var lastLayerInput: UnsafePointer<Float> {
+        stages.count > 1 ? UnsafePointer(stages[stages.count - 2].output.pointer) : UnsafePointer(features.pointer)
+    }
+
     /// The labels of the last pass, in sample order.
     var lastLabels: UnsafePointer<Int32> { UnsafePointer(labels.pointer) }
 
