@@ -68,10 +68,13 @@ public final class Network {
     ///   - threads: threads sharing each mini-batch, at most 1024 (and no more
     ///     than `miniBatchSize` are used); nil means every core.
     ///   - seed: the seed of initial weights and dropout masks.
+    ///   - memoryBudget: the most bytes the network may allocate, all its buffers
+    ///     counted before any is (default: `MemoryBudget.default`).
     /// - Throws: `NetworkConfigurationError` naming the layers and shapes that do not fit,
-    ///   or the thread count when it is out of range or its threads cannot be started.
+    ///   or the thread count when it is out of range or its threads cannot be started;
+    ///   `MemoryBudgetError` if the network needs more memory than `memoryBudget`.
     public init(layers: [any Layer], miniBatchSize: Int, evaluationBatchSize: Int = 100,
-                threads: Int? = nil, seed: UInt64 = 0) throws {
+                threads: Int? = nil, seed: UInt64 = 0, memoryBudget: MemoryBudget = .default) throws {
         guard miniBatchSize > 0 else {
             throw NetworkConfigurationError.badSetting("mini-batch size must be positive, got \(miniBatchSize)")
         }
@@ -84,6 +87,16 @@ public final class Network {
             throw NetworkConfigurationError.badSetting("threads must be at most \(Self.maximumThreads), got \(threads)")
         }
         let runnable = try Self.validate(layers, miniBatchSize: miniBatchSize)
+        let replicaCount = min(threads, miniBatchSize)
+        let tally = Self.memoryTally(runnable, miniBatchSize: miniBatchSize, evaluationBatchSize: evaluationBatchSize,
+                                     replicas: replicaCount)
+        if let (what, values) = tally.oversized {
+            throw NetworkConfigurationError.resources("\(what) would hold " + (values.map(String.init) ?? "more than \(Int.max)")
+                + " values, more than the \(MemoryTally.maximumBufferValues) the kernels index")
+        }
+        try memoryBudget.check(tally.total, for: "the network (\(layers.count) layer\(layers.count == 1 ? "" : "s"), mini-batch \(miniBatchSize), "
+            + "evaluation batch \(evaluationBatchSize), \(replicaCount) thread\(replicaCount == 1 ? "" : "s")"
+            + (tally.largest.map { "; most for \($0.what)" } ?? "") + ")")
 
         self.layers = layers
         self.miniBatchSize = miniBatchSize
@@ -107,7 +120,6 @@ public final class Network {
             weightOffset += layer.weightCount
             biasOffset += layer.biasCount
         }
-        let replicaCount = min(threads, miniBatchSize)
         var stateOffset = 0
         var resources: [LayerResources] = []
         for (index, layer) in runnable.enumerated() {
@@ -118,7 +130,8 @@ public final class Network {
             stateOffset += layer.stateCount
         }
         layerResources = resources
-        let share = { (total: Int) in (total + replicaCount - 1) / replicaCount }
+        // Not (total + parts - 1) / parts, which overflows near Int.max.
+        let share = { (total: Int) in total / replicaCount + (total % replicaCount == 0 ? 0 : 1) }
         let capacity = max(share(miniBatchSize), share(evaluationBatchSize))
         let block = parameterBlock, weights = weightCount
         let spatial = Array(runnable.prefix { $0.isSpatial }), sampleSize = layers[0].inputShape.count

@@ -120,6 +120,8 @@ public final class Trainer {
         guard progress.epoch <= settings.epochs else {
             throw TrainingError.badStart("the run has finished \(progress.epoch) epochs; \(settings.epochs) asks for fewer")
         }
+        // The run's checkpoints must load again; a limit of the format is better met now than after an epoch.
+        if let checkpointPath { try checkpoint().checkLoadable(at: checkpointPath) }
         let metricsLog = try metricsPath.map(MetricsLog.init(path:))
         let outcome = try network.train(
             trainingData: data.training, validationData: data.validation, testData: data.test,
