@@ -178,6 +178,40 @@ final class MemoryBudgetTests: CheckpointTestCase {
         XCTAssertNoThrow(try Network(layers: layers, miniBatchSize: 10, threads: 4, memoryBudget: MemoryBudget(bytes: total)))
     }
 
+    /// The tally is what a network really holds: its resident size grows by about the tally when it is built.
+    func testTheTallyMatchesWhatANetworkHolds() throws {
+        func residentBytes() throws -> Int {
+            // read(2) each time: Foundation's file reading does not see /proc change.
+            let descriptor = open("/proc/self/statm", O_RDONLY)
+            defer { close(descriptor) }
+            var buffer = [UInt8](repeating: 0, count: 256)
+            let got = read(descriptor, &buffer, buffer.count)
+            let fields = String(decoding: buffer[0..<max(got, 0)], as: UTF8.self).split(separator: " ")
+            return try XCTUnwrap(Int(fields[1])) * Int(sysconf(Int32(_SC_PAGESIZE)))
+        }
+        // Memory that tests before this one freed stays resident in malloc's free lists and
+        // would be reused unseen: malloc_trim hands it back first.  (Swift's Glibc module
+        // does not export malloc_trim.)
+        typealias MallocTrim = @convention(c) (Int) -> Int32
+        let trim = unsafeBitCast(try XCTUnwrap(dlsym(UnsafeMutableRawPointer(bitPattern: 0), "malloc_trim")), to: MallocTrim.self)
+        for (spec, miniBatchSize, threads) in [("fc 3000 dropout 0.5, softmax 10", 500, 2), ("conv 20 5x5, pool 2, fc 500, softmax 10", 200, 3),
+                                               ("conv 8 3x3, batchnorm, pool 2, fc 100, batchnorm, softmax 10", 300, 2)] {
+            let layers = try NetworkSpec.layers(from: spec, input: SampleShape(channels: 1, height: 28, width: 28),
+                                                miniBatchSize: miniBatchSize, activation: .relu)
+            let runnable = try NetworkValidator.validate(layers, miniBatchSize: miniBatchSize).map { $0 as! any RunnableLayer }
+            let tally = try XCTUnwrap(Network.memoryTally(runnable, miniBatchSize: miniBatchSize, evaluationBatchSize: 100,
+                                                          replicas: threads).total)
+            _ = trim(0)
+            let before = try residentBytes()
+            let network = try Network(layers: layers, miniBatchSize: miniBatchSize, threads: threads)
+            let grown = try residentBytes() - before
+            withExtendedLifetime(network) {}
+            XCTAssertGreaterThan(grown, tally * 8 / 10, "\(spec): tally \(tally), resident growth \(grown)")
+            XCTAssertLessThan(grown, tally * 12 / 10 + (8 << 20), "\(spec): tally \(tally), resident growth \(grown)")
+            print("\(spec): tally \(tally) bytes, resident growth \(grown) bytes")
+        }
+    }
+
     /// Finding 4: more threads than fit the work are used or refused in one line, never a trap.
     func testManyThreadsWorkOrAreRefused() throws {
         let layers: [any Layer] = [FullyConnectedLayer(nIn: 4, nOut: 8), SoftmaxLayer(nIn: 8, nOut: 3)]
