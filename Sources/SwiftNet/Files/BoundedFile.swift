@@ -4,7 +4,11 @@
 // disk: a checkpoint, a picture or a metrics log is read whole into memory,
 // so the reader takes a limit and refuses a larger file before reading it,
 // and stops the moment the bytes it has read pass the limit (the size that
-// fstat reports is only a hint: the file may grow while it is read).  Data
+// fstat reports is only a hint: the file may grow while it is read).  A
+// reader that knows its file's magic number has the first bytes checked
+// before the rest is read, so `/dev/zero` named as a checkpoint costs a few
+// bytes, not a gigabyte; and what a read will hold, with the copies its
+// decoder makes, is checked against a MemoryBudget.  Data
 // sets are too large to hold twice and may be gzipped, so their streaming
 // reader (UncompressedByteStream) asks `checkReadable` first, which makes
 // the same checks on the file's size, and counts what it inflates against a
