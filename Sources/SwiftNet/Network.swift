@@ -9,9 +9,9 @@
 // runs a step's phases on them, so networks used at once never share
 // threads or scratch.  Before allocating any of it, init adds up every
 // block and buffer (Runners/MemoryTally.swift), overflow-checked, and
-// refuses a network past its MemoryBudget in one line.  Spatial layers (conv, pool, batch norm after them)
-// come first, then dense layers; the last is a SoftmaxLayer, whose negative
-// log-likelihood is the cost.  The training loop lives in
+// refuses a network past its MemoryBudget in one line.  Spatial layers
+// (conv, pool, batch norm after them) come first, then dense layers; the
+// last is a SoftmaxLayer, whose negative log-likelihood is the cost.  The training loop lives in
 // Training/StochasticGradientDescent.swift.
 //
 // Threads: dropout masks depend only on a per-mini-batch key and the

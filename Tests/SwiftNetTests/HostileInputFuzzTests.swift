@@ -19,7 +19,7 @@ final class HostileInputFuzzTests: CheckpointTestCase {
     let budget = MemoryBudget(bytes: 64 << 20)
     let growthBound = 300 << 20
     /// Each run's wall-clock bound; the whole file stays well under a minute in release.
-    let secondsPerRun = 8.0
+    let secondsPerRun = 5.0
 
     /// Bit flips, interesting bytes, insertions, deletions, repeats and truncations.
     struct Mutator {
@@ -212,6 +212,9 @@ final class HostileInputFuzzTests: CheckpointTestCase {
             ["bench-kernels", "--batch", "100000000"],
             ["bench-kernels", "--batch", "100000", "--memory-limit", "64M"],
         ]
+        let childBound = 400 << 20
+        // The children's peak is a maximum over every child this process has run, other tests' too.
+        let childrenBefore = peakResidentBytes(children: true)
         let started = Date()
         for arguments in cases {
             let result = try runCNN(arguments, in: folder)
@@ -220,7 +223,11 @@ final class HostileInputFuzzTests: CheckpointTestCase {
             XCTAssertEqual(lines.count, 1, "\(arguments): \(result.standardError)")
             XCTAssertTrue(result.standardError.hasPrefix("cnn: error: "), "\(arguments): \(result.standardError)")
         }
-        XCTAssertLessThan(peakResidentBytes(children: true), 400 << 20, "a child's peak resident size")
+        if childrenBefore < childBound {
+            XCTAssertLessThan(peakResidentBytes(children: true), childBound, "a child's peak resident size")
+        } else {
+            print("flag runs: a child of an earlier test peaked at \(childrenBefore) bytes, so this run's peak is not measured")
+        }
         print("flag runs: \(cases.count) in \(String(format: "%.1f", Date().timeIntervalSince(started))) s")
     }
 }
