@@ -93,8 +93,8 @@ public final class Network {
         let tally = Self.memoryTally(runnable, miniBatchSize: miniBatchSize, evaluationBatchSize: evaluationBatchSize,
                                      replicas: replicaCount)
         // The budget first: "needs 4 TiB" says more than which buffer is past a C int.
-        try memoryBudget.check(tally.total, for: "the network (\(layers.count) layer\(layers.count == 1 ? "" : "s"), mini-batch \(miniBatchSize), "
-            + "evaluation batch \(evaluationBatchSize), \(replicaCount) thread\(replicaCount == 1 ? "" : "s")"
+        try memoryBudget.check(tally.total, for: "the network (\(layers.count) layer\(layers.count == 1 ? "" : "s"), "
+            + "mini-batch \(miniBatchSize), evaluation batch \(evaluationBatchSize), \(replicaCount) thread\(replicaCount == 1 ? "" : "s")"
             + (tally.largest.map { "; most for \($0.what)" } ?? "") + ")")
         if let (what, values) = tally.oversized {
             throw NetworkConfigurationError.resources("\(what) would hold " + (values.map(String.init) ?? "more than \(Int.max)")

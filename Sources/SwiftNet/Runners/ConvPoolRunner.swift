@@ -74,7 +74,8 @@ final class ConvPoolRunner: LayerRunner {
         let input = geometry.input
         // The kernel sizes its im2col columns in C ints: ask it only about shapes that fit them.
         let columns = [input.channels, geometry.kernelHeight, geometry.kernelWidth, geometry.convolved.height, geometry.convolved.width]
-        guard MemoryTally.fits(columns), MemoryTally.fits([geometry.filters, input.channels, geometry.kernelHeight, geometry.kernelWidth]) else {
+        let weights = [geometry.filters, input.channels, geometry.kernelHeight, geometry.kernelWidth]
+        guard MemoryTally.fits(columns), MemoryTally.fits(weights) else {
             tally.add("\(label)'s im2col workspace", columns, copies: copies)
             return
         }
