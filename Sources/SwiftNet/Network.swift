@@ -7,9 +7,11 @@
 // the network's own thread team, one Replica per thread (that thread's
 // buffers for its share of the spatial layers) and the StepScheduler that
 // runs a step's phases on them, so networks used at once never share
-// threads or scratch.  Spatial layers (conv, pool, batch norm after them)
-// come first, then dense layers; the last is a SoftmaxLayer, whose negative
-// log-likelihood is the cost.  The training loop lives in
+// threads or scratch.  Before allocating any of it, init adds up every
+// block and buffer (Runners/MemoryTally.swift), overflow-checked, and
+// refuses a network past its MemoryBudget in one line.  Spatial layers
+// (conv, pool, batch norm after them) come first, then dense layers; the
+// last is a SoftmaxLayer, whose negative log-likelihood is the cost.  The training loop lives in
 // Training/StochasticGradientDescent.swift.
 //
 // Threads: dropout masks depend only on a per-mini-batch key and the
@@ -69,10 +71,13 @@ public final class Network {
     ///   - threads: threads sharing each mini-batch, at most 1024 (and no more
     ///     than `miniBatchSize` are used); nil means every core.
     ///   - seed: the seed of initial weights and dropout masks.
+    ///   - memoryBudget: the most bytes the network may allocate, all its buffers
+    ///     counted before any is (default: `MemoryBudget.default`).
     /// - Throws: `NetworkConfigurationError` naming the layers and shapes that do not fit,
-    ///   or the thread count when it is out of range or its threads cannot be started.
+    ///   or the thread count when it is out of range or its threads cannot be started;
+    ///   `MemoryBudgetError` if the network needs more memory than `memoryBudget`.
     public init(layers: [any Layer], miniBatchSize: Int, evaluationBatchSize: Int = 100,
-                threads: Int? = nil, seed: UInt64 = 0) throws {
+                threads: Int? = nil, seed: UInt64 = 0, memoryBudget: MemoryBudget = .default) throws {
         guard miniBatchSize > 0 else {
             throw NetworkConfigurationError.badSetting("mini-batch size must be positive, got \(miniBatchSize)")
         }
@@ -85,6 +90,17 @@ public final class Network {
             throw NetworkConfigurationError.badSetting("threads must be at most \(Self.maximumThreads), got \(threads)")
         }
         let runnable = try Self.validate(layers, miniBatchSize: miniBatchSize)
+        let replicaCount = min(threads, miniBatchSize)
+        let tally = Self.memoryTally(runnable, miniBatchSize: miniBatchSize, evaluationBatchSize: evaluationBatchSize,
+                                     replicas: replicaCount)
+        // The budget first: "needs 4 TiB" says more than which buffer is past a C int.
+        try memoryBudget.check(tally.total, for: "the network (\(layers.count) layer\(layers.count == 1 ? "" : "s"), "
+            + "mini-batch \(miniBatchSize), evaluation batch \(evaluationBatchSize), \(replicaCount) thread\(replicaCount == 1 ? "" : "s")"
+            + (tally.largest.map { "; most for \($0.what)" } ?? "") + ")")
+        if let (what, values) = tally.oversized {
+            throw NetworkConfigurationError.resources("\(what) would hold " + (values.map(String.init) ?? "more than \(Int.max)")
+                + " values, more than the \(MemoryTally.maximumBufferValues) the kernels index")
+        }
 
         self.layers = layers
         self.miniBatchSize = miniBatchSize
@@ -108,7 +124,6 @@ public final class Network {
             weightOffset += layer.weightCount
             biasOffset += layer.biasCount
         }
-        let replicaCount = min(threads, miniBatchSize)
         var stateOffset = 0
         var resources: [LayerResources] = []
         for (index, layer) in runnable.enumerated() {
@@ -119,7 +134,8 @@ public final class Network {
             stateOffset += layer.stateCount
         }
         layerResources = resources
-        let share = { (total: Int) in (total + replicaCount - 1) / replicaCount }
+        // Not (total + parts - 1) / parts, which overflows near Int.max.
+        let share = { (total: Int) in total / replicaCount + (total % replicaCount == 0 ? 0 : 1) }
         let capacity = max(share(miniBatchSize), share(evaluationBatchSize))
         let block = parameterBlock, weights = weightCount
         let spatial = Array(runnable.prefix { $0.isSpatial }), sampleSize = layers[0].inputShape.count

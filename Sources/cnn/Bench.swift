@@ -32,6 +32,8 @@ struct Bench: ParsableCommand {
 
     @OptionGroup var dataOptions: DataOptions
 
+    @OptionGroup var memoryOptions: MemoryOptions
+
     @Option(help: "Append one JSON object per figure to this file.")
     var json: String?
 

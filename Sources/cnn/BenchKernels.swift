@@ -21,11 +21,25 @@ struct BenchKernels: ParsableCommand {
     @Option(help: "Mini-batch size of the shapes.")
     var batch: Int = 10
 
+    @OptionGroup var memoryOptions: MemoryOptions
+
+    /// The seed's shapes take about 88,000 values per sample in all, the most
+    /// in one buffer 11,520 (the first conv's output): bounds with room to spare.
+    static let valuesPerSample = 1 << 17, largestBufferPerSample = 1 << 14
+    /// The kernels take sizes as C ints.
+    static let maximumBatch = Int(Int32.max) / largestBufferPerSample
+
     func validate() throws {
         guard batch >= 1 else { throw ValidationError("--batch must be at least 1, got \(batch)") }
+        guard batch <= Self.maximumBatch else {
+            throw ValidationError("--batch must be at most \(Self.maximumBatch), so that every buffer fits the kernels' C ints; got \(batch)")
+        }
     }
 
     func run() throws {
+        // Checked here, after every option group has set the budget.
+        let (bytes, overflow) = batch.multipliedReportingOverflow(by: Self.valuesPerSample * MemoryLayout<Float>.stride)
+        try MemoryBudget.default.check(overflow ? nil : bytes, for: "the kernels' buffers at --batch \(batch)")
         ck_flush_denormals_on_this_thread()
         let peak = measurePeak()
         print("vector variant: \(KernelInfo.isaName), GEMM: \(KernelInfo.gemmName), "

@@ -53,6 +53,6 @@ struct CNN: ParsableCommand {
     private static func isOurs(_ error: Error) -> Bool {
         error is DataFileError || error is NetworkConfigurationError || error is TrainingError || error is CheckpointError
             || error is ImageError || error is FileError || error is DatasetError || error is NetworkInputError
-            || error is NetworkSpecError || error is EnsembleError
+            || error is NetworkSpecError || error is EnsembleError || error is MemoryBudgetError
     }
 }

@@ -35,6 +35,8 @@ struct Eval: ParsableCommand {
 
     @OptionGroup var threadOptions: ThreadOptions
 
+    @OptionGroup var memoryOptions: MemoryOptions
+
     @Flag(help: "Also print the test set's confusion matrix: rows are true digits, columns predicted ones.")
     var confusion = false
 

@@ -20,6 +20,8 @@ struct ExportIDX: ParsableCommand {
 
     @OptionGroup var dataOptions: DataOptions
 
+    @OptionGroup var memoryOptions: MemoryOptions
+
     @Option(help: ArgumentHelp("The folder to write the four files into (created if missing).", valueName: "folder"))
     var out: String
 

@@ -25,6 +25,8 @@ struct ImportNetwork3: ParsableCommand {
 
     @OptionGroup var networkOptions: NetworkOptions
 
+    @OptionGroup var memoryOptions: MemoryOptions
+
     @Option(help: ArgumentHelp("The checkpoint to write.", valueName: "path"))
     var out: String
 
@@ -51,6 +53,8 @@ struct ExportNetwork3: ParsableCommand {
         abstract: "Write a checkpoint's parameters as the file network3.py's load() reads.")
 
     @OptionGroup var modelOptions: ModelOptions
+
+    @OptionGroup var memoryOptions: MemoryOptions
 
     @Option(help: ArgumentHelp("The parameter file to write.", valueName: "params.pkl"))
     var out: String

@@ -30,6 +30,8 @@ struct Errors: ParsableCommand {
 
     @OptionGroup var threadOptions: ThreadOptions
 
+    @OptionGroup var memoryOptions: MemoryOptions
+
     func validate() throws {
         try checkOutputFolder(out)
     }
@@ -84,6 +86,8 @@ struct Filters: ParsableCommand {
         abstract: "Draw a saved model's first convolutional layer's filters as a PNG (dark = large weight).")
 
     @OptionGroup var modelOptions: ModelOptions
+
+    @OptionGroup var memoryOptions: MemoryOptions
 
     @Option(help: ArgumentHelp("The PNG file to write.", valueName: "path"))
     var out: String = "filters.png"

@@ -19,6 +19,8 @@ struct Predict: ParsableCommand {
 
     @OptionGroup var modelOptions: ModelOptions
 
+    @OptionGroup var memoryOptions: MemoryOptions
+
     @Option(help: ArgumentHelp("Also write the 28x28 view the network saw of each image, 10x enlarged, to DIR/<name>.seen.png "
                                + "(DIR is created if needed).", valueName: "dir"))
     var show: String?

@@ -65,6 +65,8 @@ struct Train: ParsableCommand {
 
     @OptionGroup var threadOptions: ThreadOptions
 
+    @OptionGroup var memoryOptions: MemoryOptions
+
     @Option(help: "Seed of the initial weights and dropout masks (default: 0).")
     var seed: UInt64?
 
@@ -122,8 +124,11 @@ struct Train: ParsableCommand {
             }
         } else {
             let image = SampleShape(channels: mnist.training.channels, height: mnist.training.height, width: mnist.training.width)
+            let settings = try hyperparameters()
+            // Before the network, whose buffers a mini-batch larger than the data would size for nothing.
+            try settings.checkMiniBatch(networkOptions.chosenMiniBatchSize, fitsTrainingImages: mnist.training.count)
             let network = try networkOptions.makeNetwork(input: image, threads: threadOptions.threads, seed: seed ?? 0)
-            trainer = Trainer(network: network, data: mnist, settings: try hyperparameters(), checkpointPath: save,
+            trainer = Trainer(network: network, data: mnist, settings: settings, checkpointPath: save,
                               metricsPath: metrics)
         }
         let network = trainer.network, settings = trainer.settings

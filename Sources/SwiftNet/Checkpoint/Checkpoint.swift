@@ -145,15 +145,20 @@ public struct Checkpoint {
     /// - Parameters:
     ///   - threads: threads sharing each mini-batch; nil means the checkpoint's
     ///     (every core if it fixes none). Only the same count continues a run bit for bit.
+    ///   - memoryBudget: the most bytes the network may allocate (default: `MemoryBudget.default`).
     /// - Returns: a network ready to evaluate or to continue training.
-    /// - Throws: `CheckpointError` if the architecture does not build.
-    public func makeNetwork(threads: Int? = nil) throws -> Network {
+    /// - Throws: `CheckpointError` if the architecture does not build; `MemoryBudgetError`,
+    ///   naming `source`, if the network needs more memory than `memoryBudget`.
+    public func makeNetwork(threads: Int? = nil, memoryBudget: MemoryBudget = .default) throws -> Network {
         let network: Network
         do {
             network = try Network(layers: layers, miniBatchSize: miniBatchSize, evaluationBatchSize: evaluationBatchSize,
-                                  threads: threads ?? (self.threads > 0 ? self.threads : nil), seed: hyperparameters.seed)
+                                  threads: threads ?? (self.threads > 0 ? self.threads : nil), seed: hyperparameters.seed,
+                                  memoryBudget: memoryBudget)
         } catch let error as NetworkConfigurationError {
             throw CheckpointError(path: source, reason: "its network does not build: \(error)")
+        } catch let error as MemoryBudgetError {
+            throw error.naming(source)
         }
         try restore(into: network)
         return network
@@ -231,26 +236,54 @@ extension Checkpoint {
     /// The largest file `load` will read: more than any architecture within the format's limits needs.
     public static let maximumFileBytes = 4 * CheckpointLimits.maximumParameters + (1 << 20)
 
-    /// Reads and checks a checkpoint file.
+    /// Reads and checks a checkpoint file.  Its magic number is checked on
+    /// the first bytes, before the rest is read.
     /// - Parameters:
     ///   - path: the file.
+    ///   - memoryBudget: the most the file and its decoded values may hold (default: `MemoryBudget.default`).
     /// - Returns: the checkpoint, with `source` set to `path`.
     /// - Throws: `FileError` when the file is missing, a folder, unreadable or
-    ///   larger than `maximumFileBytes`; `CheckpointError` naming the file and the
-    ///   first problem found in its contents.
-    public static func load(contentsOf path: String) throws -> Checkpoint {
-        let bytes = try BoundedFile.read(path, limit: maximumFileBytes, expected: "a checkpoint")
+    ///   larger than `maximumFileBytes`; `MemoryBudgetError` when it would not fit
+    ///   `memoryBudget`; `CheckpointError` naming the file and the first problem found in its contents.
+    public static func load(contentsOf path: String, memoryBudget: MemoryBudget = .default) throws -> Checkpoint {
+        // The decoder holds the file's bytes and, about as many again, its parameters.
+        let start = BoundedFile.Start(length: magic.count, check: { first in
+            if first.count == magic.count, first != magic { _ = try Checkpoint(decoding: first, source: path) }
+        }, budget: memoryBudget, copies: 1)
+        let bytes = try BoundedFile.read(path, limit: maximumFileBytes, expected: "a checkpoint", start: start)
         return try Checkpoint(decoding: bytes, source: path)
     }
 
     /// Writes the checkpoint atomically: a temporary file beside `path`, fsync,
     /// rename over `path`, fsync of the folder.  A crash at any moment leaves
-    /// either the old file or the new one.
+    /// either the old file or the new one.  Only bytes that `load` accepts are
+    /// written: the encoded bytes are decoded first, by the one decoder.
     /// - Parameters:
     ///   - path: the destination.
-    /// - Throws: `FileError.writeFailed` if any step fails; `path` is then untouched.
+    /// - Throws: `CheckpointError` (kind `.unusable`) if the checkpoint breaks a limit of
+    ///   the format (`checkLoadable`); `FileError.writeFailed` if any step fails; `path` is then untouched.
     public func write(to path: String) throws {
-        try AtomicFile.write(encoded(), to: path)
+        try AtomicFile.write(loadableBytes(for: path), to: path)
+    }
+
+    /// Throws unless the checkpoint, written, would load again: the writer
+    /// and the reader accept the same set (CheckpointLimits' layer count,
+    /// mini-batch and evaluation batch sizes, threads, epochs, sizes).
+    /// - Parameters:
+    ///   - path: where it would be written, for the message.
+    /// - Throws: `CheckpointError` of kind `.unusable` naming `path` and the limit broken.
+    public func checkLoadable(at path: String) throws {
+        _ = try loadableBytes(for: path)
+    }
+
+    private func loadableBytes(for path: String) throws -> [UInt8] {
+        let bytes = try encoded()
+        do {
+            _ = try Checkpoint(decoding: bytes, source: path)
+        } catch let error as CheckpointError {
+            throw CheckpointError(path: path, reason: "it would not load again: \(error.reason)", kind: .unusable)
+        }
+        return bytes
     }
 }
 

@@ -18,6 +18,11 @@
 // promises, bytes after it, a label outside the classes) is one
 // DataFileError naming the file; trailing bytes are refused rather than
 // ignored, because they mean the header's counts do not describe the file.
+// Before a payload is read, what it will hold in memory is checked against
+// the memory budget, and a gzipped file whose header promises more than
+// `maximumExpansion` times its compressed size (a gzip bomb: a megabyte of
+// zeros that inflates to a gigabyte) is refused; real image sets compress
+// about 5 to 1.
 
 import CKernels
 
@@ -30,6 +35,11 @@ public enum IDX {
     public static let maximumPayloadBytes = 1 << 30
     /// Payloads are read in pieces of this size, so memory grows only with bytes really there.
     static let readPieceBytes = 1 << 20
+    /// How many times its size a gzipped file may inflate to, beyond `expansionAllowance`:
+    /// MNIST's files inflate about 5-fold, zeros about 1000-fold.
+    public static let maximumExpansion = 100
+    /// Bytes any gzipped file may inflate to whatever its size, so that small test sets of blank images load.
+    public static let expansionAllowance = 16 << 20
 
     /// The images of one IDX image file: `count` images, each `channels x height x width`
     /// bytes in (channel, row, column) order.
@@ -44,10 +54,13 @@ public enum IDX {
     /// 0x00000804 (count, channels, rows, columns), gzipped or not.
     /// - Parameters:
     ///   - path: the file.
+    ///   - memoryBudget: the most the images (and a copy, as splits are cut from them) may hold.
     /// - Returns: the images.
     /// - Throws: `DataFileError` naming the file if it is missing, not an IDX image
-    ///   file of bytes, has no images, or is truncated or longer than its header says.
-    public static func readImages(contentsOf path: String) throws -> Images {
+    ///   file of bytes, has no images, is truncated or longer than its header says, or
+    ///   promises more than `maximumExpansion` times its gzipped size; `MemoryBudgetError`
+    ///   if its images would not fit `memoryBudget`.
+    public static func readImages(contentsOf path: String, memoryBudget: MemoryBudget = .default) throws -> Images {
         let input = try UncompressedByteStream(path: path)
         let extents = try header(of: input, what: "image", dimensions: 3...4)
         let (count, channels, height, width) = extents.count == 3
@@ -57,7 +70,10 @@ public enum IDX {
         guard channels > 0, height > 0, width > 0 else {
             throw DataFileError(.badShape, path: path, reason: "its images are \(channels)x\(height)x\(width); every extent must be positive")
         }
-        let pixels = try payload(of: input, byteCount: try size(extents, path: path), what: "\(count) images")
+        let byteCount = try size(extents, path: path)
+        try checkExpansion(of: path, headerBytes: input.offset, payload: byteCount)
+        try memoryBudget.check(MemoryTally.product([byteCount, 2]), for: "the \(count) images of \(path), with the splits cut from them")
+        let pixels = try payload(of: input, byteCount: byteCount, what: "\(count) images")
         return Images(count: count, channels: channels, height: height, width: width, pixels: pixels)
     }
 
@@ -65,16 +81,22 @@ public enum IDX {
     /// - Parameters:
     ///   - path: the file.
     ///   - classes: labels must lie in `0..<classes`.
+    ///   - memoryBudget: the most the labels (bytes, then 32-bit integers) may hold.
     /// - Returns: the labels in file order.
     /// - Throws: `DataFileError` naming the file if it is missing, not an IDX label
-    ///   file of bytes, empty, truncated, longer than its header says, or holds a label
-    ///   outside the classes.
-    public static func readLabels(contentsOf path: String, classes: Int = 10) throws -> [Int32] {
+    ///   file of bytes, empty, truncated, longer than its header says, holds a label
+    ///   outside the classes, or promises more than `maximumExpansion` times its gzipped
+    ///   size; `MemoryBudgetError` if its labels would not fit `memoryBudget`.
+    public static func readLabels(contentsOf path: String, classes: Int = 10,
+                                  memoryBudget: MemoryBudget = .default) throws -> [Int32] {
         let input = try UncompressedByteStream(path: path)
         let extents = try header(of: input, what: "label", dimensions: 1...1)
         guard extents[0] > 0 else { throw DataFileError(.badShape, path: path, reason: "the header says it holds no labels") }
         let start = input.offset
-        let bytes = try payload(of: input, byteCount: try size(extents, path: path), what: "\(extents[0]) labels")
+        let byteCount = try size(extents, path: path)
+        try checkExpansion(of: path, headerBytes: start, payload: byteCount)
+        try memoryBudget.check(MemoryTally.product([byteCount, 5]), for: "the \(extents[0]) labels of \(path)")
+        let bytes = try payload(of: input, byteCount: byteCount, what: "\(extents[0]) labels")
         if let index = bytes.firstIndex(where: { Int($0) >= classes }) {
             throw DataFileError(.badLabel, path: path, offset: start + Int64(index),
                                 reason: "label \(bytes[index]) (image \(index)) is not a class 0...\(classes - 1)")
@@ -149,6 +171,20 @@ public enum IDX {
             total = product
         }
         return total
+    }
+
+    /// Refuses a file whose header promises far more bytes than its size on
+    /// disk could plausibly inflate to.  A plain file is never refused here: its
+    /// payload is no larger than the file, and a short one is found truncated.
+    private static func checkExpansion(of path: String, headerBytes: Int64, payload: Int) throws {
+        guard let stored = BoundedFile.size(of: path), stored > 0 else { return }
+        let promised = Int(headerBytes) + payload
+        guard promised > stored else { return }
+        let most = MemoryTally.sum([MemoryTally.product([stored, maximumExpansion]), expansionAllowance]) ?? Int.max
+        guard promised <= most else {
+            throw DataFileError(.tooLarge, path: path, reason: "its header promises \(payload) bytes of data, but the file holds "
+                + "\(stored) compressed bytes; more than \(maximumExpansion) times that is refused as a gzip bomb")
+        }
     }
 
     /// Exactly `byteCount` bytes, then the end of the stream.

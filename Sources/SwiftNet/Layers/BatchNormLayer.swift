@@ -162,6 +162,21 @@ extension BatchNormLayer: RunnableLayer {
     }
 
     func makeShared(parts: Int) -> AnyObject? { BatchNormReduction(channels: channels, parts: parts) }
+
+    /// What BatchNormCore, the runner or stage, and the shared reduction allocate; keep in step with their inits.
+    func tallyBuffers(_ tally: inout MemoryTally, label: String, capacity: Int, parts: Int, replicas: Int) {
+        let values = [capacity, inputShape.channels, inputShape.height, inputShape.width]
+        // The core's normalized values, pre-activation gradient and output; the runner's output gradient or the stage's input gradient.
+        tally.add("\(label)'s normalized values, output and gradients", values, copies: 4 * replicas)
+        tally.add("\(label)'s mean, variance and inverse deviation", [3, channels], copies: replicas)
+        tally.add("\(label)'s totals", [2, channels], elementBytes: 8, copies: replicas)
+        if placement == .spatial {
+            tally.add("\(label)'s per-thread sums", [2, parts, channels], elementBytes: 8, copies: 2)
+        } else {
+            tally.add("\(label)'s sums", [2, channels], elementBytes: 8)
+            tally.add("\(label)'s gradients", [2, channels])
+        }
+    }
 }
 
 /// Per-part sums that every part's runner of one batch-norm layer reads.

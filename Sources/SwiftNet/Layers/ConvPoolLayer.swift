@@ -158,4 +158,9 @@ extension ConvPoolLayer: RunnableLayer {
         ConvPoolRunner(geometry: .init(input: inputShape, filterShape: filterShape, pool: poolSize, activation: activation),
                        capacity: capacity, parameters: parameters)
     }
+
+    func tallyBuffers(_ tally: inout MemoryTally, label: String, capacity: Int, parts: Int, replicas: Int) {
+        ConvPoolRunner.tally(&tally, label: label, geometry: .init(input: inputShape, filterShape: filterShape, pool: poolSize,
+                                                                   activation: activation), capacity: capacity, copies: replicas)
+    }
 }

@@ -96,4 +96,8 @@ extension FullyConnectedLayer: RunnableLayer {
     func makeDenseStage(_ setup: DenseStageSetup) -> (any DenseSuffixStage)? {
         DenseStage(setup, nIn: nIn, nOut: nOut, pDropout: pDropout, activation: activation)
     }
+
+    func tallyBuffers(_ tally: inout MemoryTally, label: String, capacity: Int, parts: Int, replicas: Int) {
+        DenseStage.tally(&tally, label: label, nIn: nIn, nOut: nOut, pDropout: pDropout, capacity: capacity, parts: parts)
+    }
 }

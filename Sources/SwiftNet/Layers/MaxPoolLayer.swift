@@ -93,4 +93,8 @@ extension MaxPoolLayer: RunnableLayer {
     func makeRunner(capacity: Int, parameters: ParameterViews, resources: LayerResources) -> LayerRunner? {
         MaxPoolRunner(layer: self, capacity: capacity)
     }
+
+    func tallyBuffers(_ tally: inout MemoryTally, label: String, capacity: Int, parts: Int, replicas: Int) {
+        MaxPoolRunner.tally(&tally, label: label, layer: self, capacity: capacity, copies: replicas)
+    }
 }

@@ -48,6 +48,7 @@ enum NetworkValidator {
         for (index, layer) in layers.enumerated() {
             let kind = try LayerRegistry.known(layer, position: index + 1)
             try kind.validate()
+            try checkSampleSizes(kind)
             try kind.validate(miniBatchSize: miniBatchSize)
             if let previous = known.last {
                 if kind.placement == .spatial, previous.placement == .dense {
@@ -71,5 +72,16 @@ enum NetworkValidator {
             throw NetworkConfigurationError.misplacedLayer("the last layer is \(layers.last!.summary); it must be a \(costKinds)")
         }
         return known
+    }
+
+    /// Every sample a layer reads or writes must be one the kernels index with a
+    /// C int; checked before anything multiplies the layer's sizes (counts of
+    /// weights and buffers), so those products cannot overflow.
+    private static func checkSampleSizes(_ kind: any LayerKind) throws {
+        for shape in [kind.inputShape, kind.outputShape]
+        where !MemoryTally.fits([shape.channels, shape.height, shape.width]) {
+            throw NetworkConfigurationError.badLayer(summary: kind.summary, reason: "a sample of \(shape.channels)x\(shape.height)x"
+                + "\(shape.width) values is more than the \(MemoryTally.maximumBufferValues) the kernels index")
+        }
     }
 }

@@ -64,6 +64,27 @@ final class ConvPoolRunner: LayerRunner {
             Int32(geometry.kernelHeight), Int32(geometry.kernelWidth)))
     }
 
+    /// What `init` allocates, added to `tally` `copies` times; keep the two in step.
+    static func tally(_ tally: inout MemoryTally, label: String, geometry: Geometry, capacity: Int, copies: Int) {
+        let convolved = [capacity, geometry.convolved.channels, geometry.convolved.height, geometry.convolved.width]
+        let output = [capacity, geometry.output.channels, geometry.output.height, geometry.output.width]
+        let pooled = geometry.pool != nil
+        tally.add("\(label)'s convolution output and its gradient", convolved, copies: copies * (pooled ? 2 : 1))
+        tally.add("\(label)'s output, its gradient and argmax", output, copies: copies * (pooled ? 4 : 2))
+        let input = geometry.input
+        // The kernel sizes its im2col columns in C ints: ask it only about shapes that fit them.
+        let columns = [input.channels, geometry.kernelHeight, geometry.kernelWidth, geometry.convolved.height, geometry.convolved.width]
+        let weights = [geometry.filters, input.channels, geometry.kernelHeight, geometry.kernelWidth]
+        guard MemoryTally.fits(columns), MemoryTally.fits(weights) else {
+            tally.add("\(label)'s im2col workspace", columns, copies: copies)
+            return
+        }
+        let floats = ck_conv2d_workspace_floats(
+            Int32(input.channels), Int32(input.height), Int32(input.width), Int32(geometry.filters),
+            Int32(geometry.kernelHeight), Int32(geometry.kernelWidth))
+        tally.add("\(label)'s im2col workspace", floats: Int(clamping: floats), copies: copies)
+    }
+
     var output: UnsafeMutablePointer<Float> { activations.pointer }
 
     private var shapeArguments: (Int32, Int32, Int32, Int32, Int32, Int32) {

@@ -62,7 +62,7 @@ final class DenseStage: DenseSuffixStage {
         biasVelocity = setup.biasVelocity
         capacity = setup.capacity
         // Splitting a small layer costs more in barriers than it saves.
-        parts = setup.parts > 1 && nIn * nOut >= 16_384 ? setup.parts : 1
+        parts = Self.parts(setup.parts, nIn: nIn, nOut: nOut)
         droppedBuffer = FloatBuffer(count: pDropout > 0 ? capacity * nIn : 0)
         maskBuffer = FloatBuffer(count: pDropout > 0 ? capacity * nIn : 0)
         partials = FloatBuffer(count: parts * capacity * nOut)
@@ -74,6 +74,30 @@ final class DenseStage: DenseSuffixStage {
         let scratchFloats = ck_linear_scratch_floats(Int32(capacity), Int32(mostRows), Int32(nOut))
         scratch = (0..<parts).map { _ in FloatBuffer(count: scratchFloats) }
         gradients = (setup.weightGradients, setup.biasGradients)
+    }
+
+    /// Splitting a small layer costs more in barriers than it saves.
+    private static func parts(_ available: Int, nIn: Int, nOut: Int) -> Int {
+        available > 1 && nIn * nOut >= 16_384 ? available : 1
+    }
+
+    /// What `init` allocates (not the reference path's scratch, made on its
+    /// first use by the gradient tests); keep the two in step.
+    static func tally(_ tally: inout MemoryTally, label: String, nIn: Int, nOut: Int, pDropout: Float, capacity: Int,
+                      parts available: Int) {
+        let parts = Self.parts(available, nIn: nIn, nOut: nOut)
+        tally.add("\(label)'s dropped input, its mask and input gradient", [capacity, nIn], copies: pDropout > 0 ? 3 : 1)
+        tally.add("\(label)'s partial products", [parts, capacity, nOut])
+        tally.add("\(label)'s output and its gradient", [capacity, nOut], copies: 2)
+        tally.add("\(label)'s bias gradient", [nOut])
+        let mostRows = nIn / parts + (nIn % parts == 0 ? 0 : 1)
+        // The kernels size their scratch in C ints: ask them only about shapes that fit.
+        guard [[capacity, nIn], [capacity, nOut], [nIn, nOut]].allSatisfy(MemoryTally.fits) else {
+            tally.add("\(label)'s linear scratch", [capacity, nIn, nOut])
+            return
+        }
+        let floats = ck_linear_scratch_floats(Int32(capacity), Int32(mostRows), Int32(nOut))
+        tally.add("\(label)'s linear scratch", floats: Int(clamping: floats), copies: parts)
     }
 
     /// What the forward pass multiplied: the dropped input while training.

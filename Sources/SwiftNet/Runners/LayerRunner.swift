@@ -121,6 +121,10 @@ protocol RunnableLayer: LayerKind {
     func makeDenseStage(_ setup: DenseStageSetup) -> (any DenseSuffixStage)?
     /// What every part's runner of this layer shares, if anything.
     func makeShared(parts: Int) -> AnyObject?
+    /// Adds to `tally` what `makeRunner` (in each of `replicas` parts, for a
+    /// spatial layer) or `makeDenseStage` (once, `replicas` 1) and
+    /// `makeShared` will allocate, for passes of `capacity` samples split in `parts`.
+    func tallyBuffers(_ tally: inout MemoryTally, label: String, capacity: Int, parts: Int, replicas: Int)
 }
 
 extension RunnableLayer {

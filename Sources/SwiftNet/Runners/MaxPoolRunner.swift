@@ -20,6 +20,13 @@ final class MaxPoolRunner: LayerRunner {
         outputGradient = FloatBuffer(count: outputCount)
     }
 
+    /// What `init` allocates, added to `tally` `copies` times; keep the two in step.
+    static func tally(_ tally: inout MemoryTally, label: String, layer: MaxPoolLayer, capacity: Int, copies: Int) {
+        let output = layer.outputShape
+        tally.add("\(label)'s output, its gradient and argmax", [capacity, output.channels, output.height, output.width],
+                  copies: copies * 3)
+    }
+
     var output: UnsafeMutablePointer<Float> { pooled.pointer }
 
     func forward(_ input: UnsafePointer<Float>, batch: Int, context: PassContext) {

@@ -59,6 +59,17 @@ extension TrainingHyperparameters {
         guard epochs >= 0 else { throw TrainingError.badSetting("epochs must be zero or more, got \(epochs)") }
         try options.validate()
     }
+
+    /// Throws unless `images` training images fill at least one mini-batch of
+    /// `miniBatchSize`, as `train` requires; a caller may check sooner, before
+    /// building a network whose buffers that mini-batch would size.
+    /// - Throws: `TrainingError.dataMismatch` with the counts.
+    public func checkMiniBatch(_ miniBatchSize: Int, fitsTrainingImages images: Int) throws {
+        let samples = EpochPlan.sampleCount(imageCount: images, expand: options.expand)
+        guard miniBatchSize > 0, samples / miniBatchSize > 0 else {
+            throw TrainingError.dataMismatch("\(samples) training samples do not fill one mini-batch of \(miniBatchSize)")
+        }
+    }
 }
 
 /// Where a run stands, apart from the parameters and the random state: all
@@ -168,11 +179,9 @@ extension Network {
                     + "has \(classCount) classes (0...\(classCount - 1))")
             }
         }
-        let samplesPerEpoch = EpochPlan.sampleCount(imageCount: trainingData.count, expand: options.expand)
-        let batches = samplesPerEpoch / miniBatchSize
-        guard batches > 0 else {
-            throw TrainingError.dataMismatch("\(samplesPerEpoch) training samples do not fill one mini-batch of \(miniBatchSize)")
-        }
+        let hyperparameters = TrainingHyperparameters(epochs: epochs, eta: eta, lmbda: lmbda, options: options)
+        try hyperparameters.checkMiniBatch(miniBatchSize, fitsTrainingImages: trainingData.count)
+        let batches = EpochPlan.sampleCount(imageCount: trainingData.count, expand: options.expand) / miniBatchSize
         guard start.epoch >= 0, (0...batches).contains(start.miniBatchesDone) else {
             throw TrainingError.badStart("cannot start at epoch \(start.epoch), mini-batch \(start.miniBatchesDone): "
                 + "an epoch of \(trainingData.count) images has \(batches) mini-batches of \(miniBatchSize)")

@@ -116,12 +116,16 @@ public final class Trainer {
     /// - Returns: `.finished` with the summary, or `.stopped` with where the run stands.
     /// - Throws: `TrainingError` for bad settings or a diverging run (the last checkpoint
     ///   saved stays the last good one), `NetworkInputError` for data that does not fit,
-    ///   `FileError` or `CheckpointError` if a save fails.
+    ///   `FileError` or `CheckpointError` if a save fails, and `CheckpointError` (kind
+    ///   `.unusable`) before the first step if the run's checkpoints would break a limit
+    ///   of the format, so that they would not load again.
     public func run(report: (TrainingEvent) -> Void = { _ in }, shouldStop: () -> Bool = { false }) throws -> Outcome {
         defer { continuation.finish() }
         guard progress.epoch <= settings.epochs else {
             throw TrainingError.badStart("the run has finished \(progress.epoch) epochs; \(settings.epochs) asks for fewer")
         }
+        // The run's checkpoints must load again; a limit of the format is better met now than after an epoch.
+        if let checkpointPath { try checkpoint().checkLoadable(at: checkpointPath) }
         let metricsLog = try metricsPath.map(MetricsLog.init(path:))
         let outcome = try network.train(
             trainingData: data.training, validationData: data.validation, testData: data.test,
