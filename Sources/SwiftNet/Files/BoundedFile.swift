@@ -26,8 +26,9 @@ public enum BoundedFile {
     ///   - limit: the largest size accepted, in bytes.
     ///   - expected: the file in words with its article ("a checkpoint"), for the message about a folder.
     /// - Returns: the file's bytes.
-    /// - Throws: `FileError.missing`, `.isFolder`, `.notReadable` or `.tooLarge`.
+    /// - Throws: `FileError.missing`, `.isFolder`, `.notPlainFile`, `.notReadable` or `.tooLarge`.
     public static func read(_ path: String, limit: Int, expected: String) throws -> [UInt8] {
+        try FileIdentity.checkPlainFile(path, expected: expected)  // before open(2), which waits forever on a FIFO
         let descriptor = open(path, O_RDONLY | O_CLOEXEC)
         guard descriptor >= 0 else { throw openFailure(path, errno) }
         defer { close(descriptor) }
@@ -55,8 +56,9 @@ public enum BoundedFile {
     ///   - path: the file.
     ///   - limit: the largest size accepted, in bytes.
     ///   - expected: the file in words with its article ("a data file"), for the message about a folder.
-    /// - Throws: `FileError.missing`, `.isFolder`, `.notReadable` or `.tooLarge`.
+    /// - Throws: `FileError.missing`, `.isFolder`, `.notPlainFile`, `.notReadable` or `.tooLarge`.
     public static func checkReadable(_ path: String, limit: Int, expected: String) throws {
+        try FileIdentity.checkPlainFile(path, expected: expected)  // before open(2), which waits forever on a FIFO
         let descriptor = open(path, O_RDONLY | O_CLOEXEC)
         guard descriptor >= 0 else { throw openFailure(path, errno) }
         defer { close(descriptor) }
