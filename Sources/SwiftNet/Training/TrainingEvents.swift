@@ -90,6 +90,9 @@ public enum TrainingEvent: Sendable {
     case epochFinished(EpochReport)
     /// A decision of the schedule or of early stopping, in words.
     case note(String)
+    /// Something the run found wrong with its files and put right before it started
+    /// (a cut line dropped from its metrics log), in words; not one of the seed's lines.
+    case warning(String)
     case finished(TrainingSummary)
 
     /// The lines network3.py printed for this event, word for word, plus a
@@ -98,7 +101,7 @@ public enum TrainingEvent: Sendable {
         switch self {
         case .miniBatch(let iteration):
             return ["Training mini-batch number \(iteration)"]
-        case .miniBatchFinished:
+        case .miniBatchFinished, .warning:
             return []
         case .note(let text):
             return [text]
