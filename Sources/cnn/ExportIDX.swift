@@ -26,6 +26,18 @@ struct ExportIDX: ParsableCommand {
     @Flag(help: "Gzip each file and add .gz to its name, as the files are distributed.")
     var gzip = false
 
+    func validate() throws {
+        let outputs = IDXFiles.standardNames.flatMap { standard in
+            IDXFiles.spellings(of: standard).map { NamedFile(flag: "--out", path: (out as NSString).appendingPathComponent($0)) }
+        }
+        for output in outputs {
+            if let input = dataOptions.inputFiles.first(where: { FileIdentity.same($0.path, output.path) }) {
+                throw ValidationError("--out \(out) holds \(input.flag) \(input.path), which writing there would destroy; "
+                    + "export to another folder")
+            }
+        }
+    }
+
     func run() throws {
         let mnist = try dataOptions.load()
         var isFolder: ObjCBool = false

@@ -33,12 +33,21 @@ struct Plot: ParsableCommand {
             throw ValidationError("--label names \(labels.count) of \(logs.count) logs; give one per log, or none")
         }
         try checkOutputFolder(out)
+        try checkOutputs([NamedFile(flag: "--out", path: out)], inputs: logs.map { NamedFile(flag: "the log", path: $0) })
     }
 
-    /// A log's epochs; a log holding two runs gets the CLI's advice.
+    /// A log's epochs, after a warning on stderr for each fragment of a cut line dropped from it;
+    /// a log holding two runs gets the CLI's advice.
     private static func readLog(_ path: String) throws -> [EpochMetrics] {
         do {
-            return try MetricsLog.read(contentsOf: path)
+            let contents = try MetricsLog.load(contentsOf: path)
+            if !contents.droppedFragments.isEmpty {
+                let lines = contents.droppedFragments.map { "\($0.line)" }.joined(separator: ", ")
+                let count = contents.droppedFragments.count
+                FileHandle.standardError.write(Data(("cnn: warning: \(path): dropped \(count == 1 ? "a fragment" : "\(count) fragments") "
+                    + "of a line cut short by an interrupted write (line\(count == 1 ? "" : "s") \(lines))\n").utf8))
+            }
+            return contents.epochs
         } catch let error as DataFileError where error.kind == .inconsistent {
             throw DataFileError(.inconsistent, path: error.path, offset: error.offset,
                                 reason: error.reason + " (give each run its own --metrics file)")
