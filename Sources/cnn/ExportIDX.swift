@@ -27,11 +27,10 @@ struct ExportIDX: ParsableCommand {
     var gzip = false
 
     func validate() throws {
-        let outputs = IDXFiles.standardNames.flatMap { standard in
-            IDXFiles.spellings(of: standard).map { NamedFile(flag: "--out", path: (out as NSString).appendingPathComponent($0)) }
-        }
+        // Every spelling: an input under another spelling is what a written file would shadow or replace.
+        let outputs = IDXFiles.standardNames.flatMap(IDXFiles.spellings(of:)).map { (out as NSString).appendingPathComponent($0) }
         for output in outputs {
-            if let input = dataOptions.inputFiles.first(where: { FileIdentity.same($0.path, output.path) }) {
+            if let input = dataOptions.inputFiles.first(where: { FileIdentity.same($0.path, output) }) {
                 throw ValidationError("--out \(out) holds \(input.flag) \(input.path), which writing there would destroy; "
                     + "export to another folder")
             }

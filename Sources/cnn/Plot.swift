@@ -36,16 +36,14 @@ struct Plot: ParsableCommand {
         try checkOutputs([NamedFile(flag: "--out", path: out)], inputs: logs.map { NamedFile(flag: "the log", path: $0) })
     }
 
-    /// A log's epochs, after a warning on stderr for each fragment of a cut line dropped from it;
-    /// a log holding two runs gets the CLI's advice.
+    /// A log's epochs, after one warning line on stderr if fragments of cut lines were dropped
+    /// from it; a log holding two runs gets the CLI's advice.
     private static func readLog(_ path: String) throws -> [EpochMetrics] {
         do {
             let contents = try MetricsLog.load(contentsOf: path)
             if !contents.droppedFragments.isEmpty {
-                let lines = contents.droppedFragments.map { "\($0.line)" }.joined(separator: ", ")
-                let count = contents.droppedFragments.count
-                FileHandle.standardError.write(Data(("cnn: warning: \(path): dropped \(count == 1 ? "a fragment" : "\(count) fragments") "
-                    + "of a line cut short by an interrupted write (line\(count == 1 ? "" : "s") \(lines))\n").utf8))
+                let fragments = contents.droppedFragments.map(\.description).joined(separator: "; ")
+                FileHandle.standardError.write(Data("cnn: warning: \(path): \(fragments)\n".utf8))
             }
             return contents.epochs
         } catch let error as DataFileError where error.kind == .inconsistent {

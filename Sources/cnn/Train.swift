@@ -113,7 +113,8 @@ struct Train: ParsableCommand {
         var outputs: [NamedFile] = []
         if let path = save ?? resume {
             let flag = save == nil ? "--resume" : "--save"
-            try checkOutputFolder(path, flag: flag)
+            // A --resume that is not there gets the checkpoint reader's "no such file" instead.
+            if save != nil || FileManager.default.fileExists(atPath: path) { try checkOutputFolder(path, flag: flag) }
             outputs = [NamedFile(flag: flag, path: path), NamedFile(flag: "\(flag)'s best model", path: Checkpoint.bestModelPath(for: path))]
             if metrics == nil { outputs.append(NamedFile(flag: "\(flag)'s metrics log", path: MetricsLog.path(besideCheckpoint: path))) }
         }

@@ -96,7 +96,8 @@ final class OutputCommandTests: CheckpointTestCase {
         try Data((lines[0] + "\n" + lines[1].prefix(20) + lines[1] + "\n").utf8).write(to: URL(fileURLWithPath: path("glued.jsonl")))
         let plot = try runCNN(["plot", "glued.jsonl", "--out", "glued.png"], in: folder)
         XCTAssertEqual(plot.status, 0, plot.standardError)
-        XCTAssertEqual(plot.standardError, "cnn: warning: glued.jsonl: dropped a fragment of a line cut short by an interrupted write (line 2)\n")
+        XCTAssertEqual(plot.standardError,
+                       "cnn: warning: glued.jsonl: line 2: dropped a 20-byte fragment of a line cut short by an interrupted write\n")
         XCTAssertTrue(plot.standardOutput.contains("1 run of 2 epochs"), plot.standardOutput)
     }
 
