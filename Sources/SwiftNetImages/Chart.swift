@@ -6,6 +6,13 @@
 // with numeric labels and light grid lines, a title, and polylines.  The
 // arithmetic that places a value on the page lives in ChartPanel, so tests
 // can ask where a point should be drawn and look there.
+//
+// A log may hold any finite number, and a cost of 1e308 made the range
+// (high - low) infinite, the step NaN and the tick count a trap.  So values
+// are clamped to ±ChartAxis.largestMagnitude, far beyond anything a chart
+// can tell apart yet small enough that every sum and difference of two of
+// them, and of their ticks, stays finite; ticks that large are labelled in
+// exponent form, not with hundreds of digits.
 
 import Foundation
 import SwiftNet
@@ -15,6 +22,14 @@ public struct ChartAxis: Equatable, Sendable {
     /// The first and last tick values, and the spacing between ticks.
     public let lower: Double, upper: Double, step: Double
 
+    /// Values beyond ±this are drawn at ±this (see the file comment).
+    public static let largestMagnitude = 1e300
+
+    /// `value` within ±largestMagnitude (NaN, which the readers refuse, as 0).
+    public static func clamped(_ value: Double) -> Double {
+        value.isNaN ? 0 : min(max(value, -largestMagnitude), largestMagnitude)
+    }
+
     /// The smallest range of "nice" ticks (1, 2 or 5 times a power of ten,
     /// about `ticks` of them) that covers `values`.
     /// - Parameters:
@@ -22,6 +37,7 @@ public struct ChartAxis: Equatable, Sendable {
     ///   - ticks: about how many ticks to make.
     ///   - wholeSteps: ticks at whole numbers only (for epochs).
     public init(covering values: [Double], ticks: Int, wholeSteps: Bool = false) {
+        let values = values.map(Self.clamped)
         var low = values.min() ?? 0, high = values.max() ?? 1
         if high - low < 1e-9 * max(1, abs(high)) {  // one value: give it room
             let pad = wholeSteps ? 1 : max(abs(low) * 0.05, 1e-3)
@@ -46,6 +62,7 @@ public struct ChartAxis: Equatable, Sendable {
 
     /// A tick's label, with as many decimals as the step needs.
     public func label(_ value: Double) -> String {
+        if step >= 1e7 { return String(format: "%.3g", value) }
         let decimals = max(0, Int((-log10(step)).rounded(.up)))
         let text = String(format: "%.\(decimals)f", value)
         return text.hasPrefix("-") && Double(text) == 0 ? String(text.dropFirst()) : text
@@ -120,7 +137,7 @@ public struct ChartPanel: Sendable {
     /// Draws the points (vx, vy) joined by a line `lineWidth` pixels wide,
     /// each point marked by a square, clipped to nothing: the axes cover every value.
     public func drawSeries(_ points: [(Double, Double)], into image: inout Bitmap, color: [UInt8], lineWidth: Double) {
-        let placed = points.map { position($0.0, $0.1) }
+        let placed = points.map { position(ChartAxis.clamped($0.0), ChartAxis.clamped($0.1)) }
         for (from, to) in zip(placed, placed.dropFirst()) {
             image.drawLine(from: from.x, from.y, to: to.x, to.y, width: lineWidth, color: color)
         }

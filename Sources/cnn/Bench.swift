@@ -18,16 +18,16 @@ struct Bench: ParsableCommand {
     @Option(help: "Comma-separated networks: A0 (one conv, no dropout), A (one conv, dropout 0.3), B (two conv, dropout 0.3).")
     var nets: String = "A0,A,B"
 
-    @Option(help: "Comma-separated mini-batch sizes.")
+    @Option(parsing: .unconditional, help: "Comma-separated mini-batch sizes.")
     var miniBatchSizes: String = "10,64"
 
-    @Option(help: "Comma-separated thread counts (default: 1 and every core).")
+    @Option(parsing: .unconditional, help: "Comma-separated thread counts (default: 1 and every core).")
     var threads: String?
 
-    @Option(help: "Repetitions per figure; the median is reported.")
+    @Option(parsing: .unconditional, help: "Repetitions per figure; the median is reported.")
     var reps: Int = 3
 
-    @Option(help: "Time this many mini-batches per repetition and scale to an epoch (0: whole epochs).")
+    @Option(parsing: .unconditional, help: "Time this many mini-batches per repetition and scale to an epoch (0: whole epochs).")
     var batches: Int = 0
 
     @OptionGroup var dataOptions: DataOptions
@@ -43,6 +43,10 @@ struct Bench: ParsableCommand {
         _ = try parsedNets()
         _ = try integers(miniBatchSizes, flag: "--mini-batch-sizes")
         _ = try threadCounts()
+        if let json {
+            try checkOutputFolder(json, flag: "--json")
+            try checkOutputs([NamedFile(flag: "--json", path: json)], inputs: dataOptions.inputFiles)
+        }
     }
 
     private func parsedNets() throws -> [BenchNetwork] {

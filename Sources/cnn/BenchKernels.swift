@@ -18,7 +18,7 @@ struct BenchKernels: ParsableCommand {
         commandName: "bench-kernels",
         abstract: "Time each C kernel at the seed's shapes against its scalar reference.")
 
-    @Option(help: "Mini-batch size of the shapes.")
+    @Option(parsing: .unconditional, help: "Mini-batch size of the shapes.")
     var batch: Int = 10
 
     @OptionGroup var memoryOptions: MemoryOptions

@@ -22,7 +22,7 @@ struct DataOptions: ParsableArguments {
         + "(each may be gzipped) (default: \(defaultPickle)).", valueName: "path"))
     var data: String?
 
-    @Option(help: ArgumentHelp("IDX files only: how many images at the end of the training file to hold out "
+    @Option(parsing: .unconditional, help: ArgumentHelp("IDX files only: how many images at the end of the training file to hold out "
         + "for validation (default: 10000, the pickle's split).", valueName: "n"))
     var validationSize: Int?
 
@@ -57,6 +57,17 @@ struct DataOptions: ParsableArguments {
         }
         if let validationSize { flags += ["--validation-size", String(validationSize)] }
         return flags
+    }
+
+    /// Every file the flags name for reading, with its flag: the pickle, the IDX files a
+    /// folder holds, or the four named ones; outputs are checked against these.
+    var inputFiles: [NamedFile] {
+        if let namedFiles {
+            return [("--train-images", namedFiles.trainingImages), ("--train-labels", namedFiles.trainingLabels),
+                    ("--test-images", namedFiles.testImages), ("--test-labels", namedFiles.testLabels)].map(NamedFile.init)
+        }
+        guard isFolder(path), let files = try? IDXFiles.inFolder(path) else { return [NamedFile(flag: "--data", path: path)] }
+        return [files.trainingImages, files.trainingLabels, files.testImages, files.testLabels].map { NamedFile(flag: "--data", path: $0) }
     }
 
     /// The data in words for messages: the pickle or folder, or the IDX training image file.

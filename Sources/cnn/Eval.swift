@@ -49,7 +49,11 @@ struct Eval: ParsableCommand {
         if let ensemble, model.count < 2 {
             throw ValidationError("--ensemble \(ensemble.rawValue) needs two or more --model; one model is evaluated on its own")
         }
-        if let confusionPNG { try checkOutputFolder(confusionPNG, flag: "--confusion-png") }
+        if let confusionPNG {
+            try checkOutputFolder(confusionPNG, flag: "--confusion-png")
+            try checkOutputs([NamedFile(flag: "--confusion-png", path: confusionPNG)],
+                             inputs: model.map { NamedFile(flag: "--model", path: $0) } + dataOptions.inputFiles)
+        }
     }
 
     func run() throws {

@@ -28,6 +28,17 @@ struct ExportIDX: ParsableCommand {
     @Flag(help: "Gzip each file and add .gz to its name, as the files are distributed.")
     var gzip = false
 
+    func validate() throws {
+        // Every spelling: an input under another spelling is what a written file would shadow or replace.
+        let outputs = IDXFiles.standardNames.flatMap(IDXFiles.spellings(of:)).map { (out as NSString).appendingPathComponent($0) }
+        for output in outputs {
+            if let input = dataOptions.inputFiles.first(where: { FileIdentity.same($0.path, output) }) {
+                throw ValidationError("--out \(out) holds \(input.flag) \(input.path), which writing there would destroy; "
+                    + "export to another folder")
+            }
+        }
+    }
+
     func run() throws {
         let mnist = try dataOptions.load()
         var isFolder: ObjCBool = false

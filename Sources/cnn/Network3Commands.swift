@@ -34,6 +34,8 @@ struct ImportNetwork3: ParsableCommand {
         guard !networkOptions.choosesNoNetwork else {
             throw ValidationError("--net (or --layers) is required: the network \(parameters) holds")
         }
+        try checkOutputFolder(out)
+        try checkOutputs([NamedFile(flag: "--out", path: out)], inputs: [NamedFile(flag: "the parameter file", path: parameters)])
     }
 
     func run() throws {
@@ -61,6 +63,11 @@ struct ExportNetwork3: ParsableCommand {
 
     @Option(help: "numpy element type: float32 (the seed's floatX on a GPU) or float64 (Theano's default on a CPU).")
     var dtype: Network3ParameterFile.ElementType = .float32
+
+    func validate() throws {
+        try checkOutputFolder(out)
+        try checkOutputs([NamedFile(flag: "--out", path: out)], inputs: [NamedFile(flag: "--model", path: modelOptions.model)])
+    }
 
     func run() throws {
         let checkpoint = try modelOptions.checkpoint()

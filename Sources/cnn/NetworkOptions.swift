@@ -24,13 +24,13 @@ struct NetworkOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Any network, as a spec: e.g. \"conv 20 5x5 relu, pool 2, fc 100 relu dropout 0.5, softmax 10\" (parts conv N KxK [act], pool P, fc N [act] [dropout P], softmax N [dropout P]).", valueName: "spec"))
     var layers: String?
 
-    @Option(help: "Probability of dropping each input of the fully connected layer while training (default: 0.3).")
+    @Option(parsing: .unconditional, help: "Probability of dropping each input of the fully connected layer while training (default: 0.3).")
     var dropout: Float?
 
     @Option(help: "Activation of every conv and fully connected layer: sigmoid, tanh, relu or linear (default: sigmoid).")
     var activation: Activation?
 
-    @Option(help: "Images per SGD step (default: 10).")
+    @Option(parsing: .unconditional, help: "Images per SGD step (default: 10).")
     var miniBatchSize: Int?
 
     func validate() throws {

@@ -34,6 +34,9 @@ struct Errors: ParsableCommand {
 
     func validate() throws {
         try checkOutputFolder(out)
+        try checkOutputs([NamedFile(flag: "--out", path: out)],
+                         inputs: [NamedFile(flag: "--model", path: modelOptions.model)] + (compare.map { [NamedFile(flag: "--compare", path: $0)] } ?? [])
+                            + dataOptions.inputFiles)
     }
 
     /// Every test image `path`'s model misclassifies, in order, and the model's shape check.
@@ -94,6 +97,7 @@ struct Filters: ParsableCommand {
 
     func validate() throws {
         try checkOutputFolder(out)
+        try checkOutputs([NamedFile(flag: "--out", path: out)], inputs: [NamedFile(flag: "--model", path: modelOptions.model)])
     }
 
     func run() throws {

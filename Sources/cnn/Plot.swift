@@ -33,12 +33,19 @@ struct Plot: ParsableCommand {
             throw ValidationError("--label names \(labels.count) of \(logs.count) logs; give one per log, or none")
         }
         try checkOutputFolder(out)
+        try checkOutputs([NamedFile(flag: "--out", path: out)], inputs: logs.map { NamedFile(flag: "the log", path: $0) })
     }
 
-    /// A log's epochs; a log holding two runs gets the CLI's advice.
+    /// A log's epochs, after one warning line on stderr if fragments of cut lines were dropped
+    /// from it; a log holding two runs gets the CLI's advice.
     private static func readLog(_ path: String) throws -> [EpochMetrics] {
         do {
-            return try MetricsLog.read(contentsOf: path)
+            let contents = try MetricsLog.load(contentsOf: path)
+            if !contents.droppedFragments.isEmpty {
+                let fragments = contents.droppedFragments.map(\.description).joined(separator: "; ")
+                FileHandle.standardError.write(Data("cnn: warning: \(path): \(fragments)\n".utf8))
+            }
+            return contents.epochs
         } catch let error as DataFileError where error.kind == .inconsistent {
             throw DataFileError(.inconsistent, path: error.path, offset: error.offset,
                                 reason: error.reason + " (give each run its own --metrics file)")

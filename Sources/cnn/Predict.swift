@@ -44,6 +44,11 @@ struct Predict: ParsableCommand {
                 seen[name] = image
             }
         }
+        if let show {
+            let views = images.map { NamedFile(flag: "--show", path: URL(fileURLWithPath: show).appendingPathComponent(Self.viewName(of: $0)).path) }
+            try checkOutputs(views, inputs: [NamedFile(flag: "--model", path: modelOptions.model)]
+                + images.map { NamedFile(flag: "the image", path: $0) })
+        }
     }
 
     func run() throws {

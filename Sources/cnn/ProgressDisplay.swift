@@ -39,6 +39,9 @@ final class ProgressDisplay {
             barShown = true
         case .miniBatchFinished:
             return  // no seed line, and no flush after every mini-batch
+        case .warning(let text):
+            clear()
+            FileHandle.standardError.write(Data("cnn: warning: \(text)\n".utf8))
         default:
             clear()
             for line in event.seedLines { print(line) }

@@ -10,7 +10,7 @@
 import ArgumentParser
 
 struct ThreadOptions: ParsableArguments {
-    @Option(help: ArgumentHelp("Threads sharing each mini-batch (default: a loaded checkpoint's, else every core). "
+    @Option(parsing: .unconditional, help: ArgumentHelp("Threads sharing each mini-batch (default: a loaded checkpoint's, else every core). "
         + "The same seed and thread count repeat a run bit for bit."))
     var threads: Int?
 

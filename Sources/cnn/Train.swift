@@ -33,7 +33,7 @@ struct Train: ParsableCommand {
     @Flag(help: "Train on every image and its four one-pixel shifts, as the book's expand_mnist.py (250,000 samples per epoch).")
     var expand = false
 
-    @Option(help: "SGD momentum in [0, 1) (default: 0, the seed's plain SGD).")
+    @Option(parsing: .unconditional, help: "SGD momentum in [0, 1) (default: 0, the seed's plain SGD).")
     var momentum: Float?
 
     @Flag(help: "Use Nesterov momentum (needs --momentum).")
@@ -42,32 +42,32 @@ struct Train: ParsableCommand {
     @Option(help: ArgumentHelp("Learning-rate schedule: constant, step:EVERY:FACTOR, cosine, or plateau:PATIENCE:HALVINGS (halve eta after PATIENCE epochs without a new best validation accuracy, stop after HALVINGS halvings; the book uses plateau:10:7).", valueName: "schedule"))
     var schedule: String?
 
-    @Option(name: .customLong("augment-shift"), help: ArgumentHelp("Move each training sample by a random amount up to this many pixels along each axis, anew every epoch.", valueName: "pixels"))
+    @Option(name: .customLong("augment-shift"), parsing: .unconditional, help: ArgumentHelp("Move each training sample by a random amount up to this many pixels along each axis, anew every epoch.", valueName: "pixels"))
     var augmentShift: Float?
 
-    @Option(name: .customLong("augment-rotate"), help: ArgumentHelp("Rotate each training sample by a random angle up to this many degrees either way.", valueName: "degrees"))
+    @Option(name: .customLong("augment-rotate"), parsing: .unconditional, help: ArgumentHelp("Rotate each training sample by a random angle up to this many degrees either way.", valueName: "degrees"))
     var augmentRotate: Float?
 
-    @Option(name: .customLong("augment-elastic"), help: ArgumentHelp("Distort each training sample elastically (Simard et al. 2003): ALPHA:SIGMA in pixels, e.g. 2:4 (0 is off).", valueName: "alpha:sigma"))
+    @Option(name: .customLong("augment-elastic"), parsing: .unconditional, help: ArgumentHelp("Distort each training sample elastically (Simard et al. 2003): ALPHA:SIGMA in pixels, e.g. 2:4 (0 is off).", valueName: "alpha:sigma"))
     var augmentElastic: String?
 
-    @Option(name: .customLong("early-stopping"), help: ArgumentHelp("Stop after this many epochs without a new best validation accuracy.", valueName: "epochs"))
+    @Option(name: .customLong("early-stopping"), parsing: .unconditional, help: ArgumentHelp("Stop after this many epochs without a new best validation accuracy.", valueName: "epochs"))
     var earlyStopping: Int?
 
-    @Option(help: "Passes over the 50,000 training images, in all (default: 30; on --resume, the saved run's).")
+    @Option(parsing: .unconditional, help: "Passes over the 50,000 training images, in all (default: 30; on --resume, the saved run's).")
     var epochs: Int?
 
-    @Option(help: "The learning rate (default: 0.1).")
+    @Option(parsing: .unconditional, help: "The learning rate (default: 0.1).")
     var eta: Float?
 
-    @Option(help: "L2 regularisation strength, as in the seed (default: 0).")
+    @Option(parsing: .unconditional, help: "L2 regularisation strength, as in the seed (default: 0).")
     var lmbda: Float?
 
     @OptionGroup var threadOptions: ThreadOptions
 
     @OptionGroup var memoryOptions: MemoryOptions
 
-    @Option(help: "Seed of the initial weights and dropout masks (default: 0).")
+    @Option(parsing: .unconditional, help: "Seed of the initial weights and dropout masks (default: 0).")
     var seed: UInt64?
 
     @OptionGroup var dataOptions: DataOptions
@@ -106,9 +106,34 @@ struct Train: ParsableCommand {
             // The library's checks, before the data is read.
             do { try hyperparameters().validate() } catch let error as TrainingError { throw ValidationError(error.description) }
         }
+        try checkFiles()
+    }
+
+    /// The files the run writes, each in a folder that can be written, none of them an
+    /// input or another output; the Trainer checks its own files again, this adds the inputs.
+    private func checkFiles() throws {
+        var outputs: [NamedFile] = []
+        if let path = save ?? resume {
+            let flag = save == nil ? "--resume" : "--save"
+            // A --resume that is not there gets the checkpoint reader's "no such file" instead.
+            if save != nil || FileManager.default.fileExists(atPath: path) { try checkOutputFolder(path, flag: flag) }
+            outputs = [NamedFile(flag: flag, path: path), NamedFile(flag: "\(flag)'s best model", path: Checkpoint.bestModelPath(for: path))]
+            if metrics == nil { outputs.append(NamedFile(flag: "\(flag)'s metrics log", path: MetricsLog.path(besideCheckpoint: path))) }
+        }
+        if let metrics {
+            try checkOutputFolder(metrics, flag: "--metrics")
+            outputs.append(NamedFile(flag: "--metrics", path: metrics))
+        }
+        try checkOutputs(outputs, inputs: dataOptions.inputFiles)
+        // --resume is an input its run writes again as the checkpoint; the other outputs must not be it.
+        if let resume, let clash = outputs.dropFirst().first(where: { FileIdentity.same($0.path, resume) }) {
+            throw ValidationError("\(clash.flag) \(clash.path) is the same file as --resume \(resume); writing it would destroy the input")
+        }
     }
 
     func run() throws {
+        // Another run on the same checkpoint is refused before the data is read; the Trainer holds the lock.
+        if let path = save ?? resume { try RunLock.checkFree(guarding: path) }
         let mnist = try dataOptions.load()
         let trainer: Trainer
         if let resume {

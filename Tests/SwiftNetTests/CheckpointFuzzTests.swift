@@ -84,7 +84,7 @@ final class CheckpointFuzzTests: CheckpointTestCase {
         let tinyLayers = TinyNetwork.layers(batch: 5)
         let parameterCount = tinyLayers.reduce(0) { $0 + $1.weightCount + $1.biasCount }
         let values = (0..<parameterCount).map { Float($0) / 7 - 3 }
-        let python3Style = Network3ParameterFile.encode(layers: tinyLayers, parameters: values, as: .float64)
+        let python3Style = try Network3ParameterFile.encode(layers: tinyLayers, parameters: values, as: .float64)
         var python2Style = PickleWriter()
         for (index, layer) in tinyLayers.enumerated() {
             let (weights, biases) = try Network3ParameterFile.shapes(of: layer)

@@ -72,11 +72,13 @@ final class CheckpointProcessTests: CheckpointTestCase {
         XCTAssertTrue(killed.killedBySignal)
         XCTAssertEqual(killed.status, SIGKILL)
 
-        // Write 3 is the best model's if epoch 1 was a best, else the latest state's.
-        let stalled = ["killed.ckpt", "killed.best.ckpt"].filter { FileManager.default.fileExists(atPath: path($0 + ".tmp")) }
+        // Write 3 is the best model's if epoch 1 was a best, else the latest state's;
+        // its temporary file carries the killed process's id.
+        let temporary = { (name: String) in self.path("\(name).tmp.\(run.process.processIdentifier)") }
+        let stalled = ["killed.ckpt", "killed.best.ckpt"].filter { FileManager.default.fileExists(atPath: temporary($0)) }
         XCTAssertEqual(stalled.count, 1, "exactly one write was cut short")
         for name in stalled {
-            let partial = try contents(of: path(name + ".tmp"))
+            let partial = try contents(of: temporary(name))
             XCTAssertEqual(partial.count, try contents(of: path(name)).count / 2, "\(name).tmp holds half a checkpoint")
         }
         for name in ["killed.ckpt", "killed.best.ckpt"] {
@@ -88,7 +90,7 @@ final class CheckpointProcessTests: CheckpointTestCase {
         XCTAssertEqual(resumed.status, 0, resumed.standardError)
         XCTAssertTrue(try contents(of: path("killed.ckpt")) == whole.latest, "the resumed run ends where the whole run did")
         for name in stalled {
-            XCTAssertFalse(FileManager.default.fileExists(atPath: path(name + ".tmp")), "a later save replaced the leftover")
+            XCTAssertFalse(FileManager.default.fileExists(atPath: temporary(name)), "the next run removed the dead run's leftover")
         }
     }
 
@@ -97,9 +99,8 @@ final class CheckpointProcessTests: CheckpointTestCase {
         var random = RandomSource(seed: 42)
         var survivors = 0
         for attempt in 0..<6 {
-            for name in ["random.ckpt", "random.best.ckpt", "random.ckpt.tmp", "random.best.ckpt.tmp"] {
-                try? FileManager.default.removeItem(atPath: path(name))
-            }
+            let leftovers = (try? FileManager.default.contentsOfDirectory(atPath: folder.path).filter { $0.hasPrefix("random.") }) ?? []
+            for name in leftovers { try? FileManager.default.removeItem(atPath: path(name)) }
             let run = try CNNProcess(train(["--epochs", "1000", "--save", "random.ckpt"], data: data), in: folder)
             usleep(UInt32(150_000 + random.next() % 900_000))
             run.signal(SIGKILL)

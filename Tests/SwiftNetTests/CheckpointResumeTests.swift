@@ -142,7 +142,7 @@ final class CheckpointResumeTests: CheckpointTestCase {
         }
         XCTAssertEqual(try contents(of: file), good, "the last good checkpoint is untouched")
         XCTAssertEqual(try Checkpoint.load(contentsOf: file).progress.epoch, 1)
-        XCTAssertFalse(FileManager.default.fileExists(atPath: file + ".tmp"))
+        XCTAssertFalse(FileManager.default.fileExists(atPath: AtomicFile.temporaryPath(for: file)))
     }
 
     func testAStartOutsideTheRunIsRefused() throws {

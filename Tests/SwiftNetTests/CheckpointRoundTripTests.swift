@@ -177,7 +177,7 @@ final class CheckpointRoundTripTests: CheckpointTestCase {
         let (checkpoint, _) = try tinyCheckpoint()
         let file = path("no/such/folder/m.ckpt")
         XCTAssertThrowsError(try checkpoint.write(to: file)) { error in
-            XCTAssertEqual("\(error)", "\(file): cannot save: cannot create \(file).tmp: No such file or directory")
+            XCTAssertEqual("\(error)", "\(file): cannot save: cannot create \(AtomicFile.temporaryPath(for: file)): No such file or directory")
         }
     }
 }

@@ -119,7 +119,7 @@ final class DataAndFileErrorTests: XCTestCase {
         XCTAssertThrowsError(try AtomicFile.write([1], to: path("no-folder/f"))) { error in
             guard case .writeFailed(let file, let step, _)? = error as? FileError else { return XCTFail("\(error)") }
             XCTAssertEqual(file, path("no-folder/f"))
-            XCTAssertEqual(step, "cannot create \(path("no-folder/f")).tmp")
+            XCTAssertEqual(step, "cannot create \(AtomicFile.temporaryPath(for: path("no-folder/f")))")
         }
     }
 

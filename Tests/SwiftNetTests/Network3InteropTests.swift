@@ -99,7 +99,7 @@ final class Network3InteropTests: CheckpointTestCase {
         let count = layers.reduce(0) { $0 + $1.weightCount + $1.biasCount }
         // Values whose bytes include 0x80...0xff, which Python 3 spells as two UTF-8 bytes each.
         let values = (0..<count).map { Float($0) * -1.37 + 0.5 }
-        let python3 = Network3ParameterFile.encode(layers: layers, parameters: values, as: .float32)
+        let python3 = try Network3ParameterFile.encode(layers: layers, parameters: values, as: .float32)
         XCTAssertEqual(try Network3ParameterFile.read(contentsOf: write(python3, to: "p3.pkl"), layers: layers), values)
 
         func decodeError(_ bytes: [UInt8]) throws -> String {

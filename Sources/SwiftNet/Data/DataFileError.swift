@@ -70,7 +70,7 @@ public struct DataFileError: Error, CustomStringConvertible {
         switch error {
         case .missing: kind = .missing
         case .tooLarge: kind = .tooLarge
-        case .isFolder, .notReadable, .writeFailed: kind = .notReadable
+        case .isFolder, .notPlainFile, .notReadable, .writeFailed, .sameFile, .inUse: kind = .notReadable
         }
         self.init(kind, path: error.path, reason: error.problem)
     }

@@ -7,8 +7,10 @@
 // write lands at the end, even when two processes share it), each record
 // goes out in one write(2) call retried only over what is left, and is
 // fsync'ed before `append` returns, so a record reported written is on
-// disk.  A kill can at worst cut the last record short, never an earlier
-// one; MetricsLog.read refuses a cut line with its line number.
+// disk.  A write that fails part way (a full disk takes some bytes, then
+// refuses the rest) is cut back to where the record began, so the file
+// holds whole records only.  A kill can still cut the last record short,
+// never an earlier one; MetricsLog drops such a fragment of a line.
 
 #if canImport(Glibc)
 import Glibc
@@ -47,8 +49,14 @@ package final class AppendingFile {
     /// Appends `bytes` at the end of the file and fsyncs it.
     /// - Throws: `FileError.writeFailed` if the write or the fsync fails.
     package func append(_ bytes: [UInt8]) throws {
-        try AtomicFile.writeAll(bytes, to: descriptor, upTo: bytes.count) {
-            .writeFailed(path: path, step: "appending", reason: String(cString: strerror(errno)))
+        let start = lseek(descriptor, 0, SEEK_END)
+        do {
+            try AtomicFile.writeAll(bytes, to: descriptor, upTo: bytes.count) {
+                .writeFailed(path: path, step: "appending", reason: String(cString: strerror(errno)))
+            }
+        } catch {
+            if start >= 0 { _ = ftruncate(descriptor, start) }  // no fragment for the next append to glue onto
+            throw error
         }
         guard fsync(descriptor) == 0 else {
             throw FileError.writeFailed(path: path, step: "fsync after appending", reason: String(cString: strerror(errno)))

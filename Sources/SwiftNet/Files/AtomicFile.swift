@@ -4,12 +4,15 @@
 // picture replaces whatever was there, and a crash, a kill -9 or a power
 // cut in the middle of a write must not destroy the last good file.  So
 // every file SwiftNet writes whole goes through here: the bytes go to
-// PATH.tmp in the same folder (a rename is only atomic within one file
-// system), the temporary file is fsync'ed so its contents are on disk
+// PATH.tmp.<pid> in the same folder (a rename is only atomic within one
+// file system), the temporary file is fsync'ed so its contents are on disk
 // before its name is, it is renamed over PATH, and the folder is fsync'ed
 // so that the rename itself survives a power cut.  At every moment PATH is
-// either the old file or the new one; a leftover PATH.tmp is simply
-// overwritten by the next write.
+// either the old file or the new one.  The temporary name carries the
+// process id because two processes writing one PATH through one PATH.tmp
+// truncated and renamed each other's half-written files; a leftover of a
+// process that died is removed by `removeStaleTemporaries`, which a
+// training run calls once it holds its lock.
 
 import Foundation
 
@@ -23,8 +26,31 @@ import Darwin
 
 /// Whole-file writes that replace a file atomically.
 package enum AtomicFile {
-    /// The temporary file a write of `path` goes through.
-    package static func temporaryPath(for path: String) -> String { path + ".tmp" }
+    /// The temporary file a write of `path` by this process goes through.
+    package static func temporaryPath(for path: String) -> String { temporaryPrefix(for: path) + String(getpid()) }
+
+    private static func temporaryPrefix(for path: String) -> String { path + ".tmp." }
+
+    /// Removes the temporary files of `path` that processes no longer running left
+    /// behind (a kill in the middle of a write), and the plain PATH.tmp that earlier
+    /// versions wrote.  A temporary of a live process is left alone.
+    package static func removeStaleTemporaries(of path: String) {
+        let url = URL(fileURLWithPath: path)
+        let folder = url.deletingLastPathComponent().path, prefix = url.lastPathComponent + ".tmp"
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: folder) else { return }
+        for name in names where name.hasPrefix(prefix) {
+            let suffix = name.dropFirst(prefix.count)
+            let isStale: Bool
+            if suffix.isEmpty {
+                isStale = true
+            } else if suffix.first == ".", let pid = Int32(suffix.dropFirst()), pid > 0 {
+                isStale = kill(pid, 0) != 0 && errno == ESRCH
+            } else {
+                isStale = false  // not a name this writer makes
+            }
+            if isStale { unlink(folder + "/" + name) }
+        }
+    }
 
     /// Test hook: SWIFTNET_TEST_STALL_CHECKPOINT_WRITE=N makes the Nth write of
     /// this process stop forever halfway through its temporary file, after

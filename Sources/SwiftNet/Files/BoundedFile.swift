@@ -30,7 +30,7 @@ package enum BoundedFile {
     ///   - limit: the largest size accepted, in bytes.
     ///   - expected: the file in words with its article ("a checkpoint"), for the message about a folder.
     /// - Returns: the file's bytes.
-    /// - Throws: `FileError.missing`, `.isFolder`, `.notReadable` or `.tooLarge`.
+    /// - Throws: `FileError.missing`, `.isFolder`, `.notPlainFile`, `.notReadable` or `.tooLarge`.
     package static func read(_ path: String, limit: Int, expected: String) throws -> [UInt8] {
         try read(path, limit: limit, expected: expected, start: Start(length: 0, check: { _ in }))
     }
@@ -52,6 +52,7 @@ package enum BoundedFile {
     /// - Throws: what `read(_:limit:expected:)` throws, what `start.check` throws, and
     ///   `MemoryBudgetError` if the file and its copies would not fit `start.budget`.
     static func read(_ path: String, limit: Int, expected: String, start: Start) throws -> [UInt8] {
+        try FileIdentity.checkPlainFile(path, expected: expected)  // before open(2), which waits forever on a FIFO
         let descriptor = open(path, O_RDONLY | O_CLOEXEC)
         guard descriptor >= 0 else { throw openFailure(path, errno) }
         defer { close(descriptor) }
@@ -91,8 +92,9 @@ package enum BoundedFile {
     ///   - path: the file.
     ///   - limit: the largest size accepted, in bytes.
     ///   - expected: the file in words with its article ("a data file"), for the message about a folder.
-    /// - Throws: `FileError.missing`, `.isFolder`, `.notReadable` or `.tooLarge`.
+    /// - Throws: `FileError.missing`, `.isFolder`, `.notPlainFile`, `.notReadable` or `.tooLarge`.
     package static func checkReadable(_ path: String, limit: Int, expected: String) throws {
+        try FileIdentity.checkPlainFile(path, expected: expected)  // before open(2), which waits forever on a FIFO
         let descriptor = open(path, O_RDONLY | O_CLOEXEC)
         guard descriptor >= 0 else { throw openFailure(path, errno) }
         defer { close(descriptor) }

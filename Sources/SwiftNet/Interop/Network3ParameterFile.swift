@@ -78,7 +78,8 @@ public enum Network3ParameterFile {
     ///   - network: the network.
     ///   - path: the destination, replaced atomically.
     ///   - elementType: float32 or float64 arrays.
-    /// - Throws: `FileError.writeFailed` if the file cannot be written.
+    /// - Throws: `NetworkConfigurationError.badLayer` naming the first layer network3 has
+    ///   no counterpart for (nothing is written), `FileError.writeFailed` if the file cannot be written.
     public static func write(_ network: Network, to path: String, as elementType: ElementType = .float32) throws {
         try write(layers: network.layers, parameters: Array(network.parameters), to: path, as: elementType)
     }
@@ -89,21 +90,23 @@ public enum Network3ParameterFile {
     ///   - parameters: all weights, then all biases.
     ///   - path: the destination, replaced atomically.
     ///   - elementType: float32 or float64 arrays.
-    /// - Throws: `FileError.writeFailed` if the file cannot be written.
+    /// - Throws: `NetworkConfigurationError.badLayer` naming the first layer network3 has
+    ///   no counterpart for (nothing is written), `FileError.writeFailed` if the file cannot be written.
     public static func write(layers: [any Layer], parameters: [Float], to path: String, as elementType: ElementType = .float32) throws {
-        try AtomicFile.write(encode(layers: layers, parameters: parameters, as: elementType), to: path)
+        try AtomicFile.write(try encode(layers: layers, parameters: parameters, as: elementType), to: path)
     }
 
     /// The bytes of a parameter file.
-    static func encode(layers: [any Layer], parameters: [Float], as elementType: ElementType) -> [UInt8] {
+    static func encode(layers: [any Layer], parameters: [Float], as elementType: ElementType) throws -> [UInt8] {
         var rotated = parameters
         let weightCount = layers.reduce(0) { $0 + $1.weightCount }
         var writer = Network3PickleWriter()
         var weightOffset = 0
         var biasOffset = weightCount
         for layer in layers {
-            // Shapes of the three layer kinds are known; others cannot be in a checkpoint.
-            guard let (weightShape, biasShape) = try? shapes(of: layer) else { continue }
+            // Only the seed's three kinds have a w and b in network3's file; skipping any other
+            // layer (a ConvLayer, a pool, a batch norm) would write a file for another network.
+            let (weightShape, biasShape) = try shapes(of: layer)
             if let conv = layer as? any FilteredLayer { rotateFilters(&rotated, at: weightOffset, of: conv) }
             writer.array(shape: weightShape, values: rotated[weightOffset..<(weightOffset + layer.weightCount)], as: elementType)
             writer.array(shape: biasShape, values: rotated[biasOffset..<(biasOffset + layer.biasCount)], as: elementType)

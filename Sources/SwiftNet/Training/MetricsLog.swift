@@ -4,10 +4,13 @@
 // --metrics PATH): epoch, mean training cost, validation and test accuracy,
 // wall seconds and images per second.  Lines go through Files/AppendingFile:
 // one write(2) per line on a file opened O_APPEND, fsync'ed before `append`
-// returns, so a killed run leaves whole lines (at worst its last one cut
-// short, which MetricsLog.read refuses by line number).  A line is written
-// after the epoch's checkpoint, so a run resumed after a kill between the
-// two lacks that epoch's line rather than repeating it.
+// returns, and a write that fails part way (a full disk) is cut back off.
+// A kill in the middle of a write can still leave its line cut short, so a
+// run that continues a log first drops such a fragment (`repairTail`), or
+// its first line would be glued onto it; MetricsLog.load drops the same
+// fragments when it reads a log.  A line is written after the epoch's
+// checkpoint, so a run resumed after a kill between the two lacks that
+// epoch's line rather than repeating it.
 
 import Foundation
 
@@ -40,6 +43,29 @@ package final class MetricsLog {
     /// - Throws: `FileError.writeFailed` naming the file when the write fails.
     package func append(_ report: EpochReport) throws {
         try file.append(Array((report.jsonLine + "\n").utf8))
+    }
+
+    /// Makes the log at `path` end with a whole line before a run appends to it: a
+    /// last line without its newline is completed when it is a whole line, and cut
+    /// off when it is a fragment of one.  Nothing happens when the file is missing,
+    /// empty, not a plain file, or already ends with a newline.
+    /// - Returns: the fragment cut off, if one was.
+    /// - Throws: `FileError` if the log cannot be read or changed.
+    package static func repairTail(ofLogAt path: String) throws -> MetricsLogFragment? {
+        var status = stat()
+        guard stat(path, &status) == 0, (status.st_mode & S_IFMT) == S_IFREG, status.st_size > 0 else { return nil }
+        let bytes = try BoundedFile.read(path, limit: maximumFileBytes, expected: "a metrics log")
+        guard let last = bytes.last, last != UInt8(ascii: "\n") else { return nil }
+        let start = (bytes.lastIndex(of: UInt8(ascii: "\n")) ?? -1) + 1
+        let tail = String(decoding: bytes[start...], as: UTF8.self)
+        if (try? parse(tail.trimmingCharacters(in: .whitespaces), path: path, line: 0)) != nil {
+            try AppendingFile(path: path).append(Array("\n".utf8))
+            return nil
+        }
+        guard truncate(path, off_t(start)) == 0 else {
+            throw FileError.writeFailed(path: path, step: "cutting off a fragment of a line", reason: String(cString: strerror(errno)))
+        }
+        return MetricsLogFragment(line: bytes[..<start].filter { $0 == UInt8(ascii: "\n") }.count + 1, bytes: bytes.count - start)
     }
 
     /// The metrics file that goes with a checkpoint: m.ckpt -> m.jsonl.

@@ -9,6 +9,13 @@
 // exactly where it stopped.  Events arrive through the `report` callback and
 // through `events`, an AsyncStream.  `cnn train` is this type plus flags
 // and printing.
+//
+// Before its first step a run makes its files safe to write: it refuses a
+// checkpoint, best model and metrics log of which two are one file, holds
+// a lock beside the checkpoint (RunLock) for as long as it runs, so that a
+// second run on the same path is refused instead of mixing its files with
+// this one's, removes temporary files that killed runs left, and drops a
+// fragment of a line that a crash left at the end of the metrics log.
 
 import Foundation
 
@@ -116,24 +123,28 @@ public final class Trainer {
     /// - Returns: `.finished` with the summary, or `.stopped` with where the run stands.
     /// - Throws: `TrainingError` for bad settings or a diverging run (the last checkpoint
     ///   saved stays the last good one), `NetworkInputError` for data that does not fit,
-    ///   `FileError` or `CheckpointError` if a save fails, and `CheckpointError` (kind
-    ///   `.unusable`) before the first step if the run's checkpoints would break a limit
-    ///   of the format, so that they would not load again.
+    ///   `FileError.sameFile` if two of the run's files are one, `FileError.inUse` if
+    ///   another process is running on the checkpoint path, `FileError` or
+    ///   `CheckpointError` if a save fails, and `CheckpointError` (kind `.unusable`)
+    ///   before the first step if the run's checkpoints would break a limit of the
+    ///   format, so that they would not load again.
     public func run(report: (TrainingEvent) -> Void = { _ in }, shouldStop: () -> Bool = { false }) throws -> Outcome {
         defer { continuation.finish() }
         guard progress.epoch <= settings.epochs else {
             throw TrainingError.badStart("the run has finished \(progress.epoch) epochs; \(settings.epochs) asks for fewer")
         }
+        func send(_ event: TrainingEvent) {
+            report(event)
+            continuation.yield(event)
+        }
         // The run's checkpoints must load again; a limit of the format is better met now than after an epoch.
         if let checkpointPath { try checkpoint().checkLoadable(at: checkpointPath) }
-        let metricsLog = try metricsPath.map(MetricsLog.init(path:))
+        let (locks, metricsLog) = try prepareFiles(report: send)
+        defer { withExtendedLifetime(locks) {} }
         let outcome = try network.train(
             trainingData: data.training, validationData: data.validation, testData: data.test,
             epochs: settings.epochs, eta: settings.eta, lmbda: settings.lmbda, options: settings.options, from: progress,
-            report: { event in
-                report(event)
-                continuation.yield(event)
-            },
+            report: send,
             afterEpoch: { progress, epoch in
                 self.progress = progress
                 if let checkpointPath {
@@ -155,5 +166,30 @@ public final class Trainer {
             if let checkpointPath { try checkpoint().write(to: checkpointPath) }
             return .stopped(stop, savedTo: checkpointPath)
         }
+    }
+
+    /// The run's files, each checked apart from the others, locked, cleaned and
+    /// opened (see the file comment); the locks are held while the values live.
+    private func prepareFiles(report: (TrainingEvent) -> Void) throws -> ([RunLock], MetricsLog?) {
+        let files = [("the checkpoint", checkpointPath), ("the best model", checkpointPath.map(Checkpoint.bestModelPath(for:))),
+                     ("the metrics log", metricsPath)].compactMap { role, path in path.map { (role, $0) } }
+        for (index, (role, path)) in files.enumerated() {
+            if let (otherRole, _) = files[..<index].first(where: { FileIdentity.same($0.1, path) }) {
+                throw FileError.sameFile(path: path, role: otherRole, otherRole: role)
+            }
+        }
+        // A log of its own is locked too, or two runs with two checkpoints could share it.
+        var guarded = checkpointPath.map { [$0] } ?? []
+        if let metricsPath, checkpointPath.map(MetricsLog.path(besideCheckpoint:)) != metricsPath { guarded.append(metricsPath) }
+        let locks = try guarded.map(RunLock.init(guarding:))
+        if let checkpointPath {
+            AtomicFile.removeStaleTemporaries(of: checkpointPath)
+            AtomicFile.removeStaleTemporaries(of: Checkpoint.bestModelPath(for: checkpointPath))
+        }
+        guard let metricsPath else { return (locks, nil) }
+        if let fragment = try MetricsLog.repairTail(ofLogAt: metricsPath) {
+            report(.warning("\(metricsPath): \(fragment)"))
+        }
+        return (locks, try MetricsLog(path: metricsPath))
     }
 }

@@ -97,6 +97,9 @@ public enum TrainingEvent: Sendable {
     case epochFinished(EpochReport)
     /// A decision of the schedule or of early stopping, in words.
     case note(String)
+    /// Something the run found wrong with its files and put right before it started
+    /// (a cut line dropped from its metrics log), in words; not one of the seed's lines.
+    case warning(String)
     /// The run ended: all epochs done, or stopped early by its schedule.
     case finished(TrainingSummary)
 
@@ -106,7 +109,7 @@ public enum TrainingEvent: Sendable {
         switch self {
         case .miniBatch(let iteration):
             return ["Training mini-batch number \(iteration)"]
-        case .miniBatchFinished:
+        case .miniBatchFinished, .warning:
             return []
         case .note(let text):
             return [text]
