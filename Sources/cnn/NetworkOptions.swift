@@ -34,6 +34,8 @@ struct NetworkOptions: ParsableArguments {
     var miniBatchSize: Int?
 
     func validate() throws {
+        // The library's own words (Network.init), before the data is read.
+        if let miniBatchSize, miniBatchSize < 1 { throw ValidationError("mini-batch size must be positive, got \(miniBatchSize)") }
         if layers != nil {
             if net != nil { throw ValidationError("--net and --layers both choose the network; give one") }
             if dropout != nil { throw ValidationError("--dropout applies to --net; with --layers write 'dropout P' in the fc and softmax parts") }

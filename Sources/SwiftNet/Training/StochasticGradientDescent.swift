@@ -65,8 +65,12 @@ extension TrainingHyperparameters {
     /// building a network whose buffers that mini-batch would size.
     /// - Throws: `TrainingError.dataMismatch` with the counts.
     public func checkMiniBatch(_ miniBatchSize: Int, fitsTrainingImages images: Int) throws {
+        // The same refusal Network.init gives, so the order of the checks does not change the message.
+        guard miniBatchSize > 0 else {
+            throw NetworkConfigurationError.badSetting("mini-batch size must be positive, got \(miniBatchSize)")
+        }
         let samples = EpochPlan.sampleCount(imageCount: images, expand: options.expand)
-        guard miniBatchSize > 0, samples / miniBatchSize > 0 else {
+        guard samples / miniBatchSize > 0 else {
             throw TrainingError.dataMismatch("\(samples) training samples do not fill one mini-batch of \(miniBatchSize)")
         }
     }
