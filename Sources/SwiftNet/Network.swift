@@ -182,6 +182,21 @@ public final class Network {
     /// Values per input sample.
     public var inputShape: SampleShape { layers[0].inputShape }
 
+    /// The classes' names, one per class, or nil when they are only numbered (MNIST's
+    /// digits).  A `Trainer` takes them from its data; checkpoints and model files keep
+    /// them, and `predict` reports them.  Set them with `setClassNames(_:)`.
+    public private(set) var classNames: [String]?
+
+    /// Names the classes (or, with nil, numbers them again).
+    /// - Throws: `NetworkConfigurationError.badSetting` unless there is one name per class,
+    ///   each 1 to 256 bytes on one line, no two alike.
+    public func setClassNames(_ names: [String]?) throws {
+        if let names, let problem = CheckpointLimits.classNamesProblem(names, classes: classCount) {
+            throw NetworkConfigurationError.badSetting("the class names do not fit the network: \(problem)")
+        }
+        classNames = names
+    }
+
     /// Classes the softmax layer distinguishes.
     public var classCount: Int { layers.last!.outputShape.count }
 

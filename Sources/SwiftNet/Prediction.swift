@@ -70,19 +70,19 @@ extension Network {
     /// - Parameters:
     ///   - image: `inputShape.count` values in (channel, row, column) order, each a
     ///     pixel's intensity in [0, 1] (training pixels are byte / 256).
-    ///   - classNames: names to report, one per class, if you have them.
+    ///   - classNames: names to report, one per class; nil reports the network's own (`Network.classNames`), if any.
     /// - Throws: `NetworkInputError` if the count is wrong or a value is not finite.
     public func predict(_ image: [Float], classNames: [String]? = nil) throws -> Prediction {
         guard image.count == inputShape.count else {
             throw NetworkInputError.wrongValueCount(values: image.count, perImage: inputShape.count)
         }
-        return try predict(images: image, classNames: classNames)[0]
+        return try predict(images: image, classNames: classNames ?? self.classNames)[0]
     }
 
     /// The network's reading of several images given one after another in one array.
     /// - Parameters:
     ///   - images: a whole number of images of `inputShape.count` values each, as in `predict(_:)`.
-    ///   - classNames: names to report, one per class, if you have them.
+    ///   - classNames: names to report, one per class; nil reports the network's own (`Network.classNames`), if any.
     /// - Throws: `NetworkInputError` if the count is not a whole number of images or a value is not finite.
     public func predict(images: [Float], classNames: [String]? = nil) throws -> [Prediction] {
         let perImage = inputShape.count
@@ -92,7 +92,7 @@ extension Network {
         if let bad = images.firstIndex(where: { !$0.isFinite }) { throw NetworkInputError.notFinite(index: bad) }
         let rows = images.withUnsafeBufferPointer { probabilities(values: $0) }
         return stride(from: 0, to: rows.count, by: classCount).map {
-            Prediction(probabilities: rows[$0..<($0 + classCount)], classNames: classNames)
+            Prediction(probabilities: rows[$0..<($0 + classCount)], classNames: classNames ?? self.classNames)
         }
     }
 
@@ -102,7 +102,7 @@ extension Network {
         guard image.count == inputShape.count else {
             throw NetworkInputError.wrongValueCount(values: image.count, perImage: inputShape.count)
         }
-        return try predict(images: image.map { Float($0) / 256 }, classNames: classNames)[0]
+        return try predict(images: image.map { Float($0) / 256 }, classNames: classNames ?? self.classNames)[0]
     }
 
     /// The network's reading of every image of `data`, named by its class names if it has them.
@@ -110,7 +110,7 @@ extension Network {
     public func predict(_ data: Dataset) throws -> [Prediction] {
         let rows = try probabilities(on: data)
         return stride(from: 0, to: rows.count, by: classCount).map {
-            Prediction(probabilities: rows[$0..<($0 + classCount)], classNames: data.classNames)
+            Prediction(probabilities: rows[$0..<($0 + classCount)], classNames: data.classNames ?? classNames)
         }
     }
 }

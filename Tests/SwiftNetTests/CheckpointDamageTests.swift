@@ -34,13 +34,16 @@ final class CheckpointDamageTests: CheckpointTestCase {
     }
 
     func testANewerVersionIsRefusedAsNewerNotAsDamaged() throws {
+        // One past the newest version (3 since class names; 2 when this test was written).
+        let newer = Checkpoint.formatVersion + 1
         var bytes = try valid()
-        bytes[8] = 3
-        try assertRefused(repairCRCs(bytes), because: "format version 3 is newer than this SwiftNet reads (up to 2); use a newer cnn", at: 8)
+        bytes[8] = UInt8(newer)
+        try assertRefused(repairCRCs(bytes), because: "format version \(newer) is newer than this SwiftNet reads "
+            + "(up to \(Checkpoint.formatVersion)); use a newer cnn", at: 8)
         bytes[8] = 0
         try assertRefused(repairCRCs(bytes), because: "format version 0 does not exist")
         // Without a matching header CRC the same byte is damage.
-        bytes[8] = 3
+        bytes[8] = UInt8(newer)
         try assertRefused(bytes, because: "the header is damaged", at: 0)
     }
 

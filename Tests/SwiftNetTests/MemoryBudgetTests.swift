@@ -83,9 +83,19 @@ final class MemoryBudgetTests: CheckpointTestCase {
     }
 
     /// Finding 2: the magic is checked on the first bytes, not after a gigabyte of zeros.
+    /// (/dev/zero itself is now refused by its type before it is opened, as every special
+    /// file is; a regular file of zeros still meets the magic check.)
     func testDevZeroIsNotReadWholeAsACheckpoint() throws {
         let started = Date()
         XCTAssertThrowsError(try Checkpoint.load(contentsOf: "/dev/zero")) { error in
+            guard case .notPlainFile? = error as? FileError else { return XCTFail("\(error)") }
+            self.assertOneLine(error)
+        }
+        let zeros = FileManager.default.temporaryDirectory.appendingPathComponent("swiftnet-zeros-\(getpid()).ckpt").path
+        XCTAssertTrue(FileManager.default.createFile(atPath: zeros, contents: nil))
+        defer { try? FileManager.default.removeItem(atPath: zeros) }
+        XCTAssertEqual(truncate(zeros, 64 << 20), 0)
+        XCTAssertThrowsError(try Checkpoint.load(contentsOf: zeros)) { error in
             XCTAssertEqual((error as? CheckpointError)?.kind, .notACheckpoint, "\(error)")
             self.assertOneLine(error)
         }

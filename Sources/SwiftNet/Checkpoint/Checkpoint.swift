@@ -70,11 +70,13 @@ public struct DataFingerprint: Equatable, Sendable {
 
 /// A saved network and the state of its training run.
 public struct Checkpoint {
-    /// The format version this SwiftNet writes and the newest it reads
-    /// (version 1 files, from before training options, still load).  New
-    /// layer kinds join version 2 under new kind codes, each bringing its
+    /// The newest format version this SwiftNet reads and writes (version 1
+    /// files, from before training options, still load).  A file is written
+    /// at the lowest version that holds it: 2, or 3 when it names its classes
+    /// (CLAS), so that files without names stay readable by 0.2.0's first
+    /// builds.  New layer kinds join under new kind codes, each bringing its
     /// own list of tensors; an older SwiftNet refuses them as unknown kinds.
-    public static let formatVersion: UInt32 = 2
+    public static let formatVersion: UInt32 = 3
     /// The first 8 bytes of every checkpoint.
     public static let magic: [UInt8] = Array("SWNETCKP".utf8)
 
@@ -102,6 +104,10 @@ public struct Checkpoint {
     public var velocities: [Float]?
     /// Where this checkpoint was read from, for messages ("checkpoint" if not from a file).
     public var source = "checkpoint"
+    /// The classes' names, one per class of the last layer (a folder of images names
+    /// them); nil when the classes are only numbered, as MNIST's digits are.  A file
+    /// with names is format version 3.
+    public var classNames: [String]?
 
     /// Captures a network and where its run stands.
     /// - Parameters:
@@ -126,6 +132,7 @@ public struct Checkpoint {
         parameters = Array(network.parameters)
         state = Array(network.state)
         velocities = hyperparameters.options.momentum > 0 ? Array(network.velocities) : nil
+        classNames = network.classNames
     }
 
     /// A model file: the network's architecture, parameters and state, with
@@ -194,6 +201,7 @@ public struct Checkpoint {
                                   kind: .unusable)
         }
         network.random = random
+        try network.setClassNames(classNames)
     }
 
     /// Why a network of `other` layers could not take this checkpoint, or nil if it could.

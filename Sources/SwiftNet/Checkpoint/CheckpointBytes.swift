@@ -77,6 +77,12 @@ struct CheckpointByteReader {
         return value
     }
 
+    /// `count` raw bytes.
+    mutating func bytes(_ count: Int, _ field: String) throws -> ArraySlice<UInt8> {
+        let at = try take(count, field)
+        return bytes[at..<(at + count)]
+    }
+
     mutating func f32(_ field: String) throws -> Float { Float(bitPattern: try u32(field)) }
     mutating func f64(_ field: String) throws -> Double { Double(bitPattern: try u64(field)) }
 

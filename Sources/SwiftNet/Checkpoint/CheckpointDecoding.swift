@@ -49,7 +49,9 @@ private struct CheckpointDecoder {
         let tensorCount = records.reduce(0) { $0 + $1.tensors.count }
         let expectedSections = 4 + tensorCount + (version >= 2 ? 1 : 0)
         let announced = sectionsLeft + 1
-        guard announced == expectedSections || (version >= 2 && announced == expectedSections + 1) else {
+        // Version 2 may add VELO, and version 3 CLAS.
+        let optionalSections = version >= 3 ? 2 : version >= 2 ? 1 : 0
+        guard (expectedSections...(expectedSections + optionalSections)).contains(announced) else {
             throw problem("the header announces \(announced) sections, but a network of \(records.count) layers has \(expectedSections)", at: 12)
         }
         var settings = try section(.hyperparameters)
@@ -99,12 +101,15 @@ private struct CheckpointDecoder {
         }
         let parameterCount = layers.reduce(0) { $0 + $1.weightCount + $1.biasCount }
         var velocities: [Float]?
+        var hasNames = false
         if version >= 2 {
             var record = try section(.options)
             hyperparameters.options = try CheckpointOptionsRecord.decode(&record, progress: &progress,
                                                                          epochLimit: CheckpointLimits.maximumEpochs)
             let hasVelocities = hyperparameters.options.momentum > 0
-            guard announced == expectedSections + (hasVelocities ? 1 : 0) else {
+            let withoutNames = expectedSections + (hasVelocities ? 1 : 0)
+            hasNames = version >= 3 && announced == withoutNames + 1
+            guard announced == withoutNames || hasNames else {
                 throw problem("the header announces \(announced) sections, but a network of \(records.count) layers "
                     + (hasVelocities ? "trained with momentum has \(expectedSections + 1)" : "trained without momentum has \(expectedSections)"), at: 12)
             }
@@ -172,6 +177,30 @@ private struct CheckpointDecoder {
             if tensor.role == .state { try read(into: &state) } else { try read(into: &parameters) }
             try section.expectEnd()
         }
+        // A file is written at the lowest version that holds it, and read only so: then a file
+        // that loads is exactly the file its checkpoint writes again.
+        let needed = max(hasNames ? 3 : 2, records.map { type(of: $0).sinceFormatVersion }.max() ?? 2)
+        guard version < 2 || version == needed else {
+            throw problem("the file says format version \(version), but what it holds is version \(needed)", at: 8)
+        }
+        var classNames: [String]?
+        if hasNames {
+            var names = try section(.classNames)
+            let start = names.position
+            let classes = layers.last?.outputShape.count ?? 0
+            let count = try names.count("class name count", in: 1...CheckpointLimits.maximumWidth)
+            var read: [String] = []
+            for index in 0..<count {
+                let length = try names.count("class name \(index)'s length", in: 1...CheckpointLimits.maximumClassNameBytes)
+                guard let name = String(validating: try names.bytes(length, "class name \(index)"), as: UTF8.self) else {
+                    throw problem("class name \(index) is not UTF-8", at: start)
+                }
+                read.append(name)
+            }
+            try names.expectEnd()
+            if let reason = CheckpointLimits.classNamesProblem(read, classes: classes) { throw problem(reason, at: start) }
+            classNames = read
+        }
         guard position == bytes.count else {
             throw problem("\(bytes.count - position) bytes follow the last section", at: position)
         }
@@ -181,6 +210,7 @@ private struct CheckpointDecoder {
         checkpoint.trainingData = imageCount > 0 ? DataFingerprint(imageCount: imageCount, crc32: dataCRC) : nil
         checkpoint.velocities = velocities
         checkpoint.state = state
+        checkpoint.classNames = classNames
         return checkpoint
     }
 

@@ -5,7 +5,8 @@
 // and the zlib CRC-32 of its payload: ARCH (each layer's record, written by
 // its kind), HYPR, PROG, OPTS, VELO (with momentum), RAND, then one section
 // per tensor of each layer, in the order the kind lists them (WGHT and BIAS
-// for most kinds; batch norm adds its running statistics as STAT).
+// for most kinds; batch norm adds its running statistics as STAT), and last
+// CLAS, the class names, when the network has them (format version 3).
 // FORMAT.md gives every field.
 
 import CKernels
@@ -15,6 +16,7 @@ extension Checkpoint {
     enum Tag: String {
         case architecture = "ARCH", hyperparameters = "HYPR", progress = "PROG", options = "OPTS"
         case velocities = "VELO", random = "RAND", weights = "WGHT", biases = "BIAS", state = "STAT"
+        case classNames = "CLAS"
 
         /// The section of a tensor of this role.
         init(_ role: LayerTensor.Role) {
@@ -102,10 +104,24 @@ extension Checkpoint {
             sections.append((Tag(tensor.role), section.bytes))
         }
 
+        if let classNames {
+            let classes = layers.last?.outputShape.count ?? 0
+            if let problem = CheckpointLimits.classNamesProblem(classNames, classes: classes) { throw refuse(problem) }
+            var names = CheckpointByteWriter()
+            names.count(classNames.count)
+            for name in classNames {
+                names.count(name.utf8.count)
+                names.append(Array(name.utf8))
+            }
+            sections.append((.classNames, names.bytes))
+        }
+
         var file = CheckpointByteWriter()
         file.reserve(Self.headerSize + sections.reduce(0) { $0 + Self.sectionHeaderSize + $1.1.count })
         file.append(Self.magic)
-        file.u32(Self.formatVersion)
+        // The lowest version that holds the file: names need 3, and a kind needs its own.
+        let kindVersions = layers.compactMap { ($0 as? any LayerKind).map { type(of: $0).sinceFormatVersion } }
+        file.u32(max(classNames == nil ? 2 : 3, kindVersions.max() ?? 2))
         file.count(sections.count)
         file.u32(checkpointCRC32(file.bytes, 0..<16))
         for (tag, payload) in sections {

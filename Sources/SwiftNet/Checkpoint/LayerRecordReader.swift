@@ -96,4 +96,21 @@ enum CheckpointLimits {
     static let maximumBatch = 1 << 16
     static let maximumThreads = Network.maximumThreads
     static let maximumEpochs = 1 << 24
+    /// Bytes of UTF-8 in one class name.
+    static let maximumClassNameBytes = 256
+
+    /// Why `names` cannot name `classes` classes in a checkpoint, or nil: one
+    /// name per class, each 1 to 256 bytes with no control characters (a name
+    /// is printed on one line), and no two alike.
+    static func classNamesProblem(_ names: [String], classes: Int) -> String? {
+        guard names.count == classes else { return "it has \(names.count) class names for \(classes) classes" }
+        for (index, name) in names.enumerated() {
+            guard (1...maximumClassNameBytes).contains(name.utf8.count),
+                  !name.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
+                return "class name \(index) is empty, longer than \(maximumClassNameBytes) bytes or holds a control character"
+            }
+        }
+        guard Set(names).count == names.count else { return "two classes have the same name" }
+        return nil
+    }
 }

@@ -109,6 +109,9 @@ public final class Trainer {
         self.savedThreads = savedThreads
         fingerprint = DataFingerprint(data.training)
         (events, continuation) = AsyncStream.makeStream(of: TrainingEvent.self)
+        // The data names the classes the network learns, so its checkpoints can name them too;
+        // names that do not fit the network (another class count) are left out.
+        if network.classNames == nil, let names = data.training.classNames { try? network.setClassNames(names) }
     }
 
     /// The run's state now, as a checkpoint.
