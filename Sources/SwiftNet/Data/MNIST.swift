@@ -1,8 +1,8 @@
 // MNIST: the three splits of network3.py's mnist.pkl.gz.
 //
-// The file is a Python 2 pickle of ((training_x, training_y),
-// (validation_x, validation_y), (test_x, test_y)): x is float32 of shape
-// (N, 784), a 28x28 image per row, and y is int64 of shape (N,), a digit per
+// The file is a pickle (Python 2's, or a Python 3 port's) of
+// ((training_x, training_y), (validation_x, validation_y), (test_x, test_y)):
+// x is float32 of shape (N, 784), a 28x28 image per row, and y is int64 of shape (N,), a digit per
 // image, with N = 50,000, 10,000 and 10,000. RestrictedPickleDecoder reads it
 // without executing anything; this file checks that what it found has
 // exactly that structure and hands out the splits as byte-pixel Datasets.
@@ -19,20 +19,29 @@ public enum MNIST {
     /// The digits' names, "0" to "9".
     public static let classNames = (0..<classCount).map(String.init)
 
+    /// The most bytes the pickle's arrays may take in memory unless told
+    /// otherwise: 1 GiB. mnist.pkl.gz needs 56 MB (pixels are kept as bytes), or
+    /// 275 MB if it was re-saved at pickle protocol 5.
+    public static let defaultMemoryLimit = RestrictedPickleDecoder.defaultMemoryLimit
+
     /// Reads network3.py's mnist.pkl.gz (or the same pickle uncompressed).
     ///
     /// The pickle is decoded by a restricted reader that runs no code from the
-    /// file. The file must hold the structure described above; every pixel must
-    /// be a whole number of 256ths in [0, 1) and every label a digit 0...9.
+    /// file; Python 2's cPickle and Python 3's pickle at protocols 0 to 5, with
+    /// numpy 1 or 2, are read. The file must hold the structure described above;
+    /// every pixel must be a whole number of 256ths in [0, 1) and every label a digit 0...9.
     /// - Parameters:
     ///   - path: the file, gzipped or not.
+    ///   - memoryLimit: the most bytes the decoded arrays (and the pickle's other
+    ///     values) may take while the file is read.
     /// - Returns: the three splits, 1x28x28 images in ten classes named "0" to "9".
     /// - Throws: `DataFileError` if the file is missing (`.missing`), damaged or
-    ///   truncated (`.damaged`), holds anything but the expected arrays
-    ///   (`.unexpectedContents`, `.badShape`), or a label that is not a digit (`.badLabel`).
-    public static func load(contentsOf path: String) throws -> DataSplits {
+    ///   truncated (`.damaged`), needs more than `memoryLimit` bytes (`.tooLarge`),
+    ///   holds anything but the expected arrays (`.unexpectedContents`, `.badShape`),
+    ///   or a label that is not a digit (`.badLabel`).
+    public static func load(contentsOf path: String, memoryLimit: Int = defaultMemoryLimit) throws -> DataSplits {
         let input = try UncompressedByteStream(path: path)
-        let root = try RestrictedPickleDecoder.decode(from: input)
+        let root = try RestrictedPickleDecoder.decode(from: input, memoryLimit: memoryLimit)
         let splitNames = ["training", "validation", "test"]
         guard case .tuple(let splits) = root, splits.items.count == splitNames.count else {
             throw DataFileError(.unexpectedContents, path: path, reason: "the pickle holds \(root.summary); "
