@@ -5,10 +5,10 @@
 # what real files contain, so its fixtures are not built by hand: each is
 # written by one interpreter with one numpy at one protocol, and named for
 # them: <kind>-py<python>-np<numpy>-p<protocol>.pkl.gz.  The committed files in
-# Tests/SwiftNetTests/Fixtures/Pickles/ were made on 2026-12-02 by
+# Tests/Fixtures/Pickles/ were made on 2026-12-02 by
 #
 #   PYTHONPATH=/tmp/py2np ~/.pyenv/versions/2.7.18/bin/python \
-#       scripts/make-pickle-fixtures.py Tests/SwiftNetTests/Fixtures/Pickles
+#       scripts/make-pickle-fixtures.py Tests/Fixtures/Pickles
 #       (Python 2.7.18, cPickle, numpy 1.16.6 from `pip install --target
 #       /tmp/py2np numpy==1.16.6`; protocols 0, 1 and 2)
 #   /tmp/np1venv/bin/python scripts/make-pickle-fixtures.py Tests/...
@@ -31,7 +31,10 @@
 #           each ((i % 17) - 8) / 64.  Python 3 only (protocols 4 and 5).
 #
 # Each file is gzipped with a zero time stamp, so rerunning the script gives
-# the same bytes.  It runs under Python 2 and 3 alike.
+# the same bytes.  It runs under Python 2 and 3 alike.  The folder lies
+# outside Tests/SwiftNetTests so that SwiftPM, which warns about any file in a
+# target it is not told of, never sees the fixtures; the tests find them
+# from their own #filePath.
 
 import gzip
 import io
