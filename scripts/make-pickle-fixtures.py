@@ -26,7 +26,7 @@
 #           patterns hold the bytes ' \ newline " CR 0x1a 0x80 0xff that
 #           protocol 0 must escape, and w2's first, likewise as a float64.
 #   seed:   network3's own format, one pickle of each array in turn, for
-#           `cnn import-network3 --layers 'conv 2 5x5, softmax 10'`: w
+#           `cnn import-network3 --layers 'conv 2 5x5, pool 2, softmax 10'`: w
 #           (2, 1, 5, 5), b (2,), w (288, 10), b (10,), float32, element i of
 #           each ((i % 17) - 8) / 64.  Python 3 only (protocols 4 and 5).
 #

@@ -53,7 +53,7 @@ enum NonPickleFormat {
     func reason(expected: String) -> String {
         switch self {
         case .swiftNetCheckpoint:
-            return "is a SwiftNet checkpoint, not \(expected); a checkpoint needs no import: use it as the model as it is"
+            return "is a SwiftNet checkpoint, not \(expected): it is a model already and needs no import"
         case .gzipInsideGzip:
             return "is gzipped twice: it inflates to another gzip stream, not \(expected); gunzip it once"
         case .numpyArrayFile:

@@ -159,10 +159,15 @@ final class UncompressedByteStream {
             // zlib puts the path in front of its message; the error names it already.
             var zlibMessage = Substring(String(cString: ck_gz_error(file)))
             if zlibMessage.hasPrefix(path + ": ") { zlibMessage = zlibMessage.dropFirst(path.count + 2) }
-            // The caller's offset lags behind by the read-ahead; zlib's own count does not.
-            let inflatedTo = max(offset, ck_gz_offset(file))
             let stoppedAt = ck_gz_compressed_offset(file)
             let stopped = stoppedAt >= 0 ? "zlib stopped at byte \(stoppedAt) of the compressed file" : "zlib stopped"
+            if zlibMessage == "incorrect data check" || zlibMessage == "incorrect length check" {
+                // The trailer checks the whole stream: nothing says where the damage is.
+                throw DataFileError(.damaged, path: path, reason: "the gzip data is damaged: what it inflates to does not match "
+                    + "the CRC-32 and length in its trailer (\(zlibMessage)), so the damage may lie anywhere in it")
+            }
+            // The caller's offset lags behind by the read-ahead; zlib's own count does not.
+            let inflatedTo = max(offset, ck_gz_offset(file))
             throw DataFileError(.damaged, path: path, offset: inflatedTo,
                                 reason: "the gzip data is damaged or truncated: \(stopped) (\(zlibMessage)), "
                                     + "having inflated the bytes before this offset, so the damage is at or after it here")
