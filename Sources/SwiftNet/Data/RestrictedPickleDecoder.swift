@@ -12,8 +12,9 @@
 // Anything else stops decoding with a DataFileError that names the offset of
 // the offending opcode in the uncompressed stream and says what is accepted.
 //
-// This file is the machine: entry points, opcodes, stack and memo.  Strings
-// and text, whose bytes may be an array's data, are read in
+// This file is the machine: entry points, opcodes, stack and memo.  The
+// opcodes' arguments are read in RestrictedPickleDecoder+Arguments.swift;
+// strings and text, whose bytes may be an array's data, in
 // RestrictedPickleDecoder+Strings.swift; numpy's calls and the conversion of
 // array data in RestrictedPickleDecoder+Numpy.swift.
 //
@@ -426,88 +427,5 @@ struct RestrictedPickleDecoder {
                 throw failure("tuples and lists nest more than \(Self.maximumNesting) deep")
             }
         }
-    }
-
-    // MARK: - Arguments
-
-    mutating func argumentByte() throws -> UInt8 {
-        guard let byte = try input.readByte() else { throw truncated() }
-        return byte
-    }
-
-    private mutating func argumentUInt32() throws -> UInt32 {
-        var value: UInt32 = 0
-        for shift in stride(from: 0, to: 32, by: 8) {
-            value |= UInt32(try argumentByte()) << UInt32(shift)
-        }
-        return value
-    }
-
-    private mutating func argumentUInt64() throws -> UInt64 {
-        let low = UInt64(try argumentUInt32())
-        return low | UInt64(try argumentUInt32()) << 32
-    }
-
-    /// An 8-byte length (protocol 4's BINUNICODE8 and BINBYTES8, protocol 5's BYTEARRAY8).
-    private mutating func argumentLength64() throws -> Int {
-        let length = try argumentUInt64()
-        guard let value = Int(exactly: length), value >= 0 else {
-            throw failure("\(opcodeName) claims a length of \(length) bytes", .tooLarge)
-        }
-        return value
-    }
-
-    /// LONG1 and LONG4: a little-endian two's-complement integer, which must fit in 64 bits.
-    private mutating func littleEndianInteger(byteCount: Int) throws -> Int64 {
-        guard byteCount <= 8 else {
-            throw failure("\(opcodeName) of \(byteCount) bytes; only integers that fit in 64 bits are accepted")
-        }
-        var bits: UInt64 = 0
-        for index in 0..<byteCount { bits |= UInt64(try argumentByte()) << UInt64(8 * index) }
-        // Extend the sign of the last byte.
-        if byteCount > 0, byteCount < 8, bits >> UInt64(8 * byteCount - 1) & 1 == 1 {
-            bits |= ~0 << UInt64(8 * byteCount)
-        }
-        return Int64(bitPattern: bits)
-    }
-
-    func truncated() -> DataFileError {
-        failure("the data ends at byte \(input.offset), inside \(opcodeName) (the file is truncated)", .damaged)
-    }
-
-    /// One newline-terminated line of a GLOBAL's module or name.
-    private mutating func globalLine() throws -> String {
-        var line: [UInt8] = []
-        while true {
-            let byte = try argumentByte()
-            if byte == UInt8(ascii: "\n") { break }
-            guard line.count < Self.maximumGlobalLineLength else {
-                throw failure("GLOBAL name longer than \(Self.maximumGlobalLineLength) bytes")
-            }
-            line.append(byte)
-        }
-        return printable(line, limit: Self.maximumGlobalLineLength)
-    }
-
-    /// The decimal argument of a protocol 0 opcode, without its newline.
-    private mutating func numberLine() throws -> String {
-        var line: [UInt8] = []
-        while true {
-            let byte = try argumentByte()
-            if byte == UInt8(ascii: "\n") { break }
-            guard line.count < Self.maximumNumberLineLength else {
-                throw failure("\(opcodeName)'s argument is longer than \(Self.maximumNumberLineLength) bytes")
-            }
-            line.append(byte)
-        }
-        return printable(line, limit: Self.maximumNumberLineLength)
-    }
-
-    /// A decimal integer as Python writes one; it must fit in 64 bits.
-    private func decimal(_ line: String) throws -> Int64 {
-        guard let value = Int64(line) else {
-            throw failure("\(opcodeName) '\(line)' is not a decimal integer that fits in 64 bits")
-        }
-        return value
     }
 }
