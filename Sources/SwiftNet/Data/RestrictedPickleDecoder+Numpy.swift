@@ -232,10 +232,10 @@ extension RestrictedPickleDecoder {
             }
             elementCount = product
         }
+        // Raw data streams through a small buffer, so only what arrayData keeps is charged, there.
         let (byteCount, overflow) = elementCount.multipliedReportingOverflow(by: kind.itemSize)
-        guard !overflow, byteCount <= budget.remaining else {
-            throw failure("array shape \(describe(shape)) of \(kind.code) is too large: its data would take more than the "
-                + "\(budget.remaining) bytes left of the \(budget.limit)-byte memory limit this reader was given", .tooLarge)
+        guard !overflow else {
+            throw failure("array shape \(describe(shape)) of \(kind.code) is too large: its size does not fit in 64 bits", .tooLarge)
         }
         return (elementCount, byteCount)
     }

@@ -51,19 +51,17 @@ extension RestrictedPickleDecoder {
         }
         try charge(length, for: "\(opcodeName) of \(length) bytes")
         let dataOffset = input.offset
-        // Grown as the data arrives, so that a length field that lies costs only what the file holds.
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(min(length, Self.conversionChunkBytes))
-        while bytes.count < length {
-            let start = bytes.count
-            let wanted = min(Self.conversionChunkBytes, length - start)
-            bytes.append(contentsOf: repeatElement(0, count: wanted))
-            let input = self.input
-            let got = try bytes.withUnsafeMutableBytes { raw in try input.read(into: UnsafeMutableRawBufferPointer(rebasing: raw[start...])) }
-            guard got == wanted else {
-                throw failure("the data ends at byte \(input.offset), inside the \(length) bytes of \(opcodeName) "
-                    + "that began at byte \(dataOffset) (the file is truncated)", .damaged)
-            }
+        let input = self.input
+        // Read straight into the array's storage. A length field that lies reserves
+        // address space within the budget, but only the pages the file fills are touched.
+        var got = 0
+        let bytes = try [UInt8](unsafeUninitializedCapacity: length) { storage, initialized in
+            got = try input.read(into: UnsafeMutableRawBufferPointer(storage))
+            initialized = got
+        }
+        guard got == length else {
+            throw failure("the data ends at byte \(input.offset), inside the \(length) bytes of \(opcodeName) "
+                + "that began at byte \(dataOffset) (the file is truncated)", .damaged)
         }
         try push(.rawBytes(PickleRawBytes(bytes: bytes, dataOffset: dataOffset)))
     }
