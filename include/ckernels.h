@@ -394,8 +394,6 @@ long long ck_gz_offset(ck_gzfile *file);
 /* Bytes of the file itself that zlib has consumed: after damage, about where
  * inflate stopped making sense of it.  -1 if unknown. */
 long long ck_gz_compressed_offset(ck_gzfile *file);
-/* 1 if the file is gzipped, 0 if zlib passes it through as it is. */
-int ck_gz_is_compressed(ck_gzfile *file);
 void ck_gz_close(ck_gzfile *file);
 
 /* ------------------------------------------------------ checkpoint support */

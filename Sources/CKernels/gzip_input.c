@@ -44,9 +44,6 @@ long long ck_gz_offset(ck_gzfile *file) { return (long long)gztell(as_gz(file));
  * after a data error it is within a byte or so of where inflate gave up. */
 long long ck_gz_compressed_offset(ck_gzfile *file) { return (long long)gzoffset(as_gz(file)); }
 
-/* gzdirect only knows once the header has been looked at, which the first read does. */
-int ck_gz_is_compressed(ck_gzfile *file) { return gzdirect(as_gz(file)) ? 0 : 1; }
-
 void ck_gz_close(ck_gzfile *file) {
     if (file != NULL) gzclose_r(as_gz(file));
 }

@@ -125,7 +125,7 @@ final class PickleLimitsTests: DataFileTestCase {
         XCTAssertEqual(error.kind, .damaged, error.description)
         XCTAssertTrue(error.reason.contains("invalid block type"), error.description)
         // zlib reports how far into the file it read: at the damaged byte or just after it.
-        let stoppedAt = try XCTUnwrap(error.reason.components(separatedBy: "stopped at byte ").dropFirst().first
+        let stoppedAt = try XCTUnwrap(error.reason.components(separatedBy: "gave up at byte ").dropFirst().first
             .flatMap { Int($0.prefix(while: \.isNumber)) }, error.description)
         XCTAssertTrue((header...(header + 1)).contains(stoppedAt), error.description)
         // It inflated in pieces, so it can only promise that the damage lies beyond the offset it names.
@@ -189,6 +189,66 @@ final class PickleLimitsTests: DataFileTestCase {
                           because: "global 'os.system' is not allowed")
         // Longer than a name may be, where it is not an array's data.
         try assertRefused(Array(("S'" + String(repeating: "a", count: 300) + "'\n.").utf8), because: "STRING longer than 256 characters")
+    }
+
+    /// A Python 3 port may save lists where network3 saved tuples, and all its
+    /// parameters in one pickle: [(w1, b1), (w2, b2), ...] or [w1, b1, ...].
+    func testListsAndSinglePicklesOfAPortReadAsNetwork3sOwn() throws {
+        let emptyList = UInt8(ascii: "]"), appends = UInt8(ascii: "e")
+        var mnist = PickleWriter()
+        mnist.proto()
+        mnist.raw([emptyList])
+        mnist.mark()
+        for (split, count) in [3, 2, 2].enumerated() {
+            mnist.raw([emptyList])
+            mnist.mark()
+            let pixels = (0..<(count * 784)).map { Float(SmallMNISTPickle.pixelByte(split: split, image: $0 / 784, index: $0 % 784)) / 256 }
+            mnist.array("f4", shape: [Int32(count), 784], data: float32Bytes(pixels))
+            mnist.array("i8", shape: [Int32(count)], data: int64Bytes((0..<count).map { Int64((split + $0) % 10) }))
+            mnist.raw([appends])
+        }
+        mnist.raw([appends])
+        mnist.stop()
+        let fromLists = try MNIST.load(contentsOf: write(mnist.bytes, to: "lists.pkl"))
+        let fromTuples = try MNIST.load(contentsOf: write(SmallMNISTPickle().bytes, to: "tuples.pkl"))
+        XCTAssertEqual(fromLists.training.pixels, fromTuples.training.pixels)
+        XCTAssertEqual(fromLists.test.labels, fromTuples.test.labels)
+
+        let layers = TinyNetwork.layers(batch: 1)
+        var sequence = PickleWriter(), pairs = PickleWriter(), flat = PickleWriter(), short = PickleWriter()
+        pairs.proto()
+        pairs.raw([emptyList])
+        pairs.mark()
+        flat.proto()
+        flat.raw([emptyList])
+        flat.mark()
+        short.proto()
+        short.mark()
+        for (index, layer) in layers.enumerated() {
+            let (weights, biases) = try Network3ParameterFile.shapes(of: layer)
+            for shape in [weights, biases] {
+                let data = float32Bytes((0..<shape.reduce(1, *)).map { Float($0 + 100 * index) / 8 })
+                sequence.proto()
+                sequence.array("f4", shape: shape.map(Int32.init), data: data)
+                sequence.stop()
+                pairs.array("f4", shape: shape.map(Int32.init), data: data)
+                flat.array("f4", shape: shape.map(Int32.init), data: data)
+                if index < 2 { short.array("f4", shape: shape.map(Int32.init), data: data) }
+            }
+            pairs.tuple(of: 2)
+        }
+        pairs.raw([appends])
+        pairs.stop()
+        flat.raw([appends])
+        flat.stop()
+        short.tuple()
+        short.stop()
+        let expected = try Network3ParameterFile.read(contentsOf: write(sequence.bytes, to: "sequence.pkl"), layers: layers)
+        XCTAssertEqual(try Network3ParameterFile.read(contentsOf: write(pairs.bytes, to: "pairs.pkl"), layers: layers), expected)
+        XCTAssertEqual(try Network3ParameterFile.read(contentsOf: write(flat.bytes, to: "flat.pkl"), layers: layers), expected)
+        XCTAssertThrowsError(try Network3ParameterFile.read(contentsOf: write(short.bytes, to: "short.pkl"), layers: layers)) { error in
+            XCTAssertTrue("\(error)".contains("holds 4 arrays, but the network's 3 layers need 6"), "\(error)")
+        }
     }
 
     func testRefusalsSayWhatIsAcceptedAndWhatWouldWork() throws {

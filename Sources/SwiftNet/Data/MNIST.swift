@@ -5,7 +5,7 @@
 // x is float32 of shape (N, 784), a 28x28 image per row, and y is int64 of shape (N,), a digit per
 // image, with N = 50,000, 10,000 and 10,000. RestrictedPickleDecoder reads it
 // without executing anything; this file checks that what it found has
-// exactly that structure and hands out the splits as byte-pixel Datasets.
+// exactly that structure (a port that saved lists for tuples is read alike) and hands out the splits as byte-pixel Datasets.
 // This loader and its IDX sibling (MNIST+IDX.swift) are the only places
 // that know MNIST is 28x28 digits in ten classes; everything else reads the
 // shape and classes from the DataSplits they return.
@@ -43,11 +43,11 @@ public enum MNIST {
         let input = try UncompressedByteStream(path: path)
         let root = try RestrictedPickleDecoder.decode(from: input, memoryLimit: memoryLimit)
         let splitNames = ["training", "validation", "test"]
-        guard case .tuple(let splits) = root, splits.items.count == splitNames.count else {
+        guard let splits = root.sequenceItems, splits.count == splitNames.count else {
             throw DataFileError(.unexpectedContents, path: path, reason: "the pickle holds \(root.summary); "
                 + "expected a tuple (training, validation, test) as network3.py's mnist.pkl.gz has")
         }
-        let datasets = try zip(splitNames, splits.items).map { name, split in
+        let datasets = try zip(splitNames, splits).map { name, split in
             try dataset(named: name, from: split, path: path)
         }
         return try DataSplits(training: datasets[0], validation: datasets[1], test: datasets[2])
@@ -55,8 +55,8 @@ public enum MNIST {
 
     /// Checks one (images, labels) pair and turns it into a Dataset.
     private static func dataset(named name: String, from split: PickleValue, path: String) throws -> Dataset {
-        guard case .tuple(let pair) = split, pair.items.count == 2,
-              case .array(let imageArray) = pair.items[0], case .array(let labelArray) = pair.items[1]
+        guard let pair = split.sequenceItems, pair.count == 2,
+              case .array(let imageArray) = pair[0], case .array(let labelArray) = pair[1]
         else {
             throw DataFileError(.unexpectedContents, path: path, reason: "the \(name) split is \(split.summary); "
                 + "expected a tuple of two arrays (images, labels)")

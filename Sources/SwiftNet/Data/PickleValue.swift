@@ -214,6 +214,16 @@ extension PickleValue {
         }
     }
 
+    /// The items of a tuple or a list, which a Python 3 port may have saved
+    /// where network3 saved a tuple; nil for anything else.
+    var sequenceItems: [PickleValue]? {
+        switch self {
+        case .tuple(let tuple): return tuple.items
+        case .list(let list): return list.items
+        default: return nil
+        }
+    }
+
     /// The bytes of a short string, whether pickled as a byte string (Python
     /// 2) or as text (Python 3); nil for anything else.
     var stringBytes: [UInt8]? {

@@ -10,8 +10,9 @@
 // uncompressed byte is bad, only how far it got: the error names the
 // uncompressed offset it had inflated to (all bytes before it came out, so the
 // damage lies at or beyond it there) and the byte of the compressed file where
-// inflate gave up (the damage lies at or before it there; a changed literal
-// can go unnoticed until the CRC at the end).  The file is
+// inflate gave up (the damage lies at or before it there).  A changed
+// literal goes unnoticed until the CRC-32 in the trailer, which covers the
+// whole stream, so that error names no offset at all.  The file is
 // checked by Files/BoundedFile before zlib opens it, and the bytes inflated
 // are counted against a limit, so that a small file that inflates without
 // end (a gzip bomb) is refused rather than read forever.
@@ -160,7 +161,7 @@ final class UncompressedByteStream {
             var zlibMessage = Substring(String(cString: ck_gz_error(file)))
             if zlibMessage.hasPrefix(path + ": ") { zlibMessage = zlibMessage.dropFirst(path.count + 2) }
             let stoppedAt = ck_gz_compressed_offset(file)
-            let stopped = stoppedAt >= 0 ? "zlib stopped at byte \(stoppedAt) of the compressed file" : "zlib stopped"
+            let stopped = stoppedAt >= 0 ? "zlib gave up at byte \(stoppedAt) of the compressed file" : "zlib gave up"
             if zlibMessage == "incorrect data check" || zlibMessage == "incorrect length check" {
                 // The trailer checks the whole stream: nothing says where the damage is.
                 throw DataFileError(.damaged, path: path, reason: "the gzip data is damaged: what it inflates to does not match "
@@ -169,8 +170,8 @@ final class UncompressedByteStream {
             // The caller's offset lags behind by the read-ahead; zlib's own count does not.
             let inflatedTo = max(offset, ck_gz_offset(file))
             throw DataFileError(.damaged, path: path, offset: inflatedTo,
-                                reason: "the gzip data is damaged or truncated: \(stopped) (\(zlibMessage)), "
-                                    + "having inflated the bytes before this offset, so the damage is at or after it here")
+                                reason: "the gzip data is damaged or truncated: \(stopped) (\(zlibMessage)); it had inflated "
+                                    + "the bytes before this offset, so the damage lies at or beyond it in the uncompressed data")
         }
         if got == 0 { reachedEnd = true }
         // Counted from what zlib has produced, read-ahead included, so the limit holds for every caller.

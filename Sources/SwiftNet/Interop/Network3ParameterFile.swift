@@ -87,16 +87,9 @@ public enum Network3ParameterFile {
     /// messages: the pickles of network3's own format, or the arrays of a single
     /// pickle that holds a list or tuple of arrays or of (w, b) pairs.
     private static func arrays(in pickles: [PickleValue]) -> ([PickleValue], String) {
-        func items(_ value: PickleValue) -> [PickleValue]? {
-            switch value {
-            case .list(let list): return list.items
-            case .tuple(let tuple): return tuple.items
-            default: return nil
-            }
-        }
-        guard pickles.count == 1, let outer = items(pickles[0]) else { return (pickles, "pickle") }
+        guard pickles.count == 1, let outer = pickles[0].sequenceItems else { return (pickles, "pickle") }
         // One level of pairs at most: a list holding itself must not be walked for ever.
-        return (outer.flatMap { item in items(item) ?? [item] }, "array")
+        return (outer.flatMap { item in item.sequenceItems ?? [item] }, "array")
     }
 
     /// Writes a network's parameters as network3's save() would.
