@@ -391,6 +391,9 @@ long ck_gz_read(ck_gzfile *file, void *buffer, unsigned length);
 const char *ck_gz_error(ck_gzfile *file);
 /* Uncompressed bytes consumed so far. */
 long long ck_gz_offset(ck_gzfile *file);
+/* Bytes of the file itself that zlib has consumed: after damage, about where
+ * inflate stopped making sense of it.  -1 if unknown. */
+long long ck_gz_compressed_offset(ck_gzfile *file);
 void ck_gz_close(ck_gzfile *file);
 
 /* ------------------------------------------------------ checkpoint support */

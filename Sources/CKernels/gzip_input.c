@@ -40,6 +40,10 @@ const char *ck_gz_error(ck_gzfile *file) {
 
 long long ck_gz_offset(ck_gzfile *file) { return (long long)gztell(as_gz(file)); }
 
+/* gzoffset is the file position less what inflate has not yet consumed, so
+ * after a data error it is within a byte or so of where inflate gave up. */
+long long ck_gz_compressed_offset(ck_gzfile *file) { return (long long)gzoffset(as_gz(file)); }
+
 void ck_gz_close(ck_gzfile *file) {
     if (file != NULL) gzclose_r(as_gz(file));
 }

@@ -41,7 +41,13 @@ struct ImportNetwork3: ParsableCommand {
     func run() throws {
         // network3.py reads MNIST: 1x28x28 images.
         let network = try networkOptions.makeNetwork(input: SampleShape(channels: 1, height: 28, width: 28), threads: 1, seed: 0)
-        try Network3ParameterFile.read(contentsOf: parameters, into: network)
+        do {
+            try Network3ParameterFile.read(contentsOf: parameters, into: network)
+        } catch let error as DataFileError where error.offset == nil && startsWithCheckpointMagic(parameters) {
+            // The library says what the file is; which flag takes it is the CLI's to say.
+            throw DataFileError(error.kind, path: error.path,
+                                reason: error.reason + " (give it to cnn eval or cnn predict as --model, or to cnn train as --resume)")
+        }
         var checkpoint = try Checkpoint(network: network, hyperparameters: TrainingHyperparameters(epochs: 30, eta: 0.1))
         checkpoint.threads = 0  // no run has fixed it
         try checkpoint.write(to: out)
@@ -77,3 +83,9 @@ struct ExportNetwork3: ParsableCommand {
 }
 
 extension Network3ParameterFile.ElementType: ExpressibleByArgument {}
+
+private func startsWithCheckpointMagic(_ path: String) -> Bool {
+    guard let file = FileHandle(forReadingAtPath: path) else { return false }
+    defer { try? file.close() }
+    return (try? file.read(upToCount: Checkpoint.magic.count)).map { Array($0) == Checkpoint.magic } ?? false
+}

@@ -25,6 +25,16 @@ final class MNISTRealFileTests: DataFileTestCase {
         return try loaded.get()
     }
 
+    /// The pixels are kept as bytes, so the whole file needs 70,000 x 784 bytes plus
+    /// 70,000 int64 labels (55.44 MB) and a little for the pickle's small values.
+    func testTheRealFileFitsAMemoryLimitOf56MB() throws {
+        let path = try RealMNISTFile.path()
+        XCTAssertNoThrow(try MNIST.load(contentsOf: path, memoryLimit: 56_000_000))
+        XCTAssertThrowsError(try MNIST.load(contentsOf: path, memoryLimit: 55_000_000)) { error in
+            XCTAssertEqual((error as? DataFileError)?.kind, .tooLarge, "\(error)")
+        }
+    }
+
     func testSplitsHaveNetwork3sShapes() throws {
         let mnist = try realMNIST()
         for (dataset, name, count) in [(mnist.training, "training", 50_000), (mnist.validation, "validation", 10_000),

@@ -69,8 +69,9 @@ final class PickleHostileInputTests: DataFileTestCase {
             writer.stop()
             try assertRefused(writer.bytes, because: expected, at: 3)
         }
-        // A newer protocol (its FRAME opcode) and a PROTO that is not first.
-        try assertRefused([0x80, 4, 0x95] + [UInt8](repeating: 0, count: 8), because: "PROTO 4")
+        // Protocols 0 to 5 are read (PickleFixtureTests); a newer one, and a PROTO that is not first, are not.
+        try assertRefused([0x80, 6, UInt8(ascii: "N"), UInt8(ascii: ".")], because: "PROTO 6 is newer than this reader knows", at: 0)
+        try assertRefused([0x80, 4, 0x95] + [UInt8](repeating: 0, count: 8), because: "the file is truncated")
         try assertRefused([UInt8(ascii: "N"), 0x80, 2], because: "PROTO 2 is not allowed", at: 1)
     }
 

@@ -1,11 +1,11 @@
 // MNIST: the three splits of network3.py's mnist.pkl.gz.
 //
-// The file is a Python 2 pickle of ((training_x, training_y),
-// (validation_x, validation_y), (test_x, test_y)): x is float32 of shape
-// (N, 784), a 28x28 image per row, and y is int64 of shape (N,), a digit per
+// The file is a pickle (Python 2's, or a Python 3 port's) of
+// ((training_x, training_y), (validation_x, validation_y), (test_x, test_y)):
+// x is float32 of shape (N, 784), a 28x28 image per row, and y is int64 of shape (N,), a digit per
 // image, with N = 50,000, 10,000 and 10,000. RestrictedPickleDecoder reads it
 // without executing anything; this file checks that what it found has
-// exactly that structure and hands out the splits as byte-pixel Datasets.
+// exactly that structure (a port that saved lists for tuples is read alike) and hands out the splits as byte-pixel Datasets.
 // This loader and its IDX sibling (MNIST+IDX.swift) are the only places
 // that know MNIST is 28x28 digits in ten classes; everything else reads the
 // shape and classes from the DataSplits they return.
@@ -19,26 +19,35 @@ public enum MNIST {
     /// The digits' names, "0" to "9".
     public static let classNames = (0..<classCount).map(String.init)
 
+    /// The most bytes the pickle's arrays may take in memory unless told
+    /// otherwise: 1 GiB. mnist.pkl.gz needs 56 MB (pixels are kept as bytes), or
+    /// 275 MB if it was re-saved at pickle protocol 5.
+    public static let defaultMemoryLimit = RestrictedPickleDecoder.defaultMemoryLimit
+
     /// Reads network3.py's mnist.pkl.gz (or the same pickle uncompressed).
     ///
     /// The pickle is decoded by a restricted reader that runs no code from the
-    /// file. The file must hold the structure described above; every pixel must
-    /// be a whole number of 256ths in [0, 1) and every label a digit 0...9.
+    /// file; Python 2's cPickle and Python 3's pickle at protocols 0 to 5, with
+    /// numpy 1 or 2, are read. The file must hold the structure described above;
+    /// every pixel must be a whole number of 256ths in [0, 1) and every label a digit 0...9.
     /// - Parameters:
     ///   - path: the file, gzipped or not.
+    ///   - memoryLimit: the most bytes the decoded arrays (and the pickle's other
+    ///     values) may take while the file is read.
     /// - Returns: the three splits, 1x28x28 images in ten classes named "0" to "9".
     /// - Throws: `DataFileError` if the file is missing (`.missing`), damaged or
-    ///   truncated (`.damaged`), holds anything but the expected arrays
-    ///   (`.unexpectedContents`, `.badShape`), or a label that is not a digit (`.badLabel`).
-    public static func load(contentsOf path: String) throws -> DataSplits {
+    ///   truncated (`.damaged`), needs more than `memoryLimit` bytes (`.tooLarge`),
+    ///   holds anything but the expected arrays (`.unexpectedContents`, `.badShape`),
+    ///   or a label that is not a digit (`.badLabel`).
+    public static func load(contentsOf path: String, memoryLimit: Int = defaultMemoryLimit) throws -> DataSplits {
         let input = try UncompressedByteStream(path: path)
-        let root = try RestrictedPickleDecoder.decode(from: input)
+        let root = try RestrictedPickleDecoder.decode(from: input, memoryLimit: memoryLimit)
         let splitNames = ["training", "validation", "test"]
-        guard case .tuple(let splits) = root, splits.items.count == splitNames.count else {
+        guard let splits = root.sequenceItems, splits.count == splitNames.count else {
             throw DataFileError(.unexpectedContents, path: path, reason: "the pickle holds \(root.summary); "
                 + "expected a tuple (training, validation, test) as network3.py's mnist.pkl.gz has")
         }
-        let datasets = try zip(splitNames, splits.items).map { name, split in
+        let datasets = try zip(splitNames, splits).map { name, split in
             try dataset(named: name, from: split, path: path)
         }
         return try DataSplits(training: datasets[0], validation: datasets[1], test: datasets[2])
@@ -46,8 +55,8 @@ public enum MNIST {
 
     /// Checks one (images, labels) pair and turns it into a Dataset.
     private static func dataset(named name: String, from split: PickleValue, path: String) throws -> Dataset {
-        guard case .tuple(let pair) = split, pair.items.count == 2,
-              case .array(let imageArray) = pair.items[0], case .array(let labelArray) = pair.items[1]
+        guard let pair = split.sequenceItems, pair.count == 2,
+              case .array(let imageArray) = pair[0], case .array(let labelArray) = pair[1]
         else {
             throw DataFileError(.unexpectedContents, path: path, reason: "the \(name) split is \(split.summary); "
                 + "expected a tuple of two arrays (images, labels)")

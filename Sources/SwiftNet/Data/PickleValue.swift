@@ -2,16 +2,19 @@
 //
 // The restricted decoder (RestrictedPickleDecoder.swift) never creates an
 // object of a type it does not know: a pickle can only yield None, booleans,
-// small integers, short byte strings and Latin-1 text, tuples, the numpy
-// globals (and `_codecs.encode`) by name, and the dtype and array objects
-// that numpy's own reconstructors would make.  Arrays and dtypes are classes
-// because a pickle refers to them from its memo and then finishes them in
-// place (BUILD), exactly as Python does.
+// integers that fit in 64 bits, floats, short byte strings and Latin-1 text,
+// tuples and lists, the numpy globals (and `_codecs.encode`) by name, the
+// dtype and array objects that numpy's own reconstructors would make, and
+// protocol 5's raw buffers on their way into an array.  Arrays, dtypes and
+// lists are classes because a pickle refers to them from its memo and then
+// finishes them in place (BUILD, APPEND), exactly as Python does.
 
 /// The only callables a pickle may name. Naming is all they do here: nothing is executed.
 enum AllowedGlobal: CaseIterable {
     /// numpy's array reconstructor, under its numpy 1 and numpy 2 module names.
     case reconstruct
+    /// What numpy writes instead at protocol 5: `_frombuffer(buffer, dtype, shape, order)`.
+    case frombuffer
     case ndarray
     case dtype
     /// How Python 3 spells a byte string in a protocol 2 pickle: `_codecs.encode(text, 'latin1')`.
@@ -22,6 +25,8 @@ enum AllowedGlobal: CaseIterable {
     static let names: [String: AllowedGlobal] = [
         "numpy.core.multiarray._reconstruct": .reconstruct,
         "numpy._core.multiarray._reconstruct": .reconstruct,
+        "numpy.core.numeric._frombuffer": .frombuffer,
+        "numpy._core.numeric._frombuffer": .frombuffer,
         "numpy.ndarray": .ndarray,
         "numpy.dtype": .dtype,
         "_codecs.encode": .codecsEncode,
@@ -39,6 +44,7 @@ enum AllowedGlobal: CaseIterable {
     var name: String {
         switch self {
         case .reconstruct: return "numpy.core.multiarray._reconstruct"
+        case .frombuffer: return "numpy.core.numeric._frombuffer"
         case .ndarray: return "numpy.ndarray"
         case .dtype: return "numpy.dtype"
         case .codecsEncode: return "_codecs.encode"
@@ -116,12 +122,17 @@ final class NumpyDType {
     }
 }
 
-/// What numpy's `_reconstruct(ndarray, (0,), 'b')` makes: an empty array that BUILD fills.
+/// What numpy's `_reconstruct(ndarray, (0,), 'b')` makes: an empty array that
+/// BUILD fills; `_frombuffer` makes one already full.
 final class NumpyArray {
     var contents: NumpyArrayContents?
+
+    init(contents: NumpyArrayContents? = nil) {
+        self.contents = contents
+    }
 }
 
-/// A tuple and how deeply tuples nest inside it, kept so that depth checks stay
+/// A tuple and how deeply containers nest inside it, kept so that depth checks stay
 /// cheap even when a pickle reuses one tuple many times through its memo.
 struct PickleTuple {
     let items: [PickleValue]
@@ -129,22 +140,44 @@ struct PickleTuple {
 
     init(_ items: [PickleValue]) {
         self.items = items
-        var deepest = 0
-        for item in items {
-            if case .tuple(let inner) = item { deepest = max(deepest, inner.nesting) }
-        }
-        nesting = deepest + 1
+        nesting = (items.map(\.nesting).max() ?? 0) + 1
     }
+}
+
+/// A list, which APPEND and APPENDS fill after it is made (and perhaps memoized).
+/// Its nesting only grows, so a list appended to itself reaches the limit
+/// instead of making anything that walks it loop.
+final class PickleList {
+    private(set) var items: [PickleValue] = []
+    private(set) var nesting = 1
+
+    func append(_ item: PickleValue) {
+        items.append(item)
+        nesting = max(nesting, item.nesting + 1)
+    }
+}
+
+/// A long byte string read before anything says what it is: protocol 5 stores
+/// an array's data (in-band, as BYTEARRAY8 or BINBYTES) before its dtype and
+/// shape, so the raw bytes wait here for `_frombuffer`.
+struct PickleRawBytes {
+    let bytes: [UInt8]
+    /// Where the bytes began in the uncompressed stream.
+    let dataOffset: Int64
 }
 
 enum PickleValue {
     case none
     case bool(Bool)
     case int(Int64)
+    case float(Double)
     case bytes([UInt8])
     /// A Python 3 str (Python 2 unicode), as its code points, each below 256.
     case text([UInt8])
     case tuple(PickleTuple)
+    case list(PickleList)
+    /// A long byte string that only `_frombuffer` may use.
+    case rawBytes(PickleRawBytes)
     case global(AllowedGlobal)
     case dtype(NumpyDType)
     case array(NumpyArray)
@@ -157,9 +190,12 @@ enum PickleValue {
         case .none: return "None"
         case .bool(let flag): return flag ? "True" : "False"
         case .int(let value): return "the integer \(value)"
+        case .float(let value): return "the float \(value)"
         case .bytes(let bytes): return "the string \(quoted(bytes))"
         case .text(let text): return "the text \(quoted(text))"
         case .tuple(let tuple): return "a tuple of \(tuple.items.count)"
+        case .list(let list): return "a list of \(list.items.count)"
+        case .rawBytes(let raw): return "a buffer of \(raw.bytes.count) bytes"
         case .global(let global): return global.name
         case .dtype(let dtype): return "dtype('\(dtype.kind.code)')"
         case .array: return "an ndarray"
@@ -169,6 +205,25 @@ enum PickleValue {
 }
 
 extension PickleValue {
+    /// How deeply tuples and lists nest in this value: 0 for anything else.
+    var nesting: Int {
+        switch self {
+        case .tuple(let tuple): return tuple.nesting
+        case .list(let list): return list.nesting
+        default: return 0
+        }
+    }
+
+    /// The items of a tuple or a list, which a Python 3 port may have saved
+    /// where network3 saved a tuple; nil for anything else.
+    var sequenceItems: [PickleValue]? {
+        switch self {
+        case .tuple(let tuple): return tuple.items
+        case .list(let list): return list.items
+        default: return nil
+        }
+    }
+
     /// The bytes of a short string, whether pickled as a byte string (Python
     /// 2) or as text (Python 3); nil for anything else.
     var stringBytes: [UInt8]? {

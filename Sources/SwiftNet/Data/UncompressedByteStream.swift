@@ -5,8 +5,14 @@
 // decoder needs: cheap single-byte reads, and an exact count of the bytes
 // consumed so that every error can name its offset in the uncompressed stream.
 // Damage that zlib detects (a truncated stream, a bad block, a CRC or length
-// trailer that does not match) is thrown as a DataFileError at the point where
-// the decoder first asks for bytes beyond the last good ones.  The file is
+// trailer that does not match) is thrown as a DataFileError when the decoder
+// first asks for bytes beyond the last good ones.  zlib cannot say which
+// uncompressed byte is bad, only how far it got: the error names the
+// uncompressed offset it had inflated to (all bytes before it came out, so the
+// damage lies at or beyond it there) and the byte of the compressed file where
+// inflate gave up (the damage lies at or before it there).  A changed
+// literal goes unnoticed until the CRC-32 in the trailer, which covers the
+// whole stream, so that error names no offset at all.  The file is
 // checked by Files/BoundedFile before zlib opens it, and the bytes inflated
 // are counted against a limit, so that a small file that inflates without
 // end (a gzip bomb) is refused rather than read forever.
@@ -70,6 +76,24 @@ final class UncompressedByteStream {
     deinit {
         ck_gz_close(file)
         readAhead.deallocate()
+    }
+
+    /// Up to `count` of the next bytes, without consuming them: fewer only near the end.
+    /// - Throws: `DataFileError` if zlib finds the data damaged or truncated.
+    func peek(_ count: Int) throws -> [UInt8] {
+        if readAheadEnd - readAheadStart < count {
+            // Keep what is buffered and top it up; a read-ahead holds far more than a peek.
+            let kept = readAheadEnd - readAheadStart
+            readAhead.baseAddress!.copyMemory(from: readAhead.baseAddress! + readAheadStart, byteCount: kept)
+            readAheadStart = 0
+            readAheadEnd = kept
+            while readAheadEnd < count {
+                let got = try readFromZlib(into: readAhead.baseAddress! + readAheadEnd, count: readAhead.count - readAheadEnd)
+                if got == 0 { break }
+                readAheadEnd += got
+            }
+        }
+        return Array(UnsafeRawBufferPointer(rebasing: readAhead[readAheadStart..<min(readAheadEnd, readAheadStart + count)]))
     }
 
     /// Whether the stream has no more bytes (reads ahead to find out, consuming nothing).
@@ -136,8 +160,18 @@ final class UncompressedByteStream {
             // zlib puts the path in front of its message; the error names it already.
             var zlibMessage = Substring(String(cString: ck_gz_error(file)))
             if zlibMessage.hasPrefix(path + ": ") { zlibMessage = zlibMessage.dropFirst(path.count + 2) }
-            throw DataFileError(.damaged, path: path, offset: offset,
-                                reason: "the compressed data is damaged or truncated after this byte (zlib: \(zlibMessage))")
+            let stoppedAt = ck_gz_compressed_offset(file)
+            let stopped = stoppedAt >= 0 ? "zlib gave up at byte \(stoppedAt) of the compressed file" : "zlib gave up"
+            if zlibMessage == "incorrect data check" || zlibMessage == "incorrect length check" {
+                // The trailer checks the whole stream: nothing says where the damage is.
+                throw DataFileError(.damaged, path: path, reason: "the gzip data is damaged: what it inflates to does not match "
+                    + "the CRC-32 and length in its trailer (\(zlibMessage)), so the damage may lie anywhere in it")
+            }
+            // The caller's offset lags behind by the read-ahead; zlib's own count does not.
+            let inflatedTo = max(offset, ck_gz_offset(file))
+            throw DataFileError(.damaged, path: path, offset: inflatedTo,
+                                reason: "the gzip data is damaged or truncated: \(stopped) (\(zlibMessage)); it had inflated "
+                                    + "the bytes before this offset, so the damage lies at or beyond it in the uncompressed data")
         }
         if got == 0 { reachedEnd = true }
         // Counted from what zlib has produced, read-ahead included, so the limit holds for every caller.

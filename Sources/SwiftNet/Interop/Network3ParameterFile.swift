@@ -16,8 +16,11 @@
 // w_ours[o][c][kh-1-i][kw-1-j].  Import and export rotate every conv
 // filter, so an imported network makes exactly the seed's predictions.
 //
-// Files are read by the restricted pickle decoder, which runs nothing.  They
-// are written in a form that both Python 2's cPickle and Python 3's pickle
+// Files are read by the restricted pickle decoder, which runs nothing, at
+// any pickle protocol (0 to 5) from Python 2 or 3 and numpy 1 or 2.  A
+// Python 3 port may instead pickle all the arrays at once, as a list or
+// tuple of them or of (w, b) pairs; that single pickle is read in the same
+// order.  They are written in a form that both Python 2's cPickle and Python 3's pickle
 // read with their defaults: protocol 2, with each array's bytes spelled as
 // Python 3 spells bytes, `_codecs.encode(latin-1 text, 'latin1')`.
 
@@ -33,23 +36,30 @@ public enum Network3ParameterFile {
         case float64
     }
 
+    /// The most bytes the file's arrays may take in memory while it is read, unless told otherwise.
+    public static let defaultMemoryLimit = RestrictedPickleDecoder.defaultMemoryLimit
+
     /// Reads a parameter file into a network of the matching architecture.
     /// - Parameters:
     ///   - path: the file network3's save() wrote (gzipped or not).
     ///   - network: receives the parameters, conv filters rotated to SwiftNet's convention;
     ///     untouched if anything is wrong.
-    /// - Throws: `DataFileError` naming the file and the array that does not fit.
-    public static func read(contentsOf path: String, into network: Network) throws {
-        let parameters = try read(contentsOf: path, layers: network.layers)
+    ///   - memoryLimit: the most bytes the decoded arrays may take while the file is read.
+    /// - Throws: `DataFileError` naming the file and the array that does not fit,
+    ///   or (`.tooLarge`) arrays that need more than `memoryLimit` bytes.
+    public static func read(contentsOf path: String, into network: Network, memoryLimit: Int = defaultMemoryLimit) throws {
+        let parameters = try read(contentsOf: path, layers: network.layers, memoryLimit: memoryLimit)
         _ = network.parameters.update(fromContentsOf: parameters)
     }
 
     /// The parameters in a file for `layers`, laid out as `Network.parameters`.
-    static func read(contentsOf path: String, layers: [any Layer]) throws -> [Float] {
+    static func read(contentsOf path: String, layers: [any Layer], memoryLimit: Int = defaultMemoryLimit) throws -> [Float] {
         let input = try UncompressedByteStream(path: path)
-        let values = try RestrictedPickleDecoder.decodeSequence(from: input, purpose: .parameters)
+        let pickles = try RestrictedPickleDecoder.decodeSequence(from: input, purpose: .parameters, memoryLimit: memoryLimit)
+        let (values, unit) = arrays(in: pickles)
         guard values.count == 2 * layers.count else {
-            throw DataFileError(.unexpectedContents, path: path, reason: "holds \(values.count) pickled values, but the network's \(layers.count) layers "
+            throw DataFileError(.unexpectedContents, path: path, reason: "holds \(values.count) \(unit == "pickle" ? "pickled values" : "arrays"), "
+                + "but the network's \(layers.count) layers "
                 + "need \(2 * layers.count): w then b for each of \(layers.map(\.summary).joined(separator: ", "))")
         }
         let weightCount = layers.reduce(0) { $0 + $1.weightCount }
@@ -60,7 +70,7 @@ public enum Network3ParameterFile {
             let (weightShape, biasShape) = try shapes(of: layer)
             for (name, value, shape, offset) in [("w", values[2 * index], weightShape, weightOffset),
                                                  ("b", values[2 * index + 1], biasShape, biasOffset)] {
-                let what = "layer \(index + 1)'s \(name) (pickle \(2 * index + (name == "w" ? 1 : 2)) of \(values.count))"
+                let what = "layer \(index + 1)'s \(name) (\(unit) \(2 * index + (name == "w" ? 1 : 2)) of \(values.count))"
                 let floats = try elements(of: value, shape: shape, what: what, layer: layer, path: path)
                 parameters.replaceSubrange(offset..<(offset + floats.count), with: floats)
             }
@@ -71,6 +81,15 @@ public enum Network3ParameterFile {
             biasOffset += layer.biasCount
         }
         return parameters
+    }
+
+    /// The values to match with the layers' w and b, and what to call each in
+    /// messages: the pickles of network3's own format, or the arrays of a single
+    /// pickle that holds a list or tuple of arrays or of (w, b) pairs.
+    private static func arrays(in pickles: [PickleValue]) -> ([PickleValue], String) {
+        guard pickles.count == 1, let outer = pickles[0].sequenceItems else { return (pickles, "pickle") }
+        // One level of pairs at most: a list holding itself must not be walked for ever.
+        return (outer.flatMap { item in item.sequenceItems ?? [item] }, "array")
     }
 
     /// Writes a network's parameters as network3's save() would.
