@@ -67,7 +67,7 @@ final class HostileInputFuzzTests: CheckpointTestCase {
         let file = path("fuzz-\(name)")
         while done < cases, Date().timeIntervalSince(started) < secondsPerRun {
             let bytes = mutator.mutate(bases[done % bases.count])
-            FileManager.default.createFile(atPath: file, contents: Data(bytes))
+            _ = FileManager.default.createFile(atPath: file, contents: Data(bytes))
             do {
                 try body(file, done % bases.count)
                 accepted += 1
@@ -107,7 +107,7 @@ final class HostileInputFuzzTests: CheckpointTestCase {
             // Half get their CRCs repaired, so the damage reaches the sizes behind them.
             index += 1
             if index % 2 == 0, let bytes = FileManager.default.contents(atPath: file) {
-                FileManager.default.createFile(atPath: file, contents: Data(repairCRCs(Array(bytes))))
+                _ = FileManager.default.createFile(atPath: file, contents: Data(repairCRCs(Array(bytes))))
             }
             _ = try Checkpoint.load(contentsOf: file, memoryBudget: budget).makeNetwork(threads: 1, memoryBudget: budget)
         }

@@ -20,9 +20,10 @@ public enum MNIST {
     public static let classNames = (0..<classCount).map(String.init)
 
     /// The most bytes the pickle's arrays may take in memory unless told
-    /// otherwise: 1 GiB. mnist.pkl.gz needs 56 MB (pixels are kept as bytes), or
-    /// 275 MB if it was re-saved at pickle protocol 5.
-    public static let defaultMemoryLimit = RestrictedPickleDecoder.defaultMemoryLimit
+    /// otherwise: 1 GiB, or `MemoryBudget.default` if that is lower.
+    /// mnist.pkl.gz needs 56 MB (pixels are kept as bytes), or 275 MB if it
+    /// was re-saved at pickle protocol 5.
+    public static var defaultMemoryLimit: Int { RestrictedPickleDecoder.defaultMemoryLimit }
 
     /// Reads network3.py's mnist.pkl.gz (or the same pickle uncompressed).
     ///

@@ -71,8 +71,9 @@ struct RestrictedPickleDecoder {
     /// pickle needs 56 MB (its pixels are kept as bytes); written at protocol 5, whose
     /// raw buffers arrive before their dtype, 275 MB. A 1 GiB limit leaves room for
     /// data sets several times larger and stops a small file that inflates to
-    /// gigabytes of arrays long before it exhausts memory.
-    static let defaultMemoryLimit = 1 << 30
+    /// gigabytes of arrays long before it exhausts memory.  A lower process-wide
+    /// budget (`MemoryBudget.default`, `cnn --memory-limit`) lowers it.
+    static var defaultMemoryLimit: Int { min(1 << 30, MemoryBudget.default.bytes) }
     /// Raw data is converted in pieces of this many bytes (a multiple of every item size).
     static let conversionChunkBytes = 1 << 18
 

@@ -37,7 +37,7 @@ public enum Network3ParameterFile {
     }
 
     /// The most bytes the file's arrays may take in memory while it is read, unless told otherwise.
-    public static let defaultMemoryLimit = RestrictedPickleDecoder.defaultMemoryLimit
+    public static var defaultMemoryLimit: Int { RestrictedPickleDecoder.defaultMemoryLimit }
 
     /// Reads a parameter file into a network of the matching architecture.
     /// - Parameters:
