@@ -37,7 +37,8 @@ public struct ImageFolderOptions: Sendable {
     /// The seed of the carving: equal seeds carve equal splits.
     public var seed: UInt64 = 0
     /// Leave out images that cannot be read or decoded (listed in `ImageFolderData.skipped`)
-    /// instead of stopping at the first.
+    /// instead of stopping at the first.  An image of another size is not skipped: it
+    /// still stops the load, naming the file.
     public var skipBadImages = false
     /// Threads that decode; 0 uses every core.
     public var threads = 0
@@ -138,8 +139,14 @@ public enum ImageFolder {
         var split = try carve(kept, labels: listing.files.map(\.label), options: options)
         guard !split[0].isEmpty else { throw ImageFolderError.noTrainingImages(path: path) }
         let names = ["training", "validation", "test"]
+        // Validation and test images stay in file order; training images are shuffled from the
+        // seed, as a folder lists a class at a time and the seed's SGD takes the order it is given.
+        for which in 0..<3 { split[which].sort() }
+        var random = RandomSource(seed: options.seed ^ 0x5EED_0F_1A6E5)
+        for position in stride(from: split[0].count - 1, to: 0, by: -1) {
+            split[0].swapAt(position, Int(random.next() % UInt64(position + 1)))
+        }
         let datasets = try (0..<3).map { which -> Dataset in
-            split[which].sort()
             let pixels = split[which].flatMap { decoded.pixels[($0 * decoded.imageSize)..<(($0 + 1) * decoded.imageSize)] }
             return try Dataset(name: names[which], channels: options.channels, height: decoded.height, width: decoded.width,
                                pixels: pixels, labels: split[which].map { Int32(listing.files[$0].label) },

@@ -125,6 +125,18 @@ private final class DecodingState: @unchecked Sendable {
 }
 
 extension ImageFolder {
+    /// One image file as a network of `channels` x `height` x `width` input takes it, read
+    /// as `load` reads a folder's: converted, resampled, and laid out as planes.
+    /// - Throws: `ImageError` naming the file, or `BitmapError` for an impossible size.
+    public static func networkPlanes(of path: String, channels: Int, width: Int, height: Int,
+                                     keepAspect: Bool = false) throws -> [UInt8] {
+        var options = ImageFolderOptions()
+        options.channels = channels
+        options.size = (width: width, height: height)
+        options.keepAspect = keepAspect
+        return try networkPlanes(of: path, options: options, width: width, height: height)
+    }
+
     /// One file as the network takes it: the options' channels and size, as planes.
     static func networkPlanes(of path: String, options: ImageFolderOptions,
                               width: Int, height: Int) throws -> [UInt8] {
@@ -191,6 +203,8 @@ extension ImageFolder {
             }
         }
         // The first problem in file order, so that a load fails the same way every time.
+        // A size that differs is not damage: it stops the load even when bad images are skipped.
+        if let mismatch = state.failures.first(where: { $0 is ImageFolderError }) { throw mismatch! }
         if !options.skipBadImages, let failure = state.failures.first(where: { $0 != nil }) { throw failure! }
         return DecodedImages(width: width, height: height, imageSize: imageSize, pixels: pixels, failures: state.failures)
     }

@@ -47,12 +47,14 @@ struct CNN: ParsableCommand {
         if let checkpoint = error as? CheckpointError, checkpoint.kind == .pickle {
             return " (import network3 parameters with `cnn import-network3`)"
         }
+        if case .sizeMismatch? = error as? ImageFolderError { return " (--image-size HxW)" }
         return ""
     }
 
     private static func isOurs(_ error: Error) -> Bool {
         error is DataFileError || error is NetworkConfigurationError || error is TrainingError || error is CheckpointError
             || error is ImageError || error is FileError || error is DatasetError || error is NetworkInputError
-            || error is NetworkSpecError || error is EnsembleError || error is MemoryBudgetError
+            || error is NetworkSpecError || error is EnsembleError || error is MemoryBudgetError || error is ImageFolderError
+            || error is BitmapError || error is PrincipalComponentsError
     }
 }

@@ -8,16 +8,20 @@
 // training file (default 10,000, as in the pickle); the pickle fixes its own
 // split, so --validation-size with it is refused rather than ignored.
 // A missing pickle gets this tool's advice on where to get one; the
-// library's message only says that the file is not there.
+// library's message only says that the file is not there.  A folder of
+// class folders of images (no IDX files in it) is read as your own data,
+// shaped by ImageOptions' flags.
 
 import ArgumentParser
 import Foundation
 import SwiftNet
+import SwiftNetImages
 
 struct DataOptions: ParsableArguments {
     static let defaultPickle = "data/mnist.pkl.gz"
 
-    @Option(help: ArgumentHelp("network3.py's MNIST pickle, or a folder holding the four IDX files "
+    @Option(help: ArgumentHelp("network3.py's MNIST pickle, a folder of class folders of PNG or PGM images "
+        + "(one folder per class, or train/, val/ and test/ of them), or a folder holding the four IDX files "
         + "train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte "
         + "(each may be gzipped) (default: \(defaultPickle)).", valueName: "path"))
     var data: String?
@@ -38,6 +42,8 @@ struct DataOptions: ParsableArguments {
     @Option(help: ArgumentHelp("An IDX test label file, instead of --data.", valueName: "path"))
     var testLabels: String?
 
+    @OptionGroup var imageOptions: ImageOptions
+
     /// The four IDX files named one by one, if they were.
     private var namedFiles: IDXFiles? {
         guard let trainImages, let trainLabels, let testImages, let testLabels else { return nil }
@@ -56,7 +62,7 @@ struct DataOptions: ParsableArguments {
             if let value { flags += [flag, value] }
         }
         if let validationSize { flags += ["--validation-size", String(validationSize)] }
-        return flags
+        return flags + imageOptions.arguments
     }
 
     /// Every file the flags name for reading, with its flag: the pickle, the IDX files a
@@ -73,7 +79,7 @@ struct DataOptions: ParsableArguments {
     /// The data in words for messages: the pickle or folder, or the IDX training image file.
     var description: String { namedFiles?.trainingImages ?? path }
 
-    private var readsIDX: Bool { namedFiles != nil || isFolder(path) }
+    private var readsIDX: Bool { namedFiles != nil || (isFolder(path) && !isClassFolder(path)) }
 
     func validate() throws {
         let fileFlags = [("--train-images", trainImages), ("--train-labels", trainLabels),
@@ -86,6 +92,10 @@ struct DataOptions: ParsableArguments {
                     + "\(missing.joined(separator: ", ")): name all four IDX files, or give --data a folder holding them")
             }
             if let data { throw ValidationError("--data \(data) cannot be combined with --train-images and the other IDX file flags") }
+        }
+        if let flag = imageOptions.given.first, namedFiles != nil || !isClassFolder(path) {
+            throw ValidationError("\(flag) applies to a folder of class folders of images; \(description) is "
+                + (namedFiles != nil || isFolder(path) ? "IDX files" : "network3's pickle") + ", which fix their own images and splits")
         }
         if let validationSize {
             guard validationSize >= 1 else { throw ValidationError("--validation-size must be at least 1, got \(validationSize)") }
@@ -114,6 +124,7 @@ struct DataOptions: ParsableArguments {
     func load() throws -> DataSplits {
         let validationSize = validationSize ?? MNIST.defaultValidationSize
         if let namedFiles { return try MNIST.load(idx: namedFiles, validationSize: validationSize) }
+        if isClassFolder(path) { return try imageOptions.load(path) }
         if isFolder(path) { return try MNIST.load(idx: try IDXFiles.inFolder(path), validationSize: validationSize) }
         do {
             return try Self.loadPickle(path)
@@ -130,4 +141,11 @@ struct DataOptions: ParsableArguments {
 private func isFolder(_ path: String) -> Bool {
     var isFolder: ObjCBool = false
     return FileManager.default.fileExists(atPath: path, isDirectory: &isFolder) && isFolder.boolValue
+}
+
+/// A folder of class folders: it has subfolders and no IDX files of its own.
+private func isClassFolder(_ path: String) -> Bool {
+    guard isFolder(path), (try? IDXFiles.inFolder(path)) == nil,
+          let names = try? FileManager.default.contentsOfDirectory(atPath: path) else { return false }
+    return names.contains { !$0.hasPrefix(".") && isFolder((path as NSString).appendingPathComponent($0)) }
 }

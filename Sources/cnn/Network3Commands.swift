@@ -85,7 +85,9 @@ struct ExportNetwork3: ParsableCommand {
 extension Network3ParameterFile.ElementType: ExpressibleByArgument {}
 
 private func startsWithCheckpointMagic(_ path: String) -> Bool {
-    guard let file = FileHandle(forReadingAtPath: path) else { return false }
+    // Never open a FIFO or a device to look: opening a FIFO waits for a writer.
+    guard (try? FileIdentity.checkPlainFile(path, expected: "a parameter file")) != nil,
+          let file = FileHandle(forReadingAtPath: path) else { return false }
     defer { try? file.close() }
     return (try? file.read(upToCount: Checkpoint.magic.count)).map { Array($0) == Checkpoint.magic } ?? false
 }

@@ -1,9 +1,13 @@
-// Predict.swift: `cnn predict`, a saved model's reading of your own digits.
+// Predict.swift: `cnn predict`, a saved model's reading of your own images.
 //
-// Each image (PNG or binary PGM, any size, colour or gray, dark-on-light or
-// light-on-dark) goes through MNIST's preprocessing (DigitPreprocessing),
-// and the network's three most probable digits are printed, one line per
-// image: "path: 7 (98.9%), 2 (0.6%), 1 (0.2%)".  --show DIR writes each
+// For a digit model (1x28x28 input, classes not named), each image (PNG or
+// binary PGM, any size, colour or gray, dark-on-light or light-on-dark) goes
+// through MNIST's preprocessing (DigitPreprocessing), and the network's
+// three most probable digits are printed, one line per image:
+// "path: 7 (98.9%), 2 (0.6%), 1 (0.2%)".  Any other model (one trained on a
+// folder of your own images) takes each image as its data was read: brought
+// to the model's channels and resampled to its size (--keep-aspect as in
+// training), and its lines name the classes: "cat.png: cat (91.2%), ...".  --show DIR writes each
 // 28x28 view the network saw, enlarged, so a surprising answer can be
 // traced to a surprising input.  Every image is read and checked before the
 // model runs, so a bad file fails the command in one line and prints nothing.
@@ -24,6 +28,10 @@ struct Predict: ParsableCommand {
     @Option(help: ArgumentHelp("Also write the 28x28 view the network saw of each image, 10x enlarged, to DIR/<name>.seen.png "
                                + "(DIR is created if needed).", valueName: "dir"))
     var show: String?
+
+    @Flag(help: ArgumentHelp("For a model of your own images: keep each image's proportions when resizing it, padded with "
+        + "black, as --keep-aspect did in training."))
+    var keepAspect = false
 
     @Argument(help: ArgumentHelp("Images of one digit each: PNG (gray, RGB, with or without alpha, or palette) or binary PGM.",
                                  valueName: "image"))
@@ -52,42 +60,65 @@ struct Predict: ParsableCommand {
     }
 
     func run() throws {
-        let pixels = try images.map(DigitPreprocessing.mnistPixels(contentsOf:))
         let network = try modelOptions.network(threads: 1)
-        // The preprocessing makes MNIST's 28x28 gray form; the classes are the network's own.
-        let side = DigitPreprocessing.side, classes = network.classCount
-        guard network.inputShape == SampleShape(channels: 1, height: side, width: side) else {
-            throw CheckpointError(path: modelOptions.model, reason: "its network takes inputs of \(network.inputShape), "
-                + "not the 1x\(side)x\(side) gray digits a picture is preprocessed into")
+        let side = DigitPreprocessing.side
+        let isDigitModel = network.inputShape == SampleShape(channels: 1, height: side, width: side) && network.classNames == nil
+        let shape = network.inputShape
+        // Every image is read and checked before the model runs.
+        let views: [[UInt8]]
+        if isDigitModel {
+            views = try images.map(DigitPreprocessing.mnistPixels(contentsOf:))
+        } else {
+            guard shape.channels == 1 || shape.channels == 3 else {
+                throw CheckpointError(path: modelOptions.model, reason: "its network takes \(shape.channels)-channel inputs; "
+                    + "a picture can be read as 1 (gray) or 3 (RGB) channels")
+            }
+            views = try images.map { path in
+                try ImageFolder.networkPlanes(of: path, channels: shape.channels, width: shape.width, height: shape.height,
+                                              keepAspect: keepAspect)
+            }
         }
-        let data = try Dataset(name: "your images", channels: 1, height: side, width: side,
-                               pixels: pixels.flatMap { $0 }, labels: [Int32](repeating: 0, count: images.count),
-                               classCount: classes)
+        let data = try Dataset(name: "your images", channels: shape.channels, height: shape.height, width: shape.width,
+                               pixels: views.flatMap { $0 }, labels: [Int32](repeating: 0, count: images.count),
+                               classCount: network.classCount)
         let probabilities = try network.probabilities(on: data)
+        let classes = network.classCount
         for (index, path) in images.enumerated() {
             let row = probabilities[(index * classes)..<((index + 1) * classes)]
             let ranked = row.indices.sorted { row[$0] > row[$1] }.prefix(3)
-            print("\(path): " + ranked.map { String(format: "%d (%.1f%%)", $0 - row.startIndex, row[$0] * 100) }
-                .joined(separator: ", "))
+            print("\(path): " + ranked.map { position in
+                let label = position - row.startIndex
+                let name = network.classNames.map { $0[label] } ?? String(label)
+                return name + String(format: " (%.1f%%)", row[position] * 100)
+            }.joined(separator: ", "))
         }
-        if let show { try writeViews(pixels, side: side, to: show) }
+        if let show {
+            try writeViews(views, channels: shape.channels, width: shape.width, height: shape.height, to: show)
+        }
     }
 
-    /// Writes each image's 28x28 view, enlarged, light digit on black as the network sees it.
-    private func writeViews(_ views: [[UInt8]], side: Int, to folder: String) throws {
+    /// Writes each image's view, enlarged, as the network sees it (a digit light on black).
+    private func writeViews(_ views: [[UInt8]], channels: Int, width: Int, height: Int, to folder: String) throws {
         do {
             try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         } catch {
             throw ImageError(path: folder, problem: "cannot be created as a folder for --show")
         }
-        let scale = Self.showScale
+        let scale = max(1, Self.showScale * DigitPreprocessing.side / max(width, height))
         for (path, view) in zip(images, views) {
-            var picture = try Bitmap(width: side * scale, height: side * scale, channels: 1)
-            picture.paste(gray: view[...], tileWidth: side, tileHeight: side, x: 0, y: 0, scale: scale)
+            var picture = try Bitmap(width: width * scale, height: height * scale, channels: channels)
+            let plane = width * height
+            for y in 0..<(height * scale) {
+                for x in 0..<(width * scale) {
+                    for channel in 0..<channels {
+                        picture[x: x, y: y, channel: channel] = view[channel * plane + (y / scale) * width + x / scale]
+                    }
+                }
+            }
             let out = URL(fileURLWithPath: folder).appendingPathComponent(Self.viewName(of: path)).path
             try PNG.write(picture, to: out)
         }
-        print("Wrote \(views.count) view\(views.count == 1 ? "" : "s") of \(side * scale)x\(side * scale) pixels to \(folder)")
+        print("Wrote \(views.count) view\(views.count == 1 ? "" : "s") of \(width * scale)x\(height * scale) pixels to \(folder)")
     }
 
     /// The file a view of `path` is written to: "seven.png" -> "seven.seen.png", a

@@ -69,7 +69,7 @@ final class ImageFolderTests: XCTestCase {
         try writeClass("test/b", classValue: 1, count: 1)
         let data = try ImageFolder.load(root)
         XCTAssertEqual(data.classNames, ["a", "b"])
-        XCTAssertEqual(data.splits.training.labels, [0, 0, 0, 0, 1, 1, 1])
+        XCTAssertEqual(data.splits.training.labels.sorted(), [0, 0, 0, 0, 1, 1, 1], "every training image, shuffled")
         XCTAssertEqual(data.splits.validation.labels, [0, 0])
         XCTAssertEqual(data.splits.test.labels, [1])
         try writeClass("test/c", classValue: 2, count: 1)
@@ -77,6 +77,17 @@ final class ImageFolderTests: XCTestCase {
             guard case .unknownClass(let path, ["a", "b"])? = $0 as? ImageFolderError else { return XCTFail("\($0)") }
             XCTAssertTrue(path.hasSuffix("test/c"), path)
         }
+    }
+
+    func testTrainingImagesAreShuffledFromTheSeedAndTheOtherSplitsKeepFileOrder() throws {
+        for (index, name) in ["a", "b", "c", "d"].enumerated() { try writeClass(name, classValue: index, count: 10) }
+        let data = try ImageFolder.load(root)
+        let labels = data.splits.training.labels
+        XCTAssertEqual(labels.sorted(), labels.sorted(by: <))
+        XCTAssertNotEqual(labels, labels.sorted(), "a folder lists one class after another; SGD must not see them so")
+        XCTAssertEqual(try ImageFolder.load(root).splits.training.pixels, data.splits.training.pixels, "the same seed, the same order")
+        XCTAssertEqual(data.splits.validation.labels, data.splits.validation.labels.sorted())
+        XCTAssertEqual(data.splits.test.labels, data.splits.test.labels.sorted())
     }
 
     func testSizesMustAgreeUnlessATargetSizeIsGiven() throws {
@@ -93,7 +104,10 @@ final class ImageFolderTests: XCTestCase {
         options.testFraction = 0
         let data = try ImageFolder.load(root, options: options)
         XCTAssertEqual([data.splits.training.height, data.splits.training.width], [4, 4])
-        XCTAssertEqual(Array(data.splits.training.pixels.prefix(16)), [UInt8](repeating: 0, count: 16), "flat images stay flat")
+        for image in 0..<data.splits.training.count {
+            let pixels = data.splits.training.pixels[(image * 16)..<((image + 1) * 16)]
+            XCTAssertEqual(Set(pixels).count, 1, "flat images stay flat")
+        }
     }
 
     func testColourBecomesGrayByLumaAndGrayBecomesThreePlanes() throws {
@@ -130,7 +144,7 @@ final class ImageFolderTests: XCTestCase {
         let counter = ProgressLog()
         let data = try ImageFolder.load(root, options: options) { counter.record($0) }
         XCTAssertEqual(data.skipped.map(\.path), [damaged])
-        XCTAssertEqual(data.splits.training.labels, [0, 0, 0, 1, 1])
+        XCTAssertEqual(data.splits.training.labels.sorted(), [0, 0, 0, 1, 1])
         XCTAssertEqual(counter.last?.done, 6)
         XCTAssertEqual(counter.last?.total, 6)
     }
