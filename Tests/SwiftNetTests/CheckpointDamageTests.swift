@@ -35,12 +35,12 @@ final class CheckpointDamageTests: CheckpointTestCase {
 
     func testANewerVersionIsRefusedAsNewerNotAsDamaged() throws {
         var bytes = try valid()
-        bytes[8] = 3
-        try assertRefused(repairCRCs(bytes), because: "format version 3 is newer than this SwiftNet reads (up to 2); use a newer cnn", at: 8)
+        bytes[8] = 4
+        try assertRefused(repairCRCs(bytes), because: "format version 4 is newer than this SwiftNet reads (up to 3); use a newer cnn", at: 8)
         bytes[8] = 0
         try assertRefused(repairCRCs(bytes), because: "format version 0 does not exist")
         // Without a matching header CRC the same byte is damage.
-        bytes[8] = 3
+        bytes[8] = 4
         try assertRefused(bytes, because: "the header is damaged", at: 0)
     }
 

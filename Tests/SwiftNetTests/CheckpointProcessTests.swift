@@ -131,13 +131,13 @@ final class CheckpointProcessTests: CheckpointTestCase {
         var flipped = good
         flipped[good.count / 2] ^= 0x10
         var newer = good
-        newer[8] = 3
+        newer[8] = 4
         let damaged: [(String, [UInt8]?, String)] = [
             ("empty.ckpt", [], "the file is empty"),
             ("truncated.ckpt", Array(good.prefix(good.count - 100)), "the file is truncated"),
             ("flipped.ckpt", flipped, "is damaged: its CRC-32 is"),
             ("magic.ckpt", Array("PK\u{3}\u{4}not a checkpoint".utf8), "not a SwiftNet checkpoint"),
-            ("newer.ckpt", repairCRCs(newer), "format version 3 is newer"),
+            ("newer.ckpt", repairCRCs(newer), "format version 4 is newer"),
             ("missing.ckpt", nil, "no such file"),
         ]
         for (name, bytes, reason) in damaged {

@@ -70,11 +70,17 @@ public struct DataFingerprint: Equatable, Sendable {
 
 /// A saved network and the state of its training run.
 public struct Checkpoint {
-    /// The format version this SwiftNet writes and the newest it reads
-    /// (version 1 files, from before training options, still load).  New
-    /// layer kinds join version 2 under new kind codes, each bringing its
-    /// own list of tensors; an older SwiftNet refuses them as unknown kinds.
-    public static let formatVersion: UInt32 = 2
+    /// The newest format version this SwiftNet reads (version 1 files, from
+    /// before training options, still load).  It writes `baseFormatVersion`
+    /// unless a layer's record needs a later one: version 3 adds the records
+    /// of conv layers with padding or a stride and of max-pools with a
+    /// stride, so an older SwiftNet refuses exactly those files as newer.
+    /// Whole new layer kinds join under new kind codes, each bringing its own
+    /// list of tensors; an older SwiftNet refuses them as unknown kinds.
+    public static let formatVersion: UInt32 = 3
+    /// The version of every file whose layers need no later one: what
+    /// SwiftNet wrote before version 3 existed, byte for byte.
+    public static let baseFormatVersion: UInt32 = 2
     /// The first 8 bytes of every checkpoint.
     public static let magic: [UInt8] = Array("SWNETCKP".utf8)
 

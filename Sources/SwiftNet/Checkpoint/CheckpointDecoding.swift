@@ -45,6 +45,12 @@ private struct CheckpointDecoder {
         try readHeader()
         var architecture = try section(.architecture)
         let records = try readArchitecture(&architecture)
+        // Files get the oldest version their layers fit in, so each network has one encoding.
+        let needed = Checkpoint.formatVersion(writing: records)
+        guard version == needed || version < Checkpoint.baseFormatVersion else {
+            throw problem("the file is of format version \(version), but its layers need version \(needed), "
+                + "which SwiftNet writes for them", at: 8)
+        }
         // Version 2 adds OPTS, and VELO when the run has momentum.
         let tensorCount = records.reduce(0) { $0 + $1.tensors.count }
         let expectedSections = 4 + tensorCount + (version >= 2 ? 1 : 0)
@@ -261,11 +267,11 @@ private struct CheckpointDecoder {
         for index in 1...count {
             let start = reader.position
             let code = try reader.u8("layer \(index)'s kind")
-            guard let kind = LayerRegistry.kind(recordCode: code, formatVersion: version) else {
+            guard let (kind, extended) = LayerRegistry.kind(recordCode: code, formatVersion: version) else {
                 throw problem("layer \(index) is of kind \(code); known kinds are \(LayerRegistry.describeRecordCodes())",
                               at: start)
             }
-            var record = LayerRecordReader(bytes: reader, layer: "layer \(index)")
+            var record = LayerRecordReader(bytes: reader, layer: "layer \(index)", extended: extended)
             layers.append(try kind.decodeLayer(&record))
             reader = record.bytes
         }

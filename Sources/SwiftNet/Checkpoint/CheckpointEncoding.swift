@@ -26,6 +26,12 @@ extension Checkpoint {
         }
     }
 
+    /// The version a file of `layers` gets: the base version, or a later one where a layer's
+    /// record needs it (a ConvLayer with padding), so that older readers refuse only such files.
+    static func formatVersion(writing layers: [any Layer]) -> UInt32 {
+        layers.reduce(baseFormatVersion) { max($0, ($1 as? any LayerKind)?.formatVersionNeeded ?? baseFormatVersion) }
+    }
+
     static let headerSize = 20
     static let sectionHeaderSize = 12
 
@@ -105,7 +111,7 @@ extension Checkpoint {
         var file = CheckpointByteWriter()
         file.reserve(Self.headerSize + sections.reduce(0) { $0 + Self.sectionHeaderSize + $1.1.count })
         file.append(Self.magic)
-        file.u32(Self.formatVersion)
+        file.u32(Self.formatVersion(writing: layers))
         file.count(sections.count)
         file.u32(checkpointCRC32(file.bytes, 0..<16))
         for (tag, payload) in sections {
