@@ -145,6 +145,35 @@ void ck_conv2d_backward_ref(float *dinp, float *dweight, float *dbias,
                             const float *weight, int B, int C, int H, int W,
                             int OC, int KH, int KW);
 
+/* The same with zero padding and a stride: the input is read as if `pad`
+ * zeros (0 <= pad < KH and KW) surrounded it on every side, and the
+ * filter moves `stride` (>= 1) pixels at a time, so out is (B,OC,OH,OW)
+ * with OH = (H + 2 pad - KH) / stride + 1 and OW = (W + 2 pad - KW) /
+ * stride + 1 (rounded down: trailing pixels no window reaches are
+ * ignored, and get no gradient).  H + 2 pad >= KH and W + 2 pad >= KW.
+ * The calls above are these with pad 0 and stride 1, and compute the
+ * same bits.  The workspace is ck_conv2d_workspace_floats_ex's. */
+size_t ck_conv2d_workspace_floats_ex(int C, int H, int W, int OC, int KH,
+                                     int KW, int pad, int stride);
+void ck_conv2d_forward_ex(float *out, float *workspace, const float *inp,
+                          const float *weight, const float *bias, int B,
+                          int C, int H, int W, int OC, int KH, int KW,
+                          int pad, int stride);
+void ck_conv2d_backward_ex(float *dinp, float *dweight, float *dbias,
+                           float *workspace, const float *dout,
+                           const float *inp, const float *weight, int B,
+                           int C, int H, int W, int OC, int KH, int KW,
+                           int pad, int stride);
+void ck_conv2d_forward_ex_ref(float *out, const float *inp,
+                              const float *weight, const float *bias, int B,
+                              int C, int H, int W, int OC, int KH, int KW,
+                              int pad, int stride);
+void ck_conv2d_backward_ex_ref(float *dinp, float *dweight, float *dbias,
+                               const float *dout, const float *inp,
+                               const float *weight, int B, int C, int H,
+                               int W, int OC, int KH, int KW, int pad,
+                               int stride);
+
 /* --------------------------------------------------------------- max-pool */
 
 /* Non-overlapping PHxPW max-pool, borders ignored (ignore_border=True):
@@ -163,6 +192,27 @@ void ck_maxpool2d_forward_ref(float *out, const float *inp, int B, int C,
 void ck_maxpool2d_backward_ref(float *dinp, const float *dout,
                                const float *inp, int B, int C, int H, int W,
                                int PH, int PW);
+
+/* Max-pool over PHxPW windows that start every SH rows and SW columns
+ * (SH, SW >= 1; windows overlap when a stride is smaller than the window,
+ * and skip pixels when it is larger): inp (B,C,H,W) -> out (B,C,OH,OW)
+ * with OH = (H - PH) / SH + 1 and OW = (W - PW) / SW + 1, H >= PH and
+ * W >= PW; rows and columns no window reaches are ignored, as above.
+ * argmax as above.  The backward ACCUMULATES: where windows overlap, one
+ * input can win several and receives the sum of their gradients.  With
+ * SH = PH and SW = PW these are the calls above, bit for bit. */
+void ck_maxpool2d_forward_ex(float *out, int32_t *argmax, const float *inp,
+                             int B, int C, int H, int W, int PH, int PW,
+                             int SH, int SW);
+void ck_maxpool2d_backward_ex(float *dinp, const float *dout,
+                              const int32_t *argmax, int B, int C, int H,
+                              int W, int PH, int PW, int SH, int SW);
+void ck_maxpool2d_forward_ex_ref(float *out, const float *inp, int B, int C,
+                                 int H, int W, int PH, int PW, int SH,
+                                 int SW);
+void ck_maxpool2d_backward_ex_ref(float *dinp, const float *dout,
+                                  const float *inp, int B, int C, int H,
+                                  int W, int PH, int PW, int SH, int SW);
 
 /* ------------------------------------------------------ bias + activation */
 

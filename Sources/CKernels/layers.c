@@ -21,14 +21,24 @@
 static size_t round_up16(size_t floats) { return (floats + 15) & ~(size_t)15; }
 static size_t larger(size_t a, size_t b) { return a > b ? a : b; }
 
+/* Output extents along one axis: windows of `kernel` every `stride` over
+ * `size` pixels (plus the padding); none when the first does not fit. */
+static int window_count(int size, int kernel, int stride) { return size < kernel ? 0 : (size - kernel) / stride + 1; }
+static int conv_extent(int size, int kernel, int pad, int stride) { return window_count(size + 2 * pad, kernel, stride); }
+
 /* The workspace of a conv layer: one image's im2col columns, then room for
  * whichever the step needs, the packed weights of the packed forward
  * product or the GEMM's packing (forward, and both backward products). */
-size_t ck_conv2d_workspace_floats(int C, int H, int W, int OC, int KH, int KW) {
-    int OH = H - KH + 1, OW = W - KW + 1, ckk = C * KH * KW, pixels = OH * OW;
+size_t ck_conv2d_workspace_floats_ex(int C, int H, int W, int OC, int KH, int KW, int pad, int stride) {
+    int OH = conv_extent(H, KH, pad, stride), OW = conv_extent(W, KW, pad, stride);
+    int ckk = C * KH * KW, pixels = OH * OW;
     size_t forward = larger(ck_any_variant_packed_panel_floats(OC, ckk), ck_sgemm_scratch_floats(OC, pixels, ckk));
     size_t backward = larger(ck_sgemm_scratch_floats(OC, ckk, pixels), ck_sgemm_scratch_floats(ckk, pixels, OC));
     return round_up16((size_t)ckk * pixels) + larger(forward, backward);
+}
+
+size_t ck_conv2d_workspace_floats(int C, int H, int W, int OC, int KH, int KW) {
+    return ck_conv2d_workspace_floats_ex(C, H, W, OC, KH, KW, 0, 1);
 }
 
 /* The rules ckernels.h gives for ck_forward_path: whether out (M x N) =
@@ -47,10 +57,11 @@ static int use_packed_forward(int M, int K, int N, int is_conv) {
     }
 }
 
-void ck_conv2d_forward(float *out, float *workspace, const float *inp,
-                       const float *weight, const float *bias, int B, int C,
-                       int H, int W, int OC, int KH, int KW) {
-    int OH = H - KH + 1, OW = W - KW + 1, ckk = C * KH * KW, pixels = OH * OW;
+void ck_conv2d_forward_ex(float *out, float *workspace, const float *inp,
+                          const float *weight, const float *bias, int B, int C,
+                          int H, int W, int OC, int KH, int KW, int pad, int stride) {
+    int OH = conv_extent(H, KH, pad, stride), OW = conv_extent(W, KW, pad, stride);
+    int ckk = C * KH * KW, pixels = OH * OW;
     const ck_variant_table *variant = ck_active_variant();
     float *cols = workspace, *rest = workspace + round_up16((size_t)ckk * pixels);
     int packed = use_packed_forward(OC, ckk, pixels, 1);
@@ -58,7 +69,7 @@ void ck_conv2d_forward(float *out, float *workspace, const float *inp,
     for (int b = 0; b < B; b++) {
         const float *image = inp + (size_t)b * C * H * W;
         float *result = out + (size_t)b * OC * pixels;
-        variant->im2col(cols, image, C, H, W, KH, KW);
+        variant->im2col(cols, image, C, H, W, KH, KW, pad, stride);
         if (packed)
             variant->gemm_packed(result, pixels, rest, cols, pixels, OC, pixels, ckk);
         else
@@ -69,11 +80,18 @@ void ck_conv2d_forward(float *out, float *workspace, const float *inp,
     }
 }
 
-void ck_conv2d_backward(float *dinp, float *dweight, float *dbias,
-                        float *workspace, const float *dout, const float *inp,
-                        const float *weight, int B, int C, int H, int W, int OC,
-                        int KH, int KW) {
-    int OH = H - KH + 1, OW = W - KW + 1, ckk = C * KH * KW, pixels = OH * OW;
+void ck_conv2d_forward(float *out, float *workspace, const float *inp,
+                       const float *weight, const float *bias, int B, int C,
+                       int H, int W, int OC, int KH, int KW) {
+    ck_conv2d_forward_ex(out, workspace, inp, weight, bias, B, C, H, W, OC, KH, KW, 0, 1);
+}
+
+void ck_conv2d_backward_ex(float *dinp, float *dweight, float *dbias,
+                           float *workspace, const float *dout, const float *inp,
+                           const float *weight, int B, int C, int H, int W, int OC,
+                           int KH, int KW, int pad, int stride) {
+    int OH = conv_extent(H, KH, pad, stride), OW = conv_extent(W, KW, pad, stride);
+    int ckk = C * KH * KW, pixels = OH * OW;
     const ck_variant_table *variant = ck_active_variant();
     float *cols = workspace, *gemm_scratch = workspace + round_up16((size_t)ckk * pixels);
     for (int b = 0; b < B; b++) {
@@ -84,31 +102,38 @@ void ck_conv2d_backward(float *dinp, float *dweight, float *dbias,
                 for (int p = 0; p < pixels; p++) sum += grad[(size_t)o * pixels + p];
                 dbias[o] += sum;
             }
-        variant->im2col(cols, inp + (size_t)b * C * H * W, C, H, W, KH, KW);
+        variant->im2col(cols, inp + (size_t)b * C * H * W, C, H, W, KH, KW, pad, stride);
         ck_sgemm_layer(0, 1, OC, ckk, pixels, 1.0f, grad, pixels, cols, pixels, 1.0f, dweight, ckk, gemm_scratch);
         if (dinp) {
             ck_sgemm_layer(1, 0, ckk, pixels, OC, 1.0f, weight, ckk, grad, pixels, 0.0f, cols, pixels, gemm_scratch);
-            variant->col2im_accumulate(dinp + (size_t)b * C * H * W, cols, C, H, W, KH, KW);
+            variant->col2im_accumulate(dinp + (size_t)b * C * H * W, cols, C, H, W, KH, KW, pad, stride);
         }
     }
 }
 
-void ck_maxpool2d_forward(float *out, int32_t *argmax, const float *inp, int B,
-                          int C, int H, int W, int PH, int PW) {
-    if (PH == 2 && PW == 2) {
+void ck_conv2d_backward(float *dinp, float *dweight, float *dbias,
+                        float *workspace, const float *dout, const float *inp,
+                        const float *weight, int B, int C, int H, int W, int OC,
+                        int KH, int KW) {
+    ck_conv2d_backward_ex(dinp, dweight, dbias, workspace, dout, inp, weight, B, C, H, W, OC, KH, KW, 0, 1);
+}
+
+void ck_maxpool2d_forward_ex(float *out, int32_t *argmax, const float *inp, int B,
+                             int C, int H, int W, int PH, int PW, int SH, int SW) {
+    if (PH == 2 && PW == 2 && SH == 2 && SW == 2) {
         ck_active_variant()->maxpool2x2_forward(out, argmax, inp, B, C, H, W);
         return;
     }
-    int OH = H / PH, OW = W / PW;
+    int OH = window_count(H, PH, SH), OW = window_count(W, PW, SW);
     for (int bc = 0; bc < B * C; bc++) {
         const float *plane = inp + (size_t)bc * H * W;
         for (int y = 0; y < OH; y++)
             for (int x = 0; x < OW; x++) {
-                int best_index = (y * PH) * W + x * PW;
+                int best_index = (y * SH) * W + x * SW;
                 float best = plane[best_index];
                 for (int dy = 0; dy < PH; dy++)
                     for (int dx = 0; dx < PW; dx++) {
-                        int i = (y * PH + dy) * W + x * PW + dx;
+                        int i = (y * SH + dy) * W + x * SW + dx;
                         if (plane[i] > best) {
                             best = plane[i];
                             best_index = i;
@@ -121,11 +146,23 @@ void ck_maxpool2d_forward(float *out, int32_t *argmax, const float *inp, int B,
     }
 }
 
+void ck_maxpool2d_forward(float *out, int32_t *argmax, const float *inp, int B,
+                          int C, int H, int W, int PH, int PW) {
+    ck_maxpool2d_forward_ex(out, argmax, inp, B, C, H, W, PH, PW, PH, PW);
+}
+
+/* A scatter that adds: overlapping windows may share a winner. */
+void ck_maxpool2d_backward_ex(float *dinp, const float *dout,
+                              const int32_t *argmax, int B, int C, int H, int W,
+                              int PH, int PW, int SH, int SW) {
+    size_t n = (size_t)B * C * window_count(H, PH, SH) * window_count(W, PW, SW);
+    for (size_t o = 0; o < n; o++) dinp[argmax[o]] += dout[o];
+}
+
 void ck_maxpool2d_backward(float *dinp, const float *dout,
                            const int32_t *argmax, int B, int C, int H, int W,
                            int PH, int PW) {
-    size_t n = (size_t)B * C * (H / PH) * (W / PW);
-    for (size_t o = 0; o < n; o++) dinp[argmax[o]] += dout[o];
+    ck_maxpool2d_backward_ex(dinp, dout, argmax, B, C, H, W, PH, PW, PH, PW);
 }
 
 void ck_bias_activation_forward(float *out, const float *inp,

@@ -28,10 +28,20 @@ void ck_sgemm_ref(int trans_a, int trans_b, int m, int n, int k, float alpha,
     }
 }
 
-void ck_conv2d_forward_ref(float *out, const float *inp, const float *weight,
-                           const float *bias, int B, int C, int H, int W,
-                           int OC, int KH, int KW) {
-    int OH = H - KH + 1, OW = W - KW + 1;
+/* Where output (y, x) of filter tap (ky, kx) reads the input, and whether
+ * that lies inside it (else it reads the zero padding). */
+static int conv_tap(int *iy, int *ix, int y, int x, int ky, int kx, int H, int W, int pad, int stride) {
+    *iy = y * stride - pad + ky;
+    *ix = x * stride - pad + kx;
+    return *iy >= 0 && *iy < H && *ix >= 0 && *ix < W;
+}
+
+static int windows(int size, int kernel, int stride) { return size < kernel ? 0 : (size - kernel) / stride + 1; }
+
+void ck_conv2d_forward_ex_ref(float *out, const float *inp, const float *weight,
+                              const float *bias, int B, int C, int H, int W,
+                              int OC, int KH, int KW, int pad, int stride) {
+    int OH = windows(H + 2 * pad, KH, stride), OW = windows(W + 2 * pad, KW, stride);
     for (int b = 0; b < B; b++)
         for (int o = 0; o < OC; o++)
             for (int y = 0; y < OH; y++)
@@ -39,18 +49,27 @@ void ck_conv2d_forward_ref(float *out, const float *inp, const float *weight,
                     double sum = bias ? bias[o] : 0.0;
                     for (int c = 0; c < C; c++)
                         for (int ky = 0; ky < KH; ky++)
-                            for (int kx = 0; kx < KW; kx++)
-                                sum += (double)inp[(((size_t)b * C + c) * H + y + ky) * W + x + kx] *
+                            for (int kx = 0; kx < KW; kx++) {
+                                int iy, ix;
+                                if (!conv_tap(&iy, &ix, y, x, ky, kx, H, W, pad, stride)) continue;
+                                sum += (double)inp[(((size_t)b * C + c) * H + iy) * W + ix] *
                                        weight[(((size_t)o * C + c) * KH + ky) * KW + kx];
+                            }
                     out[(((size_t)b * OC + o) * OH + y) * OW + x] = (float)sum;
                 }
 }
 
-void ck_conv2d_backward_ref(float *dinp, float *dweight, float *dbias,
-                            const float *dout, const float *inp,
-                            const float *weight, int B, int C, int H, int W,
-                            int OC, int KH, int KW) {
-    int OH = H - KH + 1, OW = W - KW + 1;
+void ck_conv2d_forward_ref(float *out, const float *inp, const float *weight,
+                           const float *bias, int B, int C, int H, int W,
+                           int OC, int KH, int KW) {
+    ck_conv2d_forward_ex_ref(out, inp, weight, bias, B, C, H, W, OC, KH, KW, 0, 1);
+}
+
+void ck_conv2d_backward_ex_ref(float *dinp, float *dweight, float *dbias,
+                               const float *dout, const float *inp,
+                               const float *weight, int B, int C, int H, int W,
+                               int OC, int KH, int KW, int pad, int stride) {
+    int OH = windows(H + 2 * pad, KH, stride), OW = windows(W + 2 * pad, KW, stride);
     for (int b = 0; b < B; b++)
         for (int o = 0; o < OC; o++)
             for (int y = 0; y < OH; y++)
@@ -60,7 +79,9 @@ void ck_conv2d_backward_ref(float *dinp, float *dweight, float *dbias,
                     for (int c = 0; c < C; c++)
                         for (int ky = 0; ky < KH; ky++)
                             for (int kx = 0; kx < KW; kx++) {
-                                size_t ii = (((size_t)b * C + c) * H + y + ky) * W + x + kx;
+                                int iy, ix;
+                                if (!conv_tap(&iy, &ix, y, x, ky, kx, H, W, pad, stride)) continue;
+                                size_t ii = (((size_t)b * C + c) * H + iy) * W + ix;
                                 size_t wi = (((size_t)o * C + c) * KH + ky) * KW + kx;
                                 dweight[wi] += g * inp[ii];
                                 if (dinp) dinp[ii] += g * weight[wi];
@@ -68,26 +89,38 @@ void ck_conv2d_backward_ref(float *dinp, float *dweight, float *dbias,
                 }
 }
 
-void ck_maxpool2d_forward_ref(float *out, const float *inp, int B, int C,
-                              int H, int W, int PH, int PW) {
-    int OH = H / PH, OW = W / PW;
+void ck_conv2d_backward_ref(float *dinp, float *dweight, float *dbias,
+                            const float *dout, const float *inp,
+                            const float *weight, int B, int C, int H, int W,
+                            int OC, int KH, int KW) {
+    ck_conv2d_backward_ex_ref(dinp, dweight, dbias, dout, inp, weight, B, C, H, W, OC, KH, KW, 0, 1);
+}
+
+void ck_maxpool2d_forward_ex_ref(float *out, const float *inp, int B, int C,
+                                 int H, int W, int PH, int PW, int SH, int SW) {
+    int OH = windows(H, PH, SH), OW = windows(W, PW, SW);
     for (int bc = 0; bc < B * C; bc++)
         for (int y = 0; y < OH; y++)
             for (int x = 0; x < OW; x++) {
                 float best = -INFINITY;
                 for (int dy = 0; dy < PH; dy++)
                     for (int dx = 0; dx < PW; dx++) {
-                        float v = inp[((size_t)bc * H + y * PH + dy) * W + x * PW + dx];
+                        float v = inp[((size_t)bc * H + y * SH + dy) * W + x * SW + dx];
                         if (v > best) best = v;
                     }
                 out[((size_t)bc * OH + y) * OW + x] = best;
             }
 }
 
-void ck_maxpool2d_backward_ref(float *dinp, const float *dout,
-                               const float *inp, int B, int C, int H, int W,
-                               int PH, int PW) {
-    int OH = H / PH, OW = W / PW;
+void ck_maxpool2d_forward_ref(float *out, const float *inp, int B, int C,
+                              int H, int W, int PH, int PW) {
+    ck_maxpool2d_forward_ex_ref(out, inp, B, C, H, W, PH, PW, PH, PW);
+}
+
+void ck_maxpool2d_backward_ex_ref(float *dinp, const float *dout,
+                                  const float *inp, int B, int C, int H, int W,
+                                  int PH, int PW, int SH, int SW) {
+    int OH = windows(H, PH, SH), OW = windows(W, PW, SW);
     for (int bc = 0; bc < B * C; bc++)
         for (int y = 0; y < OH; y++)
             for (int x = 0; x < OW; x++) {
@@ -96,7 +129,7 @@ void ck_maxpool2d_backward_ref(float *dinp, const float *dout,
                 int found = 0;
                 for (int dy = 0; dy < PH; dy++)
                     for (int dx = 0; dx < PW; dx++) {
-                        size_t i = ((size_t)bc * H + y * PH + dy) * W + x * PW + dx;
+                        size_t i = ((size_t)bc * H + y * SH + dy) * W + x * SW + dx;
                         if (!found || inp[i] > best) {
                             best = inp[i];
                             best_index = i;
@@ -105,6 +138,12 @@ void ck_maxpool2d_backward_ref(float *dinp, const float *dout,
                     }
                 dinp[best_index] += dout[((size_t)bc * OH + y) * OW + x];
             }
+}
+
+void ck_maxpool2d_backward_ref(float *dinp, const float *dout,
+                               const float *inp, int B, int C, int H, int W,
+                               int PH, int PW) {
+    ck_maxpool2d_backward_ex_ref(dinp, dout, inp, B, C, H, W, PH, PW, PH, PW);
 }
 
 void ck_bias_activation_forward_ref(float *out, const float *inp,

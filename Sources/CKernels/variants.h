@@ -48,11 +48,13 @@ typedef struct {
     void (*pack_panels)(float *packed, const float *a, int lda, int M, int K, float alpha);
     void (*gemm_packed)(float *out, int ldo, const float *packed, const float *b,
                         int ldb, int M, int N, int K);
-    /* cols (C*KH*KW x OH*OW) of one image, and its adjoint added back. */
+    /* cols (C*KH*KW x OH*OW) of one image, zero-padded by pad and with
+     * the filter moving stride pixels (OH, OW as ck_conv2d_forward_ex
+     * gives them), and its adjoint added back. */
     void (*im2col)(float *cols, const float *image, int C, int H, int W,
-                   int KH, int KW);
+                   int KH, int KW, int pad, int stride);
     void (*col2im_accumulate)(float *image, const float *cols, int C, int H,
-                              int W, int KH, int KW);
+                              int W, int KH, int KW, int pad, int stride);
     /* Batch normalization (batchnorm_kernels.h; see ckernels.h). */
     void (*batchnorm_stats_partial)(double *sum, double *sumsq, const float *inp,
                                     int B, int C, int S);

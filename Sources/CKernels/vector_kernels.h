@@ -171,8 +171,44 @@ static inline __attribute__((always_inline)) void im2col_of_width(
             }
 }
 
+/* The general case, zero padding `pad` and stride `stride`: entries that
+ * fall in the padding are 0.  Output row y of filter row ky reads input
+ * row y*stride - pad + ky; along it, column x reads x*stride - pad + kx,
+ * so [x_begin, x_end) below are the x that land inside the image. */
+static void im2col_padded(float *restrict col, const float *restrict image, int C, int H, int W,
+                          int KH, int KW, int pad, int stride) {
+    int OH = (H + 2 * pad - KH) / stride + 1, OW = (W + 2 * pad - KW) / stride + 1;
+    for (int c = 0; c < C; c++)
+        for (int ky = 0; ky < KH; ky++)
+            for (int kx = 0; kx < KW; kx++) {
+                int x_begin = 0, x_end = OW;
+                while (x_begin < OW && x_begin * stride - pad + kx < 0) x_begin++;
+                while (x_end > x_begin && (x_end - 1) * stride - pad + kx >= W) x_end--;
+                for (int y = 0; y < OH; y++, col += OW) {
+                    int iy = y * stride - pad + ky;
+                    if (iy < 0 || iy >= H) {
+                        memset(col, 0, (size_t)OW * sizeof(float));
+                        continue;
+                    }
+                    const float *row = image + ((size_t)c * H + iy) * W;
+                    int shift = kx - pad;
+                    for (int x = 0; x < x_begin; x++) col[x] = 0.0f;
+                    if (stride == 1)
+                        memcpy(col + x_begin, row + x_begin + shift, (size_t)(x_end - x_begin) * sizeof(float));
+                    else
+                        for (int x = x_begin; x < x_end; x++) col[x] = row[x * stride + shift];
+                    for (int x = x_end; x < OW; x++) col[x] = 0.0f;
+                }
+            }
+}
+
+/* pad 0 and stride 1 (the seed's layers) take the fixed-width copies. */
 static void im2col(float *restrict col, const float *restrict image, int C,
-                   int H, int W, int KH, int KW) {
+                   int H, int W, int KH, int KW, int pad, int stride) {
+    if (pad != 0 || stride != 1) {
+        im2col_padded(col, image, C, H, W, KH, KW, pad, stride);
+        return;
+    }
     switch (W - KW + 1) {
     case 8: im2col_of_width(col, image, C, H, W, KH, KW, 8); break;
     case 24: im2col_of_width(col, image, C, H, W, KH, KW, 24); break;
@@ -198,8 +234,33 @@ static inline __attribute__((always_inline)) void col2im_of_width(
             }
 }
 
+/* The adjoint of im2col_padded: entries that came from the padding are
+ * dropped, the rest added back onto their pixels. */
+static void col2im_padded(float *restrict image, const float *restrict col, int C, int H, int W,
+                          int KH, int KW, int pad, int stride) {
+    int OH = (H + 2 * pad - KH) / stride + 1, OW = (W + 2 * pad - KW) / stride + 1;
+    for (int c = 0; c < C; c++)
+        for (int ky = 0; ky < KH; ky++)
+            for (int kx = 0; kx < KW; kx++) {
+                int x_begin = 0, x_end = OW;
+                while (x_begin < OW && x_begin * stride - pad + kx < 0) x_begin++;
+                while (x_end > x_begin && (x_end - 1) * stride - pad + kx >= W) x_end--;
+                for (int y = 0; y < OH; y++, col += OW) {
+                    int iy = y * stride - pad + ky;
+                    if (iy < 0 || iy >= H) continue;
+                    float *row = image + ((size_t)c * H + iy) * W;
+                    int shift = kx - pad;
+                    for (int x = x_begin; x < x_end; x++) row[x * stride + shift] += col[x];
+                }
+            }
+}
+
 static void col2im_accumulate(float *restrict image, const float *restrict col,
-                              int C, int H, int W, int KH, int KW) {
+                              int C, int H, int W, int KH, int KW, int pad, int stride) {
+    if (pad != 0 || stride != 1) {
+        col2im_padded(image, col, C, H, W, KH, KW, pad, stride);
+        return;
+    }
     switch (W - KW + 1) {
     case 8: col2im_of_width(image, col, C, H, W, KH, KW, 8); break;
     case 24: col2im_of_width(image, col, C, H, W, KH, KW, 24); break;

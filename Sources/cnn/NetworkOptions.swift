@@ -21,7 +21,7 @@ struct NetworkOptions: ParsableArguments {
     @Option(help: "The network: one-conv or two-conv (default: one-conv; import-network3 has none).")
     var net: SeedNetwork?
 
-    @Option(help: ArgumentHelp("Any network, as a spec: e.g. \"conv 20 5x5 relu, pool 2, fc 100 relu dropout 0.5, softmax 10\" (parts conv N KxK [act], pool P, fc N [act] [dropout P], softmax N [dropout P]).", valueName: "spec"))
+    @Option(help: ArgumentHelp("Any network, as a spec: e.g. \"conv 20 5x5 relu, pool 2, fc 100 relu dropout 0.5, softmax 10\" (parts conv N KxK [pad P] [stride S] [act], pool P [stride S], fc N [act] [dropout P], softmax N [dropout P]).", valueName: "spec"))
     var layers: String?
 
     @Option(parsing: .unconditional, help: "Probability of dropping each input of the fully connected layer while training (default: 0.3).")

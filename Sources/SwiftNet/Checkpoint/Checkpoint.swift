@@ -70,13 +70,17 @@ public struct DataFingerprint: Equatable, Sendable {
 
 /// A saved network and the state of its training run.
 public struct Checkpoint {
-    /// The newest format version this SwiftNet reads and writes (version 1
-    /// files, from before training options, still load).  A file is written
-    /// at the lowest version that holds it: 2, or 3 when it names its classes
-    /// (CLAS), so that files without names stay readable by 0.2.0's first
-    /// builds.  New layer kinds join under new kind codes, each bringing its
-    /// own list of tensors; an older SwiftNet refuses them as unknown kinds.
+    /// The newest format version this SwiftNet reads (version 1 files, from
+    /// before training options, still load).  It writes `baseFormatVersion`
+    /// unless the file needs a later one: version 3 adds the records of conv
+    /// layers with padding or a stride and of max-pools with a stride, and the
+    /// class names (CLAS), so an older SwiftNet refuses exactly those files as
+    /// newer.  Whole new layer kinds join under new kind codes, each bringing
+    /// its own list of tensors; an older SwiftNet refuses them as unknown kinds.
     public static let formatVersion: UInt32 = 3
+    /// The version of every file whose layers need no later one: what
+    /// SwiftNet wrote before version 3 existed, byte for byte.
+    public static let baseFormatVersion: UInt32 = 2
     /// The first 8 bytes of every checkpoint.
     public static let magic: [UInt8] = Array("SWNETCKP".utf8)
 

@@ -45,6 +45,13 @@ private struct CheckpointDecoder {
         try readHeader()
         var architecture = try section(.architecture)
         let records = try readArchitecture(&architecture)
+        // Files get the oldest version their contents fit in, so each network has one encoding
+        // (checked exactly below, once it is known whether the file names its classes).
+        let needed = Checkpoint.formatVersion(writing: records)
+        guard version >= needed || version < Checkpoint.baseFormatVersion else {
+            throw problem("the file is of format version \(version), but its layers need version \(needed), "
+                + "which SwiftNet writes for them", at: 8)
+        }
         // Version 2 adds OPTS, and VELO when the run has momentum.
         let tensorCount = records.reduce(0) { $0 + $1.tensors.count }
         let expectedSections = 4 + tensorCount + (version >= 2 ? 1 : 0)
@@ -179,9 +186,10 @@ private struct CheckpointDecoder {
         }
         // A file is written at the lowest version that holds it, and read only so: then a file
         // that loads is exactly the file its checkpoint writes again.
-        let needed = max(hasNames ? 3 : 2, records.map { type(of: $0).sinceFormatVersion }.max() ?? 2)
-        guard version < 2 || version == needed else {
-            throw problem("the file says format version \(version), but what it holds is version \(needed)", at: 8)
+        let exact = Checkpoint.formatVersion(writing: records, namingClasses: hasNames)
+        guard version < Checkpoint.baseFormatVersion || version == exact else {
+            throw problem("the file is of format version \(version), but its " + (hasNames ? "layers and class names" : "layers")
+                + " need version \(exact), which SwiftNet writes for them", at: 8)
         }
         var classNames: [String]?
         if hasNames {
@@ -291,11 +299,11 @@ private struct CheckpointDecoder {
         for index in 1...count {
             let start = reader.position
             let code = try reader.u8("layer \(index)'s kind")
-            guard let kind = LayerRegistry.kind(recordCode: code, formatVersion: version) else {
+            guard let (kind, extended) = LayerRegistry.kind(recordCode: code, formatVersion: version) else {
                 throw problem("layer \(index) is of kind \(code); known kinds are \(LayerRegistry.describeRecordCodes())",
                               at: start)
             }
-            var record = LayerRecordReader(bytes: reader, layer: "layer \(index)")
+            var record = LayerRecordReader(bytes: reader, layer: "layer \(index)", extended: extended)
             layers.append(try kind.decodeLayer(&record))
             reader = record.bytes
         }

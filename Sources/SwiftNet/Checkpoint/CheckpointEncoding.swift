@@ -28,6 +28,14 @@ extension Checkpoint {
         }
     }
 
+    /// The version a file of `layers` gets: the base version, or a later one where a layer's
+    /// record needs it (a ConvLayer with padding), so that older readers refuse only such files.
+    static func formatVersion(writing layers: [any Layer], namingClasses: Bool = false) -> UInt32 {
+        layers.reduce(namingClasses ? 3 : baseFormatVersion) {
+            max($0, ($1 as? any LayerKind)?.formatVersionNeeded ?? baseFormatVersion)
+        }
+    }
+
     static let headerSize = 20
     static let sectionHeaderSize = 12
 
@@ -119,9 +127,7 @@ extension Checkpoint {
         var file = CheckpointByteWriter()
         file.reserve(Self.headerSize + sections.reduce(0) { $0 + Self.sectionHeaderSize + $1.1.count })
         file.append(Self.magic)
-        // The lowest version that holds the file: names need 3, and a kind needs its own.
-        let kindVersions = layers.compactMap { ($0 as? any LayerKind).map { type(of: $0).sinceFormatVersion } }
-        file.u32(max(classNames == nil ? 2 : 3, kindVersions.max() ?? 2))
+        file.u32(Self.formatVersion(writing: layers, namingClasses: classNames != nil))
         file.count(sections.count)
         file.u32(checkpointCRC32(file.bytes, 0..<16))
         for (tag, payload) in sections {

@@ -12,10 +12,12 @@ struct LayerRecordReader {
     var bytes: CheckpointByteReader
     /// "layer 3", for messages.
     let layer: String
+    /// Whether the record is the kind's extended one (`LayerKind.extendedRecord`), with the fields added later.
+    var extended = false
 
-    /// A spatial size or count: 1 up to `CheckpointLimits.maximumExtent`.
-    mutating func extent(_ field: String) throws -> Int {
-        try bytes.count("\(layer)'s \(field)", in: 1...CheckpointLimits.maximumExtent)
+    /// A spatial size or count: `minimum` (1 unless told) up to `CheckpointLimits.maximumExtent`.
+    mutating func extent(_ field: String, minimum: Int = 1) throws -> Int {
+        try bytes.count("\(layer)'s \(field)", in: minimum...CheckpointLimits.maximumExtent)
     }
 
     /// Several extents in a row.

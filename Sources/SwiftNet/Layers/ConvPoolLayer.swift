@@ -90,7 +90,9 @@ extension ConvPoolLayer: LayerKind {
 
     /// The seed's layer for a conv part directly followed by a pool part, or nil.
     static func fusing(_ first: (any Layer)?, _ second: any Layer, miniBatchSize: Int) -> ConvPoolLayer? {
-        guard let conv = first as? ConvLayer, let pool = second as? MaxPoolLayer else { return nil }
+        // The seed's layer has neither padding nor strides of its own.
+        guard let conv = first as? ConvLayer, let pool = second as? MaxPoolLayer,
+              conv.padding == 0, conv.stride == 1, pool.stridesByPoolSize else { return nil }
         let input = conv.inputShape
         return ConvPoolLayer(filterShape: conv.filterShape, imageShape: (miniBatchSize, input.channels, input.height, input.width),
                              poolSize: pool.poolSize, activation: conv.activation)

@@ -12,6 +12,11 @@
 //
 // To add a kind: write its file with the value and `extension X: LayerKind`,
 // give it an unused `recordCode`, and add `X.self` to `LayerRegistry.kinds`.
+// A kind that gains fields later (ConvLayer's padding and stride) keeps its
+// first record for layers that leave them at their defaults and writes the
+// others under a second, `extendedRecord`, code from a later format
+// version: files of the first kind stay byte for byte as they were, and an
+// older SwiftNet refuses the others as a newer format instead of misreading.
 
 /// Where a layer runs in a training step.
 enum LayerPlacement {
@@ -47,6 +52,13 @@ protocol LayerKind: Layer {
     static var recordCode: UInt8 { get }
     /// The checkpoint format version that introduced the kind.
     static var sinceFormatVersion: UInt32 { get }
+    /// The code and format version of the kind's second record, with fields added after the
+    /// first, or nil when it has one record.  The code is never reused either.
+    static var extendedRecord: (code: UInt8, sinceFormatVersion: UInt32)? { get }
+    /// Whether this layer needs the second record (a field away from its default); its
+    /// `encodeRecord` then writes that record's fields, and `decodeRecord` reads them when the
+    /// reader says `extended`.
+    var usesExtendedRecord: Bool { get }
     /// The kind's name in messages, e.g. "ConvPoolLayer".
     static var kindName: String { get }
 
@@ -90,6 +102,18 @@ protocol LayerKind: Layer {
 
 extension LayerKind {
     static var sinceFormatVersion: UInt32 { 1 }
+    static var extendedRecord: (code: UInt8, sinceFormatVersion: UInt32)? { nil }
+    var usesExtendedRecord: Bool { false }
+    /// The code this layer's record starts with.
+    var recordCodeOfLayer: UInt8 {
+        guard usesExtendedRecord, let extended = Self.extendedRecord else { return Self.recordCode }
+        return extended.code
+    }
+    /// The oldest format version that can hold this layer's record.
+    var formatVersionNeeded: UInt32 {
+        guard usesExtendedRecord, let extended = Self.extendedRecord else { return Self.sinceFormatVersion }
+        return extended.sinceFormatVersion
+    }
     static var needsImageInput: Bool { false }
     func validate(miniBatchSize: Int) throws {}
     var workspaceValuesPerSample: Int { 0 }
@@ -123,9 +147,18 @@ enum LayerRegistry {
         SoftmaxLayer.self,
     ]
 
-    /// The kind a record code names, if the format version has it.
-    static func kind(recordCode: UInt8, formatVersion: UInt32) -> (any LayerKind.Type)? {
-        kinds.first { $0.recordCode == recordCode && $0.sinceFormatVersion <= formatVersion }
+    /// The kind a record code names, and whether it is the kind's extended record, if the format version has it.
+    static func kind(recordCode: UInt8, formatVersion: UInt32) -> (kind: any LayerKind.Type, extended: Bool)? {
+        if let kind = kinds.first(where: { $0.recordCode == recordCode && $0.sinceFormatVersion <= formatVersion }) {
+            return (kind, false)
+        }
+        if let kind = kinds.first(where: {
+            guard let extended = $0.extendedRecord else { return false }
+            return extended.code == recordCode && extended.sinceFormatVersion <= formatVersion
+        }) {
+            return (kind, true)
+        }
+        return nil
     }
 
     /// The kind a spec part's first word names.
@@ -143,8 +176,12 @@ enum LayerRegistry {
 
     /// "1 (ConvPoolLayer), 2 (FullyConnectedLayer), ..." for messages about unknown codes.
     static func describeRecordCodes() -> String {
-        kinds.sorted { $0.recordCode < $1.recordCode }
-            .map { "\($0.recordCode) (\($0.kindName)" + ($0.sinceFormatVersion > 1 ? ", from format version \($0.sinceFormatVersion))" : ")") }
+        let first = kinds.map { (code: $0.recordCode, name: $0.kindName, since: $0.sinceFormatVersion) }
+        let extended = kinds.compactMap { kind in
+            kind.extendedRecord.map { (code: $0.code, name: kind.kindName + " with new fields", since: $0.sinceFormatVersion) }
+        }
+        return (first + extended).sorted { $0.code < $1.code }
+            .map { "\($0.code) (\($0.name)" + ($0.since > 1 ? ", from format version \($0.since))" : ")") }
             .joined(separator: ", ")
     }
 
@@ -157,7 +194,7 @@ enum LayerRegistry {
             out.append(Array(layer.summary.utf8))
             return out.bytes
         }
-        out.u8(type(of: known).recordCode)
+        out.u8(known.recordCodeOfLayer)
         known.encodeRecord(&out)
         return out.bytes
     }

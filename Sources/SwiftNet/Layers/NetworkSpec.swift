@@ -8,16 +8,20 @@
 // kind reads the rest (LayerKind.parse), so a new kind brings its own
 // words.  Today's parts:
 //
-//   conv N KxK [ACTIVATION]        N filters of KxK (or just K); valid, stride 1
-//   pool P | pool PxQ              non-overlapping max-pool
+//   conv N KxK [pad P] [stride S] [ACTIVATION]
+//                                  N filters of KxK (or just K); valid (pad 0) and
+//                                  stride 1 unless told, the optional words in any order
+//   pool P | pool PxQ [stride S | stride SxT]
+//                                  max-pool, non-overlapping unless a stride is given
 //   batchnorm [ACTIVATION]         batch normalization, per channel or per unit
 //   fc N [ACTIVATION] [dropout P]  fully connected; dropout on its input, as in the seed
 //   softmax N [dropout P]          the output layer, last
 //
 // ACTIVATION is sigmoid, tanh, relu or linear; left out, it is the default
 // the caller gives (sigmoid unless told).  Shapes flow from the input
-// image, so only output sizes are written.  A conv part followed directly
-// by a pool part becomes the seed's ConvPoolLayer, which computes the same
+// image, so only output sizes are written.  A conv part without pad or
+// stride followed directly by a pool part without a stride of its own
+// becomes the seed's ConvPoolLayer, which computes the same
 // function as ConvLayer + MaxPoolLayer (max-pooling commutes with every
 // activation here) and is initialised as the seed initialises it.
 // `describe` writes layers back as a spec.  Every error names the part, by
@@ -63,18 +67,35 @@ struct SpecWords {
 
     func fail(_ reason: String) -> Failure { Failure(reason: reason) }
 
-    mutating func count(_ what: String, minimum: Int = 1) throws -> Int {
-        guard let word = rest.first else { throw fail("expected \(what) after '\(kindWord)'") }
-        guard let value = Int(word), value >= 1, value <= 1 << 20 else {
-            throw fail("'\(word)' is not \(what) (a whole number from 1)")
+    mutating func count(_ what: String, minimum: Int = 1, after: String? = nil) throws -> Int {
+        guard let word = rest.first else { throw fail("expected \(what) after '\(after ?? kindWord)'") }
+        guard let value = Int(word), value >= minimum, value <= 1 << 20 else {
+            throw fail("'\(word)' is not \(what) (a whole number from \(minimum))")
         }
         rest.removeFirst()
         return value
     }
 
+    /// The next word, not taken.
+    var next: String? { rest.first }
+
+    /// "NAME N": the number after an option word, which must come next.
+    mutating func option(_ name: String, _ what: String, minimum: Int) throws -> Int {
+        precondition(rest.first == name, "option(\(name)) called at '\(rest.first ?? "")'")
+        rest.removeFirst()
+        return try count(what, minimum: minimum, after: name)
+    }
+
+    /// Takes `word` if it comes next.
+    mutating func take(_ word: String) -> Bool {
+        guard rest.first == word else { return false }
+        rest.removeFirst()
+        return true
+    }
+
     /// "5x5" or "5" as (height, width).
-    mutating func size(_ what: String) throws -> (Int, Int) {
-        guard let word = rest.first else { throw fail("expected \(what), like 5x5, after '\(kindWord)'") }
+    mutating func size(_ what: String, after: String? = nil) throws -> (Int, Int) {
+        guard let word = rest.first else { throw fail("expected \(what), like 5x5, after '\(after ?? kindWord)'") }
         let sides = word.split(separator: "x", omittingEmptySubsequences: false).map { Int($0) }
         guard (1...2).contains(sides.count), sides.allSatisfy({ ($0 ?? 0) >= 1 && ($0 ?? 0) <= 4096 }) else {
             throw fail("'\(word)' is not \(what) like 5x5 or 5")

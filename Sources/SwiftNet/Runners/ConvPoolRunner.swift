@@ -2,7 +2,8 @@
 //
 // forward:  conv (no bias) -> max-pool (saving argmax) -> act(pooled + b)
 // backward: act' -> bias gradient, scatter through argmax, conv backward.
-// A ConvLayer is the same without the pool: act(conv + b).
+// A ConvLayer is the same without the pool: act(conv + b), and may pad
+// its input and stride its filters (a ConvPoolLayer does neither).
 
 import CKernels
 
@@ -11,21 +12,26 @@ final class ConvPoolRunner: LayerRunner {
     struct Geometry {
         let input: SampleShape
         let filters: Int, kernelHeight: Int, kernelWidth: Int
+        /// Zeros around the input, and the filter's step (0 and 1 for a ConvPoolLayer).
+        let padding: Int, stride: Int
         /// nil for a ConvLayer.
         let pool: (height: Int, width: Int)?
         let activation: Activation
 
         /// From a layer's (filters, channels, height, width) filter shape.
         init(input: SampleShape, filterShape: (filters: Int, channels: Int, height: Int, width: Int),
-             pool: (height: Int, width: Int)?, activation: Activation) {
+             padding: Int = 0, stride: Int = 1, pool: (height: Int, width: Int)?, activation: Activation) {
             self.input = input
             (filters, kernelHeight, kernelWidth) = (filterShape.filters, filterShape.height, filterShape.width)
+            (self.padding, self.stride) = (padding, stride)
             self.pool = pool
             self.activation = activation
         }
 
         var convolved: SampleShape {
-            SampleShape(channels: filters, height: input.height - kernelHeight + 1, width: input.width - kernelWidth + 1)
+            SampleShape(channels: filters,
+                        height: ConvLayer.positions(input.height, kernelHeight, padding: padding, stride: stride),
+                        width: ConvLayer.positions(input.width, kernelWidth, padding: padding, stride: stride))
         }
 
         var output: SampleShape {
@@ -59,9 +65,9 @@ final class ConvPoolRunner: LayerRunner {
         activations = FloatBuffer(count: outputCount)
         outputGradient = FloatBuffer(count: outputCount)
         let input = geometry.input
-        workspace = FloatBuffer(count: ck_conv2d_workspace_floats(
+        workspace = FloatBuffer(count: ck_conv2d_workspace_floats_ex(
             Int32(input.channels), Int32(input.height), Int32(input.width), Int32(geometry.filters),
-            Int32(geometry.kernelHeight), Int32(geometry.kernelWidth)))
+            Int32(geometry.kernelHeight), Int32(geometry.kernelWidth), Int32(geometry.padding), Int32(geometry.stride)))
     }
 
     /// What `init` allocates, added to `tally` `copies` times; keep the two in step.
@@ -93,19 +99,23 @@ final class ConvPoolRunner: LayerRunner {
                 Int32(geometry.filters), Int32(geometry.kernelHeight), Int32(geometry.kernelWidth))
     }
 
+    /// (padding, stride) as the _ex kernels take them; (0, 1) computes what the plain kernels do, bit for bit.
+    private var paddingAndStride: (Int32, Int32) { (Int32(geometry.padding), Int32(geometry.stride)) }
+
     func forward(_ input: UnsafePointer<Float>, batch: Int, context: PassContext) {
         let (c, h, w, filters, kh, kw) = shapeArguments
+        let (pad, stride) = paddingAndStride
         let convolvedShape = geometry.convolved
         let outputArea = Int32(geometry.output.height * geometry.output.width)
         guard let pool = geometry.pool else {
-            ck_conv2d_forward(activations.pointer, workspace.pointer, input, parameters.weights, nil,
-                              Int32(batch), c, h, w, filters, kh, kw)
+            ck_conv2d_forward_ex(activations.pointer, workspace.pointer, input, parameters.weights, nil,
+                                 Int32(batch), c, h, w, filters, kh, kw, pad, stride)
             ck_bias_activation_forward(activations.pointer, activations.pointer, parameters.biases, Int32(batch),
                                        filters, outputArea, geometry.activation.kernelCode)
             return
         }
-        ck_conv2d_forward(convolved.pointer, workspace.pointer, input, parameters.weights, nil,
-                          Int32(batch), c, h, w, filters, kh, kw)
+        ck_conv2d_forward_ex(convolved.pointer, workspace.pointer, input, parameters.weights, nil,
+                             Int32(batch), c, h, w, filters, kh, kw, pad, stride)
         // Only a training pass has a backward to follow, and so needs argmax.
         ck_maxpool2d_forward(activations.pointer, context.training ? argmax.pointer : nil, convolved.pointer,
                              Int32(batch), filters,
@@ -117,6 +127,7 @@ final class ConvPoolRunner: LayerRunner {
 
     func backward(_ input: UnsafePointer<Float>, inputGradient: UnsafeMutablePointer<Float>?, batch: Int) {
         let (c, h, w, filters, kh, kw) = shapeArguments
+        let (pad, stride) = paddingAndStride
         let convolvedShape = geometry.convolved
         let output = geometry.output
         convolvedGradient.zero(first: batch * convolvedShape.count)
@@ -132,8 +143,8 @@ final class ConvPoolRunner: LayerRunner {
                                   Int32(pool.height), Int32(pool.width))
         }
         inputGradient?.update(repeating: 0, count: batch * geometry.input.count)
-        ck_conv2d_backward(inputGradient, parameters.weightGradients, nil, workspace.pointer,
-                           convolvedGradient.pointer, input, parameters.weights,
-                           Int32(batch), c, h, w, filters, kh, kw)
+        ck_conv2d_backward_ex(inputGradient, parameters.weightGradients, nil, workspace.pointer,
+                              convolvedGradient.pointer, input, parameters.weights,
+                              Int32(batch), c, h, w, filters, kh, kw, pad, stride)
     }
 }

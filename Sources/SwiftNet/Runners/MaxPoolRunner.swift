@@ -1,7 +1,8 @@
 // MaxPoolRunner.swift: runs a MaxPoolLayer through the C kernels.
 //
 // forward saves which input won each window (argmax); backward scatters
-// the output gradient back to those inputs, as darknet's maxpool layer does.
+// the output gradient back to those inputs, as darknet's maxpool layer does,
+// adding where overlapping windows share a winner.
 
 import CKernels
 
@@ -32,16 +33,18 @@ final class MaxPoolRunner: LayerRunner {
     func forward(_ input: UnsafePointer<Float>, batch: Int, context: PassContext) {
         let shape = layer.inputShape
         // Only a training pass has a backward to follow, and so needs argmax.
-        ck_maxpool2d_forward(pooled.pointer, context.training ? argmax.pointer : nil, input, Int32(batch),
-                             Int32(shape.channels),
-                             Int32(shape.height), Int32(shape.width), Int32(layer.poolSize.height), Int32(layer.poolSize.width))
+        ck_maxpool2d_forward_ex(pooled.pointer, context.training ? argmax.pointer : nil, input, Int32(batch),
+                                Int32(shape.channels), Int32(shape.height), Int32(shape.width),
+                                Int32(layer.poolSize.height), Int32(layer.poolSize.width),
+                                Int32(layer.stride.height), Int32(layer.stride.width))
     }
 
     func backward(_ input: UnsafePointer<Float>, inputGradient: UnsafeMutablePointer<Float>?, batch: Int) {
         guard let inputGradient else { return }
         let shape = layer.inputShape
         inputGradient.update(repeating: 0, count: batch * shape.count)
-        ck_maxpool2d_backward(inputGradient, outputGradient.pointer, argmax.pointer, Int32(batch), Int32(shape.channels),
-                              Int32(shape.height), Int32(shape.width), Int32(layer.poolSize.height), Int32(layer.poolSize.width))
+        ck_maxpool2d_backward_ex(inputGradient, outputGradient.pointer, argmax.pointer, Int32(batch), Int32(shape.channels),
+                                 Int32(shape.height), Int32(shape.width), Int32(layer.poolSize.height), Int32(layer.poolSize.width),
+                                 Int32(layer.stride.height), Int32(layer.stride.width))
     }
 }
