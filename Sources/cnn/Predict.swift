@@ -4,13 +4,14 @@
 // binary PGM, any size, colour or gray, dark-on-light or light-on-dark) goes
 // through MNIST's preprocessing (DigitPreprocessing), and the network's
 // three most probable digits are printed, one line per image:
-// "path: 7 (98.9%), 2 (0.6%), 1 (0.2%)".  Any other model (one trained on a
-// folder of your own images) takes each image as its data was read: brought
-// to the model's channels and resampled to its size (--keep-aspect as in
-// training), and its lines name the classes: "cat.png: cat (91.2%), ...".  --show DIR writes each
-// 28x28 view the network saw, enlarged, so a surprising answer can be
-// traced to a surprising input.  Every image is read and checked before the
-// model runs, so a bad file fails the command in one line and prints nothing.
+// "path: 7 (98.9%), 2 (0.6%), 1 (0.2%)".  A model that names its classes
+// (one trained on a folder of your own images) takes each image as its data
+// was read: brought to the model's channels and resampled to its size
+// (--keep-aspect as in training), and its lines name the classes:
+// "cat.png: cat (91.2%), dog (6.0%), bird (1.1%)".  --show DIR writes each
+// view the network saw, enlarged, so a surprising answer can be traced to a
+// surprising input.  Every image is read and checked before the model runs,
+// so a bad file fails the command in one line and prints nothing.
 
 import ArgumentParser
 import Foundation
@@ -62,12 +63,18 @@ struct Predict: ParsableCommand {
     func run() throws {
         let network = try modelOptions.network(threads: 1)
         let side = DigitPreprocessing.side
-        let isDigitModel = network.inputShape == SampleShape(channels: 1, height: side, width: side) && network.classNames == nil
+        // A model that does not name its classes reads digits, as MNIST draws them; one that
+        // does (trained on a folder of images) reads pictures as its folder's were read.
         let shape = network.inputShape
         // Every image is read and checked before the model runs.
         let views: [[UInt8]]
-        if isDigitModel {
+        if network.classNames == nil {
             views = try images.map(DigitPreprocessing.mnistPixels(contentsOf:))
+            guard shape == SampleShape(channels: 1, height: side, width: side) else {
+                throw CheckpointError(path: modelOptions.model, reason: "its network takes inputs of \(shape), "
+                    + "not the 1x\(side)x\(side) gray digits a picture is preprocessed into, and it names no classes "
+                    + "(a model trained on a folder of images does, and reads pictures at its own size)")
+            }
         } else {
             guard shape.channels == 1 || shape.channels == 3 else {
                 throw CheckpointError(path: modelOptions.model, reason: "its network takes \(shape.channels)-channel inputs; "
