@@ -71,6 +71,8 @@ public enum ImageFolderError: Error, Equatable, Sendable, CustomStringConvertibl
     case notAFolder(path: String)
     /// The folder has no class folders.
     case noClasses(path: String)
+    /// The folder has one class folder: there is nothing to tell apart.
+    case oneClass(path: String, name: String)
     /// A class folder holds no PNG or PGM files.
     case emptyClass(path: String)
     /// A validation or test folder names a class the training folder lacks.
@@ -90,6 +92,8 @@ public enum ImageFolderError: Error, Equatable, Sendable, CustomStringConvertibl
         switch self {
         case .notAFolder(let path): return "\(path): not a folder of class folders"
         case .noClasses(let path): return "\(path): no class folders (expected one folder of images per class)"
+        case let .oneClass(path, name):
+            return "\(path): only one class folder, '\(name)'; a classifier needs at least two classes to tell apart"
         case .emptyClass(let path): return "\(path): a class folder with no PNG or PGM images"
         case let .unknownClass(path, known):
             return "\(path): a class the training folder does not have (its classes: \(known.joined(separator: ", ")))"

@@ -30,6 +30,7 @@ struct ImageFolderListing {
             let trainPath = (path as NSString).appendingPathComponent("train")
             classNames = try Self.folders(in: trainPath).sorted()
             guard !classNames.isEmpty else { throw ImageFolderError.noClasses(path: trainPath) }
+            guard classNames.count > 1 else { throw ImageFolderError.oneClass(path: trainPath, name: classNames[0]) }
             var files: [File] = []
             for (split, name) in Self.splitFolders.enumerated() where root.contains(name) {
                 let splitPath = (path as NSString).appendingPathComponent(name)
@@ -47,6 +48,7 @@ struct ImageFolderListing {
         } else {
             classNames = root.sorted()
             guard !classNames.isEmpty else { throw ImageFolderError.noClasses(path: path) }
+            guard classNames.count > 1 else { throw ImageFolderError.oneClass(path: path, name: classNames[0]) }
             var files: [File] = []
             for (label, folder) in classNames.enumerated() {
                 let classPath = (path as NSString).appendingPathComponent(folder)

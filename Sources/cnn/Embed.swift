@@ -5,7 +5,8 @@
 // the library's PrincipalComponents) and drawn as dots coloured by true
 // class.  Well-separated clusters are classes the network keeps apart;
 // overlapping ones are the classes it confuses.  One line says how much of
-// the features' variance the two components show.
+// the features' variance the two components show; --csv also writes the
+// coordinates.
 
 import ArgumentParser
 import Foundation
@@ -23,10 +24,19 @@ struct Embed: ParsableCommand {
     @Option(help: ArgumentHelp("The PNG file to write.", valueName: "path"))
     var out: String = "embed.png"
 
+    @Option(help: ArgumentHelp("Also write each test image's coordinates as CSV here: index,label,class,x,y.", valueName: "path"))
+    var csv: String?
+
     @OptionGroup var threadOptions: ThreadOptions
 
     func validate() throws {
         try checkOutputFolder(out)
+        var outputs = [NamedFile(flag: "--out", path: out)]
+        if let csv {
+            try checkOutputFolder(csv, flag: "--csv")
+            outputs.append(NamedFile(flag: "--csv", path: csv))
+        }
+        try checkOutputs(outputs, inputs: [NamedFile(flag: "--model", path: modelOptions.model)] + dataOptions.inputFiles)
     }
 
     func run() throws {
@@ -41,6 +51,14 @@ struct Embed: ParsableCommand {
                                              title: "\(URL(fileURLWithPath: modelOptions.model).lastPathComponent): "
                                                  + "\(network.penultimateWidth) FEATURES OF \(test.count) TEST IMAGES")
         try PNG.write(picture, to: out)
+        if let csv {
+            var text = "index,label,class,x,y\n"
+            for index in 0..<test.count {
+                let name = names[Int(test.labels[index])].replacingOccurrences(of: "\"", with: "\"\"")
+                text += "\(index),\(test.labels[index]),\"\(name)\",\(points[2 * index]),\(points[2 * index + 1])\n"
+            }
+            try AtomicFile.write(Array(text.utf8), to: csv)
+        }
         let shares = components.explainedVariance.map { String(format: "%.1f%%", $0 * 100) }.joined(separator: " and ")
         print("Wrote \(out) (\(picture.width)x\(picture.height) pixels): \(test.count) test images' \(network.penultimateWidth) "
             + "penultimate features on their first two principal components, which carry \(shares) of the variance")

@@ -115,12 +115,18 @@ final class ImageFolderTests: XCTestCase {
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         let rgb = try Bitmap(width: 2, height: 1, channels: 3, samples: [255, 0, 0, 0, 0, 255])
         try PNG.write(rgb, to: (folder as NSString).appendingPathComponent("a.png"))
+        try writeClass("plain", classValue: 5, count: 1, width: 2, height: 1)
         var options = ImageFolderOptions()
         options.validationFraction = 0
         options.testFraction = 0
-        XCTAssertEqual(try ImageFolder.load(root, options: options).splits.training.pixels, [76, 29], "0.299 * 255, 0.114 * 255")
+        /// The pixels of the "only" class's one image (class 0, as the names sort).
+        func only(_ data: ImageFolderData) -> [UInt8] {
+            let split = data.splits.training, index = split.labels.firstIndex(of: 0)!
+            return Array(split.pixels[(index * split.imageSize)..<((index + 1) * split.imageSize)])
+        }
+        XCTAssertEqual(only(try ImageFolder.load(root, options: options)), [76, 29], "0.299 * 255, 0.114 * 255")
         options.channels = 3
-        XCTAssertEqual(try ImageFolder.load(root, options: options).splits.training.pixels, [255, 0, 0, 0, 0, 255],
+        XCTAssertEqual(only(try ImageFolder.load(root, options: options)), [255, 0, 0, 0, 0, 255],
                        "RGB planes: red plane, green plane, blue plane")
         let gray = try Bitmap(width: 2, height: 1, channels: 2, samples: [100, 255, 0, 0])
         XCTAssertEqual(try gray.converted(toChannels: 3).samples, [100, 100, 100, 255, 255, 255],
@@ -155,6 +161,10 @@ final class ImageFolderTests: XCTestCase {
         }
         XCTAssertThrowsError(try ImageFolder.load(root)) { XCTAssertEqual($0 as? ImageFolderError, .noClasses(path: root)) }
         try writeClass("a", classValue: 0, count: 2)
+        XCTAssertThrowsError(try ImageFolder.load(root)) {
+            XCTAssertEqual($0 as? ImageFolderError, .oneClass(path: root, name: "a"))
+            XCTAssertFalse("\($0)".contains("\n"))
+        }
         var options = ImageFolderOptions()
         options.validationFraction = 0.6
         options.testFraction = 0.5

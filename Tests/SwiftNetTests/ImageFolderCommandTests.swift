@@ -8,6 +8,7 @@
 
 import Foundation
 @testable import SwiftNet
+import SwiftNetImages
 import XCTest
 
 final class ImageFolderCommandTests: CheckpointTestCase {
@@ -60,6 +61,23 @@ final class ImageFolderCommandTests: CheckpointTestCase {
         XCTAssertTrue(lines[0].hasPrefix("\(shapes)/vertical/004.pgm: vertical ("), lines[0])
         XCTAssertTrue(lines[1].hasPrefix("\(shapes)/dots/005.pgm: dots ("), lines[1])
         XCTAssertEqual(lines[0].components(separatedBy: "%)").count - 1, 3, "three classes, ranked: \(lines[0])")
+
+        let embed = try runCNN(["embed", "--model", "s.ckpt", "--out", "embed.png", "--csv", "embed.csv"] + flags, in: folder)
+        XCTAssertEqual(embed.status, 0, embed.standardError)
+        let picture = try PNG.read(contentsOf: path("embed.png"))
+        XCTAssertEqual(picture.channels, 3, "a valid PNG, in colour")
+        let rows = try String(contentsOfFile: path("embed.csv"), encoding: .utf8).split(separator: "\n")
+        XCTAssertEqual(rows.first, "index,label,class,x,y")
+        XCTAssertEqual(rows.count, 1 + 12, "one row per test image (10% of each class of 40)")
+        XCTAssertTrue(rows.dropFirst().allSatisfy { $0.split(separator: ",").count == 5 })
+
+        // The same folder in colour.
+        let colour = try runCNN(["train", "--data", shapes, "--image-size", "20x20", "--channels", "3", "--skip-bad-images",
+                                 "--layers", "conv 8 3x3 relu, pool 2, fc 32 relu, softmax 3", "--epochs", "8", "--eta", "0.1",
+                                 "--mini-batch-size", "10"], in: folder)
+        XCTAssertEqual(colour.status, 0, colour.standardError)
+        let colourBest = try XCTUnwrap(colour.standardOutput.split(separator: "\n").first { $0.hasPrefix("Best validation accuracy") })
+        XCTAssertGreaterThan(try XCTUnwrap(Double(colourBest.split(separator: " ")[4].dropLast())), 80, String(colourBest))
     }
 
     func testMixedSizesWithoutATargetAndImageFlagsWithMNISTAreOneLine() throws {
