@@ -10,7 +10,8 @@
 // Images of any size are drawn; three channels are drawn in colour as they
 // are, one channel as dark ink on white paper as the book prints digits, and
 // any other count shows its first channel in that way.  The corner labels
-// are class numbers, so they fit a tile whatever the classes are called.
+// are class numbers, so they fit a tile whatever the classes are called; when
+// the data names its classes, a key under the grid says which is which.
 
 import Foundation
 import SwiftNet
@@ -63,10 +64,30 @@ public enum ErrorSheet {
 
     /// The size of one panel showing `shown` digits: 12 columns, as many
     /// rows as needed (at least one, at most 10), a header and margins.
-    public static func panelSize(shown: Int, imageWidth: Int, imageHeight: Int) -> (width: Int, height: Int) {
+    /// With `classNames`, a key under the grid says which name each corner number stands for.
+    public static func panelSize(shown: Int, imageWidth: Int, imageHeight: Int,
+                                 classNames: [String]? = nil) -> (width: Int, height: Int) {
         let cell = cellSize(imageWidth: imageWidth, imageHeight: imageHeight)
         let rows = max(1, min(maximumRows, (shown + columns - 1) / columns))
-        return (2 * margin + columns * cell.width, 2 * margin + headerHeight + rows * cell.height)
+        let width = 2 * margin + columns * cell.width
+        let key = classKey(classNames, width: width - 2 * margin).count
+        return (width, 2 * margin + headerHeight + rows * cell.height + key * (BitmapFont.height(scale: headerScale) + 6) + (key > 0 ? 6 : 0))
+    }
+
+    /// "0 CAT, 1 DOG, ..." in lines that fit `width` pixels; empty without names.
+    static func classKey(_ names: [String]?, width: Int) -> [String] {
+        guard let names else { return [] }
+        var lines: [String] = [], line = "CLASSES:"
+        for (index, name) in names.enumerated() {
+            let entry = " \(index) \(name)" + (index + 1 < names.count ? "," : "")
+            if BitmapFont.width(of: line + entry, scale: headerScale) > width, line != "" {
+                lines.append(line)
+                line = String(entry.dropFirst())
+            } else {
+                line += entry
+            }
+        }
+        return lines + [line]
     }
 
     /// Draws one panel of the sheet.
@@ -82,7 +103,8 @@ public enum ErrorSheet {
         if let wrong = shown.first(where: { !(0..<data.count).contains($0.index) }) {
             throw BitmapError.noSuchImage(index: wrong.index, count: data.count)
         }
-        let size = panelSize(shown: shown.count, imageWidth: data.width, imageHeight: data.height)
+        let size = panelSize(shown: shown.count, imageWidth: data.width, imageHeight: data.height,
+                             classNames: data.meaningfulClassNames)
         let cell = cellSize(imageWidth: data.width, imageHeight: data.height)
         var image = Bitmap(validWidth: size.width, height: size.height, channels: 3, fill: 255)
         let lineHeight = BitmapFont.height(scale: headerScale) + 6
@@ -112,6 +134,12 @@ public enum ErrorSheet {
             BitmapFont.draw("\(error.label)", into: &image, x: right, y: y + padding + 2, scale: labelScale, color: labelColor)
             BitmapFont.draw("\(error.predicted)", into: &image, x: right, y: y + cell.height - padding - 2 - labelHeight,
                             scale: labelScale, color: predictionColor)
+        }
+        // The corner numbers' names, under the grid, when the data names its classes.
+        let rows = max(1, min(maximumRows, (shown.count + columns - 1) / columns))
+        for (line, text) in classKey(data.meaningfulClassNames, width: size.width - 2 * margin).enumerated() {
+            BitmapFont.draw(text, into: &image, x: margin, y: top + rows * cell.height + 6 + line * lineHeight,
+                            scale: headerScale, color: ink)
         }
         return image
     }

@@ -104,4 +104,17 @@ final class ImagesAndFilesErrorTests: XCTestCase {
         XCTAssertEqual(matrix.total, 1, "a refused pair is not counted")
         XCTAssertEqual(matrix[2, 1], 1)
     }
+
+    func testTheErrorSheetKeysNamedClassesButNotNumberedOnes() throws {
+        func data(_ names: [String]) throws -> Dataset {
+            try Dataset(name: "d", channels: 1, height: 4, width: 4, pixels: [UInt8](repeating: 9, count: 32), labels: [0, 1],
+                        classCount: 2, classNames: names)
+        }
+        let errors = [Misclassification(index: 1, label: 1, predicted: 0)]
+        let numbered = try ErrorSheet.panel(data: try data(["0", "1"]), errors: errors, title: "T")
+        let named = try ErrorSheet.panel(data: try data(["cat", "dog"]), errors: errors, title: "T")
+        XCTAssertEqual(numbered.height, ErrorSheet.panelSize(shown: 1, imageWidth: 4, imageHeight: 4).height)
+        XCTAssertGreaterThan(named.height, numbered.height, "a key line under the grid: CLASSES: 0 CAT, 1 DOG")
+        XCTAssertEqual(named.height, ErrorSheet.panelSize(shown: 1, imageWidth: 4, imageHeight: 4, classNames: ["cat", "dog"]).height)
+    }
 }

@@ -45,6 +45,19 @@ final class ClassNameCheckpointTests: CheckpointTestCase {
         XCTAssertEqual(reading.className, names[reading.predictedClass], "predict reports the model's own names")
     }
 
+    func testNamesThatAreOnlyTheClassNumbersAreNotKept() throws {
+        let plain = TinyNetwork.data(count: 40, seed: 3)
+        let numbered = try Dataset(name: plain.name, channels: 1, height: 8, width: 8, pixels: plain.pixels, labels: plain.labels,
+                                   classCount: 3, classNames: ["0", "1", "2"])
+        XCTAssertNil(numbered.meaningfulClassNames, "MNIST's names are its digits")
+        let trainer = Trainer(network: try TinyNetwork.network(), data: try DataSplits(training: numbered, validation: numbered,
+                                                                                     test: numbered),
+                              settings: TrainingHyperparameters(epochs: 1, eta: 0.5), checkpointPath: path("digits.ckpt"))
+        XCTAssertNil(trainer.network.classNames, "a digit model stays a digit model (cnn predict preprocesses for it)")
+        _ = try trainer.run()
+        XCTAssertEqual(version(of: try contents(of: path("digits.ckpt"))), 2, "and its files stay version 2")
+    }
+
     func testAFileWithoutNamesIsVersionTwoAndHasNoNamesSection() throws {
         let network = try TinyNetwork.network()
         try network.saveModel(to: path("plain.model"))

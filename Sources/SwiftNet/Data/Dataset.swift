@@ -120,6 +120,13 @@ public struct Dataset: Sendable {
                        classCount: classCount, classNames: classNames)
     }
 
+    /// The class names, unless they are only the class numbers ("0", "1", ...), as
+    /// MNIST's are: the names worth keeping in a model and drawing in a key.
+    public var meaningfulClassNames: [String]? {
+        guard let classNames, classNames != (0..<classNames.count).map(String.init) else { return nil }
+        return classNames
+    }
+
     /// The name of class `label`: its entry in `classNames`, or the number itself.
     public func className(of label: Int) -> String {
         if let classNames, classNames.indices.contains(label) { return classNames[label] }

@@ -111,7 +111,8 @@ public final class Trainer {
         (events, continuation) = AsyncStream.makeStream(of: TrainingEvent.self)
         // The data names the classes the network learns, so its checkpoints can name them too;
         // names that do not fit the network (another class count) are left out.
-        if network.classNames == nil, let names = data.training.classNames { try? network.setClassNames(names) }
+        // MNIST's names are only its digits: a model of them stays a digit model, its files version 2.
+        if network.classNames == nil, let names = data.training.meaningfulClassNames { try? network.setClassNames(names) }
     }
 
     /// The run's state now, as a checkpoint.
