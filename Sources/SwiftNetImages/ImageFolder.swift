@@ -71,6 +71,9 @@ public enum ImageFolderError: Error, Equatable, Sendable, CustomStringConvertibl
     case notAFolder(path: String)
     /// The folder has no class folders.
     case noClasses(path: String)
+    /// A name in the folder is not UTF-8 (shown with U+FFFD for the bytes that are not),
+    /// so it cannot be a class name or be named in a message.
+    case notUTF8(path: String)
     /// The folder has one class folder: there is nothing to tell apart.
     case oneClass(path: String, name: String)
     /// A class folder holds no PNG or PGM files.
@@ -92,6 +95,7 @@ public enum ImageFolderError: Error, Equatable, Sendable, CustomStringConvertibl
         switch self {
         case .notAFolder(let path): return "\(path): not a folder of class folders"
         case .noClasses(let path): return "\(path): no class folders (expected one folder of images per class)"
+        case .notUTF8(let path): return "\(path): a name that is not UTF-8; rename it"
         case let .oneClass(path, name):
             return "\(path): only one class folder, '\(name)'; a classifier needs at least two classes to tell apart"
         case .emptyClass(let path): return "\(path): a class folder with no PNG or PGM images"

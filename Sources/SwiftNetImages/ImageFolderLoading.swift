@@ -73,11 +73,21 @@ struct ImageFolderListing {
             .filter { !isFolder($0) }
     }
 
+    /// The visible entries of `path`, read with readdir(3): FileManager leaves out names
+    /// that are not UTF-8, which would drop a class, or an image, without a word.
     private static func entries(in path: String) throws -> [String] {
-        guard isFolder(path), let names = try? FileManager.default.contentsOfDirectory(atPath: path) else {
-            throw ImageFolderError.notAFolder(path: path)
+        guard isFolder(path), let folder = opendir(path) else { throw ImageFolderError.notAFolder(path: path) }
+        defer { closedir(folder) }
+        var names: [String] = []
+        while let entry = readdir(folder) {
+            let bytes = withUnsafeBytes(of: entry.pointee.d_name) { raw in Array(raw.prefix { $0 != 0 }) }
+            guard let name = String(validating: bytes, as: UTF8.self) else {
+                let shown = String(decoding: bytes, as: UTF8.self)
+                throw ImageFolderError.notUTF8(path: (path as NSString).appendingPathComponent(shown))
+            }
+            if !name.hasPrefix(".") { names.append(name) }
         }
-        return names.filter { !$0.hasPrefix(".") }
+        return names
     }
 
     private static func isFolder(_ path: String) -> Bool {

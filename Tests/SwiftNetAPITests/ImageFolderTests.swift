@@ -180,6 +180,19 @@ final class ImageFolderTests: XCTestCase {
         }
     }
 
+    func testAClassFolderWhoseNameIsNotUTF8IsNamedNotDropped() throws {
+        try writeClass("a", classValue: 0, count: 2)
+        try writeClass("b", classValue: 1, count: 2)
+        // FileManager cannot even list this name; the loader must not lose the class without a word.
+        let bytes = Array((root + "/c").utf8) + [0xFF, 0]
+        XCTAssertEqual(bytes.withUnsafeBufferPointer { mkdir(UnsafeRawPointer($0.baseAddress!).assumingMemoryBound(to: CChar.self), 0o755) }, 0)
+        XCTAssertThrowsError(try ImageFolder.load(root)) {
+            guard case .notUTF8(let path)? = $0 as? ImageFolderError else { return XCTFail("\($0)") }
+            XCTAssertTrue(path.hasPrefix(root + "/c"), path)
+            XCTAssertFalse("\($0)".contains("\n"))
+        }
+    }
+
     func testShrinkingAveragesAreasAndGrowingInterpolates() throws {
         let square = try Bitmap(width: 4, height: 4, channels: 1, samples: (0..<16).map { UInt8($0 * 10) })
         // Each output pixel is the mean of a 2x2 block: (0+10+40+50)/4 = 25, ...
