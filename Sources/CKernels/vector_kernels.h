@@ -151,6 +151,8 @@ static void sgemm_accumulate(int trans_a, int trans_b, int m, int n, int k,
     }
 }
 
+#include "padded_columns.h"
+
 /* col (C*KH*KW, OH*OW): row (c,ky,kx) holds the input pixels that meet
  * weight (c,ky,kx) at every output position.  The rows are short (24 and
  * 8 floats at the seed's shapes), so a copy of unknown length per row
@@ -167,37 +169,6 @@ static inline __attribute__((always_inline)) void im2col_of_width(
                 for (int y = 0; y < OH; y++) {
                     memcpy(col, src + (size_t)y * W, (size_t)OW * sizeof(float));
                     col += OW;
-                }
-            }
-}
-
-/* The general case, zero padding `pad` and stride `stride`: entries that
- * fall in the padding are 0.  Output row y of filter row ky reads input
- * row y*stride - pad + ky; along it, column x reads x*stride - pad + kx,
- * so [x_begin, x_end) below are the x that land inside the image. */
-static void im2col_padded(float *restrict col, const float *restrict image, int C, int H, int W,
-                          int KH, int KW, int pad, int stride) {
-    int OH = (H + 2 * pad - KH) / stride + 1, OW = (W + 2 * pad - KW) / stride + 1;
-    for (int c = 0; c < C; c++)
-        for (int ky = 0; ky < KH; ky++)
-            for (int kx = 0; kx < KW; kx++) {
-                int x_begin = 0, x_end = OW;
-                while (x_begin < OW && x_begin * stride - pad + kx < 0) x_begin++;
-                while (x_end > x_begin && (x_end - 1) * stride - pad + kx >= W) x_end--;
-                for (int y = 0; y < OH; y++, col += OW) {
-                    int iy = y * stride - pad + ky;
-                    if (iy < 0 || iy >= H) {
-                        memset(col, 0, (size_t)OW * sizeof(float));
-                        continue;
-                    }
-                    const float *row = image + ((size_t)c * H + iy) * W;
-                    int shift = kx - pad;
-                    for (int x = 0; x < x_begin; x++) col[x] = 0.0f;
-                    if (stride == 1)
-                        memcpy(col + x_begin, row + x_begin + shift, (size_t)(x_end - x_begin) * sizeof(float));
-                    else
-                        for (int x = x_begin; x < x_end; x++) col[x] = row[x * stride + shift];
-                    for (int x = x_end; x < OW; x++) col[x] = 0.0f;
                 }
             }
 }
@@ -230,27 +201,6 @@ static inline __attribute__((always_inline)) void col2im_of_width(
                     float *row = dst + (size_t)y * W;
                     for (int x = 0; x < OW; x++) row[x] += col[x];
                     col += OW;
-                }
-            }
-}
-
-/* The adjoint of im2col_padded: entries that came from the padding are
- * dropped, the rest added back onto their pixels. */
-static void col2im_padded(float *restrict image, const float *restrict col, int C, int H, int W,
-                          int KH, int KW, int pad, int stride) {
-    int OH = (H + 2 * pad - KH) / stride + 1, OW = (W + 2 * pad - KW) / stride + 1;
-    for (int c = 0; c < C; c++)
-        for (int ky = 0; ky < KH; ky++)
-            for (int kx = 0; kx < KW; kx++) {
-                int x_begin = 0, x_end = OW;
-                while (x_begin < OW && x_begin * stride - pad + kx < 0) x_begin++;
-                while (x_end > x_begin && (x_end - 1) * stride - pad + kx >= W) x_end--;
-                for (int y = 0; y < OH; y++, col += OW) {
-                    int iy = y * stride - pad + ky;
-                    if (iy < 0 || iy >= H) continue;
-                    float *row = image + ((size_t)c * H + iy) * W;
-                    int shift = kx - pad;
-                    for (int x = x_begin; x < x_end; x++) row[x * stride + shift] += col[x];
                 }
             }
 }
