@@ -23,6 +23,7 @@ struct CNN: ParsableCommand {
 
     /// Like ParsableCommand.main(), but a failure prints one line, not usage text.
     static func main() {
+        PeakMemoryReport.installIfAsked()
         do {
             var command = try parseAsRoot()
             try command.run()
