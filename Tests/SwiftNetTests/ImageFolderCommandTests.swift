@@ -97,4 +97,16 @@ final class ImageFolderCommandTests: CheckpointTestCase {
         XCTAssertEqual(badSize.status, 64, badSize.standardError)
         XCTAssertTrue(badSize.standardError.contains("--image-size must be HEIGHTxWIDTH"), badSize.standardError)
     }
+
+    func testTheBinaryLinksLAPACKBecauseEmbedUsesIt() throws {
+        let ldd = Process()
+        ldd.executableURL = URL(fileURLWithPath: "/usr/bin/ldd")
+        ldd.arguments = [try cnnExecutable().path]
+        let output = Pipe()
+        ldd.standardOutput = output
+        try ldd.run()
+        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        ldd.waitUntilExit()
+        XCTAssertTrue(text.contains("liblapacke"), text)
+    }
 }
