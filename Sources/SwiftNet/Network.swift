@@ -328,13 +328,19 @@ public final class Network {
     /// keep probability, as in evaluation).
     /// - Throws: `NetworkInputError` if the images do not fit the network's input.
     public func probabilities(on data: Dataset) throws -> [Float] {
+        try evaluationRows(on: data, width: classCount) { scheduler.lastOutput }
+    }
+
+    /// `width` values per sample of `data`, copied after each evaluation pass from
+    /// what `source` points at (the pass's rows, in sample order).
+    func evaluationRows(on data: Dataset, width: Int, from source: () -> UnsafePointer<Float>) throws -> [Float] {
         try checkFits(data)
-        var result = [Float](repeating: 0, count: data.count * classCount)
+        var result = [Float](repeating: 0, count: data.count * width)
         result.withUnsafeMutableBufferPointer { rows in
             forEachEvaluationPass(count: data.count, run: { start, chunk in
                 scheduler.evaluate(data, start: start, batch: chunk, predictions: evaluationPredictions.pointer)
             }) { start, chunk in
-                (rows.baseAddress! + start * classCount).update(from: scheduler.lastOutput, count: chunk * classCount)
+                (rows.baseAddress! + start * width).update(from: source(), count: chunk * width)
             }
         }
         return result

@@ -36,6 +36,14 @@ public struct RandomSource: Sendable {
         return mean + standardDeviation * radius * cos(2.0 * Double.pi * u2)
     }
 
+    /// Shuffles `elements` in place (Fisher-Yates, from the last element down, one
+    /// draw per swap), so equal seeds give equal orders on every machine.
+    public mutating func shuffle<Element>(_ elements: inout [Element]) {
+        for position in stride(from: elements.count - 1, to: 0, by: -1) {
+            elements.swapAt(position, Int(next() % UInt64(position + 1)))
+        }
+    }
+
     /// The four state words, for saving.
     public var stateWords: [UInt64] { [state.s.0, state.s.1, state.s.2, state.s.3] }
 

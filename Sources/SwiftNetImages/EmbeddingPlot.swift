@@ -37,9 +37,7 @@ public enum EmbeddingPlot {
         panel.drawAxes(into: &image, xTitle: xTitle)
         var order = Array(labels.indices)
         var random = RandomSource(seed: UInt64(labels.count))
-        for position in stride(from: order.count - 1, to: 0, by: -1) {
-            order.swapAt(position, Int(random.next() % UInt64(position + 1)))
-        }
+        random.shuffle(&order)
         for index in order {
             let at = panel.position(xs[index], ys[index])
             image.drawLine(from: at.x, at.y, to: at.x, at.y, width: dotDiameter,

@@ -151,9 +151,7 @@ public enum ImageFolder {
         // seed, as a folder lists a class at a time and the seed's SGD takes the order it is given.
         for which in 0..<3 { split[which].sort() }
         var random = RandomSource(seed: options.seed ^ 0x5EED_0F_1A6E5)
-        for position in stride(from: split[0].count - 1, to: 0, by: -1) {
-            split[0].swapAt(position, Int(random.next() % UInt64(position + 1)))
-        }
+        random.shuffle(&split[0])
         let datasets = try (0..<3).map { which -> Dataset in
             let pixels = split[which].flatMap { decoded.pixels[($0 * decoded.imageSize)..<(($0 + 1) * decoded.imageSize)] }
             return try Dataset(name: names[which], channels: options.channels, height: decoded.height, width: decoded.width,
@@ -197,9 +195,7 @@ public enum ImageFolder {
         split[0] = []
         for label in byClass.keys.sorted() {
             var members = byClass[label]!
-            for position in stride(from: members.count - 1, to: 0, by: -1) {  // Fisher-Yates
-                members.swapAt(position, Int(random.next() % UInt64(position + 1)))
-            }
+            random.shuffle(&members)
             let validation = carveValidation ? Int((Double(members.count) * options.validationFraction).rounded()) : 0
             let test = carveTest ? Int((Double(members.count) * options.testFraction).rounded()) : 0
             let taken = min(members.count - 1, validation + test)  // each class keeps a training image

@@ -16,4 +16,17 @@ final class PublicAPISmokeTests: XCTestCase {
         XCTAssertEqual(network.classCount, 2)
         XCTAssertEqual(network.miniBatchSize, 2)
     }
+
+    func testShuffleIsASeededPermutation() {
+        var first = Array(0..<50), second = Array(0..<50)
+        var a = RandomSource(seed: 3), b = RandomSource(seed: 3)
+        a.shuffle(&first)
+        b.shuffle(&second)
+        XCTAssertEqual(first, second, "equal seeds, equal orders")
+        XCTAssertEqual(first.sorted(), Array(0..<50), "a permutation")
+        XCTAssertNotEqual(first, Array(0..<50))
+        var empty: [Int] = []
+        a.shuffle(&empty)
+        XCTAssertEqual(empty, [])
+    }
 }

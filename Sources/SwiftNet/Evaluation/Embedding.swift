@@ -117,16 +117,6 @@ extension Network {
     /// values per image, in order), as the last layer receives them at evaluation.
     /// - Throws: `NetworkInputError` if the images do not fit the network's input.
     public func penultimateActivations(on data: Dataset) throws -> [Float] {
-        try checkFits(data)
-        let width = penultimateWidth
-        var result = [Float](repeating: 0, count: data.count * width)
-        result.withUnsafeMutableBufferPointer { rows in
-            forEachEvaluationPass(count: data.count, run: { start, chunk in
-                scheduler.evaluate(data, start: start, batch: chunk, predictions: evaluationPredictions.pointer)
-            }) { start, chunk in
-                (rows.baseAddress! + start * width).update(from: scheduler.lastLayerInput, count: chunk * width)
-            }
-        }
-        return result
+        try evaluationRows(on: data, width: penultimateWidth) { scheduler.lastLayerInput }
     }
 }
