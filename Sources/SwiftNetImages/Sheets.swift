@@ -11,7 +11,7 @@
 // are, one channel as dark ink on white paper as the book prints digits, and
 // any other count shows its first channel in that way.  The corner labels
 // are class numbers, so they fit a tile whatever the classes are called; when
-// the data names its classes, a key under the grid says which is which.
+// the data names its classes, a key in the bottom margin says which is which.
 
 import Foundation
 import SwiftNet
@@ -64,30 +64,24 @@ public enum ErrorSheet {
 
     /// The size of one panel showing `shown` digits: 12 columns, as many
     /// rows as needed (at least one, at most 10), a header and margins.
-    /// With `classNames`, a key under the grid says which name each corner number stands for.
-    public static func panelSize(shown: Int, imageWidth: Int, imageHeight: Int,
-                                 classNames: [String]? = nil) -> (width: Int, height: Int) {
+    public static func panelSize(shown: Int, imageWidth: Int, imageHeight: Int) -> (width: Int, height: Int) {
         let cell = cellSize(imageWidth: imageWidth, imageHeight: imageHeight)
         let rows = max(1, min(maximumRows, (shown + columns - 1) / columns))
-        let width = 2 * margin + columns * cell.width
-        let key = classKey(classNames, width: width - 2 * margin).count
-        return (width, 2 * margin + headerHeight + rows * cell.height + key * (BitmapFont.height(scale: headerScale) + 6) + (key > 0 ? 6 : 0))
+        return (2 * margin + columns * cell.width, 2 * margin + headerHeight + rows * cell.height)
     }
 
-    /// "0 CAT, 1 DOG, ..." in lines that fit `width` pixels; empty without names.
-    static func classKey(_ names: [String]?, width: Int) -> [String] {
-        guard let names else { return [] }
-        var lines: [String] = [], line = "CLASSES:"
+    /// "CLASSES: 0 CAT, 1 DOG, ..." at the font's smallest scale, as many entries as fit
+    /// `width` pixels (then "..."); nil without names.  It is drawn in the bottom margin,
+    /// so a sheet keeps its size.
+    static func classKey(_ names: [String]?, width: Int) -> String? {
+        guard let names else { return nil }
+        var key = "CLASSES:"
         for (index, name) in names.enumerated() {
             let entry = " \(index) \(name)" + (index + 1 < names.count ? "," : "")
-            if BitmapFont.width(of: line + entry, scale: headerScale) > width, line != "" {
-                lines.append(line)
-                line = String(entry.dropFirst())
-            } else {
-                line += entry
-            }
+            guard BitmapFont.width(of: key + entry + " ...", scale: 1) <= width else { return key + " ..." }
+            key += entry
         }
-        return lines + [line]
+        return key
     }
 
     /// Draws one panel of the sheet.
@@ -103,8 +97,7 @@ public enum ErrorSheet {
         if let wrong = shown.first(where: { !(0..<data.count).contains($0.index) }) {
             throw BitmapError.noSuchImage(index: wrong.index, count: data.count)
         }
-        let size = panelSize(shown: shown.count, imageWidth: data.width, imageHeight: data.height,
-                             classNames: data.meaningfulClassNames)
+        let size = panelSize(shown: shown.count, imageWidth: data.width, imageHeight: data.height)
         let cell = cellSize(imageWidth: data.width, imageHeight: data.height)
         var image = Bitmap(validWidth: size.width, height: size.height, channels: 3, fill: 255)
         let lineHeight = BitmapFont.height(scale: headerScale) + 6
@@ -135,11 +128,10 @@ public enum ErrorSheet {
             BitmapFont.draw("\(error.predicted)", into: &image, x: right, y: y + cell.height - padding - 2 - labelHeight,
                             scale: labelScale, color: predictionColor)
         }
-        // The corner numbers' names, under the grid, when the data names its classes.
-        let rows = max(1, min(maximumRows, (shown.count + columns - 1) / columns))
-        for (line, text) in classKey(data.meaningfulClassNames, width: size.width - 2 * margin).enumerated() {
-            BitmapFont.draw(text, into: &image, x: margin, y: top + rows * cell.height + 6 + line * lineHeight,
-                            scale: headerScale, color: ink)
+        // The corner numbers' names, in the bottom margin, when the data names its classes.
+        if let key = classKey(data.meaningfulClassNames, width: size.width - 2 * margin) {
+            BitmapFont.draw(key, into: &image, x: margin, y: size.height - margin + (margin - BitmapFont.height(scale: 1)) / 2,
+                            scale: 1, color: ink)
         }
         return image
     }

@@ -113,8 +113,17 @@ final class ImagesAndFilesErrorTests: XCTestCase {
         let errors = [Misclassification(index: 1, label: 1, predicted: 0)]
         let numbered = try ErrorSheet.panel(data: try data(["0", "1"]), errors: errors, title: "T")
         let named = try ErrorSheet.panel(data: try data(["cat", "dog"]), errors: errors, title: "T")
-        XCTAssertEqual(numbered.height, ErrorSheet.panelSize(shown: 1, imageWidth: 4, imageHeight: 4).height)
-        XCTAssertGreaterThan(named.height, numbered.height, "a key line under the grid: CLASSES: 0 CAT, 1 DOG")
-        XCTAssertEqual(named.height, ErrorSheet.panelSize(shown: 1, imageWidth: 4, imageHeight: 4, classNames: ["cat", "dog"]).height)
+        let size = ErrorSheet.panelSize(shown: 1, imageWidth: 4, imageHeight: 4)
+        XCTAssertEqual([numbered.width, numbered.height], [size.width, size.height])
+        XCTAssertEqual([named.width, named.height], [size.width, size.height], "the key takes no room: it is in the margin")
+        func inkInBottomMargin(_ sheet: Bitmap) -> Int {
+            var dark = 0
+            for y in (sheet.height - ErrorSheet.margin)..<sheet.height {
+                for x in 0..<sheet.width where sheet[x: x, y: y, channel: 0] < 128 { dark += 1 }
+            }
+            return dark
+        }
+        XCTAssertEqual(inkInBottomMargin(numbered), 0, "numbered classes need no key")
+        XCTAssertGreaterThan(inkInBottomMargin(named), 0, "CLASSES: 0 CAT, 1 DOG")
     }
 }
