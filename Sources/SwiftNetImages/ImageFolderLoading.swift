@@ -189,6 +189,11 @@ extension ImageFolder {
         guard !overflow, total <= maximumBytes else {
             throw ImageFolderError.tooLarge(path: folder, bytes: overflow ? Int.max : total)
         }
+        // The one budget every reader answers to (cnn --memory-limit): the block, and the
+        // splits the caller is given, which copy it.
+        let (held, heldOverflow) = total.multipliedReportingOverflow(by: 2)
+        try MemoryBudget.default.check(heldOverflow ? nil : held,
+                                       for: "\(files.count) images of \(width)x\(height)x\(options.channels) from \(folder)")
         var pixels = [UInt8](repeating: 0, count: total)
         let state = DecodingState(count: files.count)
         let threads = min(max(1, options.threads == 0 ? ProcessInfo.processInfo.activeProcessorCount : options.threads),

@@ -180,6 +180,23 @@ final class ImageFolderTests: XCTestCase {
         }
     }
 
+    func testTheImagesMustFitTheMemoryBudget() throws {
+        try writeClass("a", classValue: 0, count: 2)
+        try writeClass("b", classValue: 1, count: 2)
+        let saved = MemoryBudget.default
+        defer { MemoryBudget.default = saved }
+        MemoryBudget.default = MemoryBudget(bytes: 1 << 20)
+        var options = ImageFolderOptions()
+        options.size = (width: 1000, height: 1000)
+        XCTAssertThrowsError(try ImageFolder.load(root, options: options)) {
+            XCTAssertTrue($0 is MemoryBudgetError, "\($0)")
+            XCTAssertTrue("\($0)".contains("4 images of 1000x1000x1"), "\($0)")
+        }
+        options.size = (width: 10, height: 10)
+        XCTAssertEqual(try ImageFolder.load(root, options: options).splits.training.count, 4,
+                       "small images fit the same budget (two a class are too few to carve)")
+    }
+
     func testAClassFolderWhoseNameIsNotUTF8IsNamedNotDropped() throws {
         try writeClass("a", classValue: 0, count: 2)
         try writeClass("b", classValue: 1, count: 2)
