@@ -180,6 +180,45 @@ final class ImageFolderTests: XCTestCase {
         }
     }
 
+    /// A million files named in one class folder: the listing keeps names, not files, and
+    /// skips what is not an image, so memory stays bounded.  (Made on /dev/shm where there
+    /// is one, so that creating them takes seconds.)
+    func testAMillionFilesInOneFolderAreListedInBoundedMemory() throws {
+        let base = FileManager.default.fileExists(atPath: "/dev/shm") ? "/dev/shm" : FileManager.default.temporaryDirectory.path
+        let big = "\(base)/swiftnet-million-\(getpid())"
+        try? FileManager.default.removeItem(atPath: big)
+        defer { try? FileManager.default.removeItem(atPath: big) }
+        let saved = root
+        root = big
+        defer { root = saved }
+        try writeClass("a", classValue: 0, count: 3)
+        try writeClass("b", classValue: 1, count: 3)
+        let crowded = big + "/a"
+        for index in 0..<1_000_000 {
+            let descriptor = open("\(crowded)/note-\(index).txt", O_CREAT | O_WRONLY, 0o644)
+            XCTAssertGreaterThanOrEqual(descriptor, 0)
+            close(descriptor)
+        }
+        // Reset the peak resident size (clear_refs 5), so the peak below is this load's.
+        try? "5".write(toFile: "/proc/self/clear_refs", atomically: false, encoding: .utf8)
+        let before = Self.residentKilobytes("VmRSS")
+        var options = ImageFolderOptions()
+        options.validationFraction = 0
+        options.testFraction = 0
+        let data = try ImageFolder.load(big, options: options)
+        XCTAssertEqual(data.splits.training.labels.sorted(), [0, 0, 0, 1, 1, 1], "the images, and none of the notes")
+        let growth = Self.residentKilobytes("VmHWM") - before
+        print("a million files: the load grew the peak resident size by \(growth) kB")
+        XCTAssertLessThan(growth, 256 * 1024, "a million names held at once take tens of megabytes, not more")
+    }
+
+    /// A field of /proc/self/status, in kilobytes.
+    private static func residentKilobytes(_ field: String) -> Int {
+        let status = (try? String(contentsOfFile: "/proc/self/status", encoding: .utf8)) ?? ""
+        let line = status.split(separator: "\n").first { $0.hasPrefix(field + ":") } ?? ""
+        return Int(line.split(separator: " ").dropFirst().first ?? "") ?? 0
+    }
+
     func testTheImagesMustFitTheMemoryBudget() throws {
         try writeClass("a", classValue: 0, count: 2)
         try writeClass("b", classValue: 1, count: 2)
