@@ -1,7 +1,8 @@
 // ImageFolderCommandTests.swift: `cnn` on a folder of your own images, as a child process.
 //
-// A small folder of three classes of striped and dotted PGM pictures, in
-// three sizes and with one damaged file, is trained on with --image-size,
+// A small folder of three classes of striped and dotted PGM pictures (and
+// the same as RGB PNGs in random hues), in three sizes and with one damaged
+// file, is trained on with --image-size,
 // evaluated (the confusion matrix names the classes), and its pictures
 // predicted by name.  The image flags are refused with MNIST's pickle, and
 // a folder of mixed sizes without --image-size says which file and which flag.
@@ -13,10 +14,13 @@ import XCTest
 
 final class ImageFolderCommandTests: CheckpointTestCase {
     /// Writes root/<class>/NNN.pgm: vertical stripes, horizontal stripes or dots, 12 to 20 pixels square.
-    private func writeShapes(count: Int = 40) throws -> String {
+    /// With `colour`, RGB PNGs instead: the same patterns in a random hue per image, so
+    /// that colour is real but says nothing of the class.
+    private func writeShapes(count: Int = 40, colour: Bool = false) throws -> String {
         var random = RandomSource(seed: 9)
+        let root = colour ? "colour-shapes" : "shapes"
         for name in ["vertical", "horizontal", "dots"] {
-            let folder = folder.appendingPathComponent("shapes/\(name)")
+            let folder = folder.appendingPathComponent("\(root)/\(name)")
             try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
             for index in 0..<count {
                 let side = [12, 16, 20][index % 3], offset = Int(random.next() % 3)
@@ -28,12 +32,19 @@ final class ImageFolderCommandTests: CheckpointTestCase {
                         pixels.append(UInt8((on ? 200 : 30) + Int(random.next() % 40) - 20))
                     }
                 }
-                let file = folder.appendingPathComponent(String(format: "%03d.pgm", index))
-                try Data(Array("P5\n\(side) \(side)\n255\n".utf8) + pixels).write(to: file)
+                if colour {
+                    let hue = (0..<3).map { _ in 0.3 + Double(random.next() % 70) / 100 }
+                    let rgb = pixels.flatMap { value in hue.map { UInt8(min(255, Double(value) * $0)) } }
+                    try PNG.write(try Bitmap(width: side, height: side, channels: 3, samples: rgb),
+                                  to: folder.appendingPathComponent(String(format: "%03d.png", index)).path)
+                } else {
+                    let file = folder.appendingPathComponent(String(format: "%03d.pgm", index))
+                    try Data(Array("P5\n\(side) \(side)\n255\n".utf8) + pixels).write(to: file)
+                }
             }
         }
-        try Data(Array("P5\n12 12\n255\n".utf8) + [1, 2]).write(to: folder.appendingPathComponent("shapes/dots/broken.pgm"))
-        return path("shapes")
+        try Data(Array("P5\n12 12\n255\n".utf8) + [1, 2]).write(to: folder.appendingPathComponent("\(root)/dots/broken.pgm"))
+        return path(root)
     }
 
     func testTrainEvalAndPredictOnClassFoldersByName() throws {
@@ -71,8 +82,9 @@ final class ImageFolderCommandTests: CheckpointTestCase {
         XCTAssertEqual(rows.count, 1 + 12, "one row per test image (10% of each class of 40)")
         XCTAssertTrue(rows.dropFirst().allSatisfy { $0.split(separator: ",").count == 5 })
 
-        // The same folder in colour.
-        let colour = try runCNN(["train", "--data", shapes, "--image-size", "20x20", "--channels", "3", "--skip-bad-images",
+        // The same patterns in colour, as RGB PNGs read as three planes.
+        let colourShapes = try writeShapes(colour: true)
+        let colour = try runCNN(["train", "--data", colourShapes, "--image-size", "20x20", "--channels", "3", "--skip-bad-images",
                                  "--layers", "conv 8 3x3 relu, pool 2, fc 32 relu, softmax 3", "--epochs", "8", "--eta", "0.1",
                                  "--mini-batch-size", "10"], in: folder)
         XCTAssertEqual(colour.status, 0, colour.standardError)
