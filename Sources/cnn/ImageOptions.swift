@@ -100,15 +100,21 @@ struct ImageOptions: ParsableArguments {
         return options
     }
 
-    /// Reads the class folders at `path`, with a progress line on a terminal and a
+    /// "cnn: reading pets [##########----------]  50% (500 of 1000 images)".
+    static func bar(_ progress: ImageFolderProgress, path: String, width: Int = 30) -> String {
+        let fraction = progress.total == 0 ? 1 : Double(progress.done) / Double(progress.total)
+        let filled = min(width, Int(fraction * Double(width)))
+        return "cnn: reading \(path) [" + String(repeating: "#", count: filled) + String(repeating: "-", count: width - filled)
+            + "] " + String(format: "%3d%%", Int(fraction * 100)) + " (\(progress.done) of \(progress.total) images)"
+    }
+
+    /// Reads the class folders at `path`, with a progress bar on a terminal and a
     /// warning for the images skipped.
     func load(_ path: String) throws -> DataSplits {
         let live = isatty(STDERR_FILENO) == 1
         let data = try ImageFolder.load(path, options: try folderOptions()) { progress in
             guard live else { return }
-            let percent = progress.total == 0 ? 100 : progress.done * 100 / progress.total
-            FileHandle.standardError.write(Data("\rcnn: reading \(path): \(progress.done) of \(progress.total) images (\(percent)%)\u{1B}[K"
-                .utf8))
+            FileHandle.standardError.write(Data(("\r" + Self.bar(progress, path: path) + "\u{1B}[K").utf8))
         }
         if live { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
         if let first = data.skipped.first {
