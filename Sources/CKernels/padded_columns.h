@@ -12,6 +12,16 @@
 
 #include <string.h>
 
+/* [x_begin, x_end): the output columns whose input column x*stride - pad + kx
+ * lies inside an image row of W; the others read (or receive) padding. */
+static inline void inside_columns(int *x_begin, int *x_end, int OW, int W, int kx, int pad, int stride) {
+    int begin = 0, end = OW;
+    while (begin < OW && begin * stride - pad + kx < 0) begin++;
+    while (end > begin && (end - 1) * stride - pad + kx >= W) end--;
+    *x_begin = begin;
+    *x_end = end;
+}
+
 /* The general case, zero padding `pad` and stride `stride`: entries that
  * fall in the padding are 0.  Output row y of filter row ky reads input
  * row y*stride - pad + ky; along it, column x reads x*stride - pad + kx,
@@ -22,9 +32,8 @@ static void im2col_padded(float *restrict col, const float *restrict image, int 
     for (int c = 0; c < C; c++)
         for (int ky = 0; ky < KH; ky++)
             for (int kx = 0; kx < KW; kx++) {
-                int x_begin = 0, x_end = OW;
-                while (x_begin < OW && x_begin * stride - pad + kx < 0) x_begin++;
-                while (x_end > x_begin && (x_end - 1) * stride - pad + kx >= W) x_end--;
+                int x_begin, x_end;
+                inside_columns(&x_begin, &x_end, OW, W, kx, pad, stride);
                 for (int y = 0; y < OH; y++, col += OW) {
                     int iy = y * stride - pad + ky;
                     if (iy < 0 || iy >= H) {
@@ -51,9 +60,8 @@ static void col2im_padded(float *restrict image, const float *restrict col, int 
     for (int c = 0; c < C; c++)
         for (int ky = 0; ky < KH; ky++)
             for (int kx = 0; kx < KW; kx++) {
-                int x_begin = 0, x_end = OW;
-                while (x_begin < OW && x_begin * stride - pad + kx < 0) x_begin++;
-                while (x_end > x_begin && (x_end - 1) * stride - pad + kx >= W) x_end--;
+                int x_begin, x_end;
+                inside_columns(&x_begin, &x_end, OW, W, kx, pad, stride);
                 for (int y = 0; y < OH; y++, col += OW) {
                     int iy = y * stride - pad + ky;
                     if (iy < 0 || iy >= H) continue;

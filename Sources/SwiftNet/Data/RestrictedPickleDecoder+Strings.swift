@@ -193,10 +193,32 @@ struct Latin1TextReader: PickleStringReader {
     }
 }
 
+/// What the two escaped-text readers share: the next byte of their line, and their refusals.
+protocol EscapedTextReading {
+    var input: UncompressedByteStream { get }
+    var opcodeOffset: Int64 { get }
+    /// What the text is, in messages: "STRING", "UNICODE text".
+    static var textName: String { get }
+}
+
+extension EscapedTextReading {
+    func nextByte() throws -> UInt8 {
+        guard let byte = try input.readByte() else {
+            throw DataFileError(.damaged, path: input.path, offset: opcodeOffset,
+                                reason: "the data ends at byte \(input.offset), inside \(Self.textName) (the file is truncated)")
+        }
+        return byte
+    }
+
+    func problem(_ reason: String) -> DataFileError {
+        DataFileError(.unexpectedContents, path: input.path, offset: input.offset - 1, reason: reason)
+    }
+}
+
 /// Reads STRING's argument, 'text' or "text" and a newline, undoing the
 /// escapes of Python's repr: \\ \' \" \n \t \r \a \b \f \v, \xhh and octal
 /// \ooo; an unknown escape stays as it is, both characters, as in Python.
-struct EscapedStringReader: PickleStringReader {
+struct EscapedStringReader: PickleStringReader, EscapedTextReading {
     let input: UncompressedByteStream
     let opcodeOffset: Int64
     private let quote: UInt8
@@ -274,17 +296,7 @@ struct EscapedStringReader: PickleStringReader {
         }
     }
 
-    private func nextByte() throws -> UInt8 {
-        guard let byte = try input.readByte() else {
-            throw DataFileError(.damaged, path: input.path, offset: opcodeOffset,
-                                reason: "the data ends at byte \(input.offset), inside STRING (the file is truncated)")
-        }
-        return byte
-    }
-
-    private func problem(_ reason: String) -> DataFileError {
-        DataFileError(.unexpectedContents, path: input.path, offset: input.offset - 1, reason: reason)
-    }
+    static let textName = "STRING"
 }
 
 /// Reads UNICODE's argument, a line of raw-unicode-escape text, as Latin-1
@@ -292,7 +304,7 @@ struct EscapedStringReader: PickleStringReader {
 /// and \UXXXXXXXX stand for one character where an odd number of backslashes
 /// comes before the u (Python's rule; Python 3 writes every backslash and
 /// newline so). Characters above U+00FF cannot stand for bytes and are refused.
-struct RawUnicodeEscapeReader: PickleStringReader {
+struct RawUnicodeEscapeReader: PickleStringReader, EscapedTextReading {
     let input: UncompressedByteStream
     let opcodeOffset: Int64
     private var finished = false
@@ -367,17 +379,7 @@ struct RawUnicodeEscapeReader: PickleStringReader {
         return UInt8(value)
     }
 
-    private func nextByte() throws -> UInt8 {
-        guard let byte = try input.readByte() else {
-            throw DataFileError(.damaged, path: input.path, offset: opcodeOffset,
-                                reason: "the data ends at byte \(input.offset), inside UNICODE text (the file is truncated)")
-        }
-        return byte
-    }
-
-    private func problem(_ reason: String) -> DataFileError {
-        DataFileError(.unexpectedContents, path: input.path, offset: input.offset - 1, reason: reason)
-    }
+    static let textName = "UNICODE text"
 }
 
 private func hexValue(_ byte: UInt8) -> UInt8? {
