@@ -45,6 +45,27 @@ public struct ImageFolderOptions: Sendable {
 
     /// The defaults: files' own size, gray, 10% validation and 10% test, seed 0.
     public init() {}
+
+    /// Throws unless the options can be used: fractions in [0, 1) that leave images to
+    /// train on, 1 or 3 channels, threads not negative, a size that an image may have.
+    /// - Throws: `ImageFolderError.badOption`, or `BitmapError` for the size.
+    public func validate() throws {
+        let fractions = [("validation", validationFraction), ("test", testFraction)]
+        for (name, value) in fractions where !(value >= 0 && value < 1) {
+            throw ImageFolderError.badOption(option: name + "Fraction", problem: "is \(value); it must be at least 0 and below 1")
+        }
+        guard validationFraction + testFraction < 1 else {
+            throw ImageFolderError.badOption(option: "validationFraction", problem: "and testFraction add up to "
+                + "\(validationFraction + testFraction); they must leave some images to train on")
+        }
+        guard channels == 1 || channels == 3 else {
+            throw ImageFolderError.badOption(option: "channels", problem: "is \(channels); choose 1 (gray) or 3 (RGB)")
+        }
+        guard threads >= 0 else { throw ImageFolderError.badOption(option: "threads", problem: "is \(threads); give 0 (every core) or more") }
+        if let size = size {
+            _ = try Bitmap.sampleCount(width: size.width, height: size.height, channels: channels)
+        }
+    }
 }
 
 /// What `ImageFolder.load` read.
@@ -82,11 +103,9 @@ public enum ImageFolderError: Error, Equatable, Sendable, CustomStringConvertibl
     case unknownClass(path: String, known: [String])
     /// An image's size differs from the first image's, and no target size was given.
     case sizeMismatch(path: String, width: Int, height: Int, expectedWidth: Int, expectedHeight: Int)
-    /// A setting is out of range: the fractions must be in [0, 1) with a sum below 1,
-    /// the channels 1 or 3, the threads not negative.
-    case badOption(String)
-    /// The images' bytes at the target size would not fit in memory (`bytes` needed).
-    case tooLarge(path: String, bytes: Int)
+    /// A setting is out of range: `option` names the `ImageFolderOptions` property
+    /// (validationFraction, testFraction, channels, threads), `problem` says how.
+    case badOption(option: String, problem: String)
     /// Every image was skipped as bad, or the carving left no training images.
     case noTrainingImages(path: String)
 
@@ -104,8 +123,7 @@ public enum ImageFolderError: Error, Equatable, Sendable, CustomStringConvertibl
         case let .sizeMismatch(path, width, height, expectedWidth, expectedHeight):
             return "\(path): \(width)x\(height) pixels, but the first image is \(expectedWidth)x\(expectedHeight); "
                 + "give a target size to resize them all"
-        case .badOption(let problem): return problem
-        case let .tooLarge(path, bytes): return "\(path): the images need \(bytes) bytes at this size, too many to hold"
+        case let .badOption(option, problem): return "ImageFolderOptions.\(option) \(problem)"
         case .noTrainingImages(let path): return "\(path): no training images are left"
         }
     }
@@ -122,8 +140,6 @@ public enum ImageFolderError: Error, Equatable, Sendable, CustomStringConvertibl
 /// print(data.splits.training.count)      // 80% of the images, by class
 /// ```
 public enum ImageFolder {
-    /// The largest number of bytes the decoded images may take (16 GiB).
-    public static let maximumBytes = 1 << 34
     /// The file names read as images.
     static let extensions: Set<String> = ["png", "pgm"]
 
@@ -137,7 +153,7 @@ public enum ImageFolder {
     ///   this reads.
     public static func load(_ path: String, options: ImageFolderOptions = ImageFolderOptions(),
                             progress: (@Sendable (ImageFolderProgress) -> Void)? = nil) throws -> ImageFolderData {
-        try check(options)
+        try options.validate()
         let listing = try ImageFolderListing(path: path)
         let decoded = try decodeAll(listing.files, options: options, folder: path, progress: progress)
         var kept: [Int: [Int]] = [:]  // split -> indices into files, in file order
@@ -164,24 +180,6 @@ public enum ImageFolder {
                                        (error as? ImageError) ?? ImageError(path: listing.files[index].path, problem: "\(error)")
                                    }
                                })
-    }
-
-    private static func check(_ options: ImageFolderOptions) throws {
-        let fractions = [("validation", options.validationFraction), ("test", options.testFraction)]
-        for (name, value) in fractions where !(value >= 0 && value < 1) {
-            throw ImageFolderError.badOption("the \(name) fraction is \(value); it must be at least 0 and below 1")
-        }
-        guard options.validationFraction + options.testFraction < 1 else {
-            throw ImageFolderError.badOption("the validation and test fractions add up to "
-                + "\(options.validationFraction + options.testFraction); they must leave some images to train on")
-        }
-        guard options.channels == 1 || options.channels == 3 else {
-            throw ImageFolderError.badOption("\(options.channels) channels; choose 1 (gray) or 3 (RGB)")
-        }
-        guard options.threads >= 0 else { throw ImageFolderError.badOption("\(options.threads) threads; give 0 (every core) or more") }
-        if let size = options.size {
-            _ = try Bitmap.sampleCount(width: size.width, height: size.height, channels: options.channels)
-        }
     }
 
     /// Each split's file indices: the folders' own, or carved from training per class.

@@ -185,14 +185,11 @@ extension ImageFolder {
         }
         guard let (width, height) = firstSize else { throw ImageFolderError.noTrainingImages(path: folder) }
         let imageSize = width * height * options.channels
-        let (total, overflow) = imageSize.multipliedReportingOverflow(by: files.count)
-        guard !overflow, total <= maximumBytes else {
-            throw ImageFolderError.tooLarge(path: folder, bytes: overflow ? Int.max : total)
-        }
         // The one budget every reader answers to (cnn --memory-limit): the block, and the
-        // splits the caller is given, which copy it.
+        // splits the caller is given, which copy it; an overflow is refused as too large.
+        let (total, overflow) = imageSize.multipliedReportingOverflow(by: files.count)
         let (held, heldOverflow) = total.multipliedReportingOverflow(by: 2)
-        try MemoryBudget.default.check(heldOverflow ? nil : held,
+        try MemoryBudget.default.check(overflow || heldOverflow ? nil : held,
                                        for: "\(files.count) images of \(width)x\(height)x\(options.channels) from \(folder)")
         var pixels = [UInt8](repeating: 0, count: total)
         let state = DecodingState(count: files.count)

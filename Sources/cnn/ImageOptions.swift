@@ -74,7 +74,7 @@ struct ImageOptions: ParsableArguments {
         return (height, width)
     }
 
-    /// The library's options for these flags.
+    /// The library's options for these flags, checked by the library.
     func folderOptions() throws -> ImageFolderOptions {
         var options = ImageFolderOptions()
         if let imageSize {
@@ -82,21 +82,20 @@ struct ImageOptions: ParsableArguments {
             options.size = (width: size.width, height: size.height)
         }
         options.keepAspect = keepAspect
-        if let channels {
-            guard channels == 1 || channels == 3 else { throw ValidationError("--channels must be 1 (gray) or 3 (RGB), got \(channels)") }
-            options.channels = channels
-        }
-        for (flag, value) in [("--validation-split", validationSplit), ("--test-split", testSplit)] {
-            if let value, !(value >= 0 && value < 1) { throw ValidationError("\(flag) must be at least 0 and below 1, got \(value)") }
-        }
+        options.channels = channels ?? options.channels
         options.validationFraction = validationSplit ?? options.validationFraction
         options.testFraction = testSplit ?? options.testFraction
-        guard options.validationFraction + options.testFraction < 1 else {
-            throw ValidationError("--validation-split and --test-split add up to \(options.validationFraction + options.testFraction); "
-                + "they must leave images to train on")
-        }
         options.seed = splitSeed ?? 0
         options.skipBadImages = skipBadImages
+        do {
+            try options.validate()
+        } catch ImageFolderError.badOption(let option, let problem) {
+            let flags = ["validationFraction": "--validation-split", "testFraction": "--test-split", "channels": "--channels"]
+            let words = problem.replacingOccurrences(of: "testFraction", with: "--test-split")
+            throw ValidationError("\(flags[option] ?? option) \(words)")
+        } catch let error as BitmapError {
+            throw ValidationError("--image-size: \(error)")
+        }
         return options
     }
 
