@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # test.sh: README command two.  Installs what is missing, fetches and
-# verifies MNIST (the end-to-end tests train on it), and runs the whole test
-# suite, every gradient check included.
+# verifies MNIST (the end-to-end tests train on it), installs the Python that
+# checks ONNX exports (onnx and onnxruntime in .venv-onnx, from PyPI), and
+# runs the whole test suite, every gradient check and ONNX Runtime check
+# included.
 #
 # The suite is built and run in release with testing enabled: the package
 # sets no optimisation flags of its own (a package with unsafe flags cannot
@@ -15,6 +17,8 @@ cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 scripts/fetch-mnist.sh ${MNIST_SOURCE:+--from "$MNIST_SOURCE"}
 export SWIFTNET_MNIST="$PWD/data/mnist.pkl.gz"
+SWIFTNET_ONNX_PYTHON="$(scripts/install-onnx-python.sh)"
+export SWIFTNET_ONNX_PYTHON SWIFTNET_REQUIRE_ONNX=1
 swift build -c release --build-tests -Xswiftc -enable-testing
 # Every test is XCTest; without this, Swift Testing's empty run would close
 # the output with "0 tests passed" after XCTest's real summary.

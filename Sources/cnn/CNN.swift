@@ -16,7 +16,7 @@ struct CNN: ParsableCommand {
         commandName: "cnn",
         abstract: "Train and run the convolutional networks of network3.py on the CPU.",
         version: "0.2.0",
-        subcommands: [Train.self, Eval.self, Errors.self, Filters.self, Plot.self, Predict.self, ImportNetwork3.self, ExportNetwork3.self,
+        subcommands: [Train.self, Eval.self, Errors.self, Filters.self, Plot.self, Predict.self, ImportNetwork3.self, ExportNetwork3.self, ExportONNX.self,
                       ExportIDX.self, Embed.self, Bench.self, BenchKernels.self],
         defaultSubcommand: Train.self
     )
@@ -56,6 +56,6 @@ struct CNN: ParsableCommand {
         error is DataFileError || error is NetworkConfigurationError || error is TrainingError || error is CheckpointError
             || error is ImageError || error is FileError || error is DatasetError || error is NetworkInputError
             || error is NetworkSpecError || error is EnsembleError || error is MemoryBudgetError || error is ImageFolderError
-            || error is BitmapError || error is PrincipalComponentsError
+            || error is BitmapError || error is PrincipalComponentsError || error is ONNXExportError
     }
 }

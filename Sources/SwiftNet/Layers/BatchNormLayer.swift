@@ -399,3 +399,16 @@ final class BatchNormStage: DenseSuffixStage {
     func backwardAndUpdate(part: Int, rows: Range<Int>, batch: Int, wantInputGradient: Bool, rule: UpdateRule) {}
     func backwardGradients(batch: Int, wantInputGradient: Bool) {}
 }
+
+extension BatchNormLayer {
+    /// BatchNormalization in inference mode on the running statistics, then the activation.  It
+    /// takes [batch, C, H, W] after a conv layer and [batch, C] after a dense one, as ONNX allows.
+    func appendONNX(to graph: inout ONNXGraphBuilder, values: ONNXLayerValues) throws {
+        let gamma = graph.constant("gamma", dims: [channels], values: values["gamma"])
+        let beta = graph.constant("beta", dims: [channels], values: values["beta"])
+        let mean = graph.constant("running_mean", dims: [channels], values: values["running mean"])
+        let variance = graph.constant("running_variance", dims: [channels], values: values["running variance"])
+        graph.apply("BatchNormalization", [gamma, beta, mean, variance], attributes: [.float("epsilon", epsilon)])
+        graph.activation(activation)
+    }
+}

@@ -220,3 +220,17 @@ extension ConvLayer: RunnableLayer {
                                                                    activation: activation), capacity: capacity, copies: replicas)
     }
 }
+
+extension ConvLayer {
+    /// Conv with its bias, padding and stride, then the activation.
+    func appendONNX(to graph: inout ONNXGraphBuilder, values: ONNXLayerValues) throws {
+        let filters = graph.constant("weights", dims: [filterShape.filters, filterShape.channels, filterShape.height, filterShape.width],
+                                     values: values["weights"])
+        let biases = graph.constant("biases", dims: [filterShape.filters], values: values["biases"])
+        graph.apply("Conv", [filters, biases], attributes: [
+            .ints("kernel_shape", [filterShape.height, filterShape.width]),
+            .ints("pads", [padding, padding, padding, padding]),
+            .ints("strides", [stride, stride])])
+        graph.activation(activation)
+    }
+}

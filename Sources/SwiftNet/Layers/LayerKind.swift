@@ -6,7 +6,7 @@
 // it, its checkpoint record, its tensors (any number: trained weights,
 // trained biases, and state such as running statistics), where it runs
 // (the data-parallel spatial prefix or the dense suffix), its runner, and
-// its network3 counterpart if it has one.  LayerRegistry lists every kind
+// its network3 counterpart if it has one, and its ONNX operators.  LayerRegistry lists every kind
 // once; validation, checkpoints, specs and export reach kinds only through
 // it, never by switching on concrete types.
 //
@@ -98,6 +98,10 @@ protocol LayerKind: Layer {
     static var isCostKind: Bool { get }
     /// The shapes of network3.py's w and b for this layer, or nil if network3 has no such layer.
     var network3Shapes: (weights: [Int], biases: [Int])? { get }
+    /// Appends the layer's ONNX operators as it evaluates (ONNXExport), reading its tensors from
+    /// `values` by their `tensors` names; throws `ONNXExportError.unrepresentable` where the layer
+    /// has no ONNX form at `graph.opset`.  Every kind says: there is no default.
+    func appendONNX(to graph: inout ONNXGraphBuilder, values: ONNXLayerValues) throws
 }
 
 extension LayerKind {

@@ -133,3 +133,11 @@ extension MaxPoolLayer: RunnableLayer {
         MaxPoolRunner.tally(&tally, label: label, layer: self, capacity: capacity, copies: replicas)
     }
 }
+
+extension MaxPoolLayer {
+    /// MaxPool; ONNX's default floor rounding drops ragged borders as SwiftNet does.
+    func appendONNX(to graph: inout ONNXGraphBuilder, values: ONNXLayerValues) throws {
+        graph.apply("MaxPool", attributes: [.ints("kernel_shape", [poolSize.height, poolSize.width]),
+                                            .ints("strides", [stride.height, stride.width])])
+    }
+}
