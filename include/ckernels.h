@@ -428,6 +428,35 @@ void ck_team_run(ck_team *team, int parts, ck_task_fn fn, void *context);
 /* Inside fn: waits until all `parts` parts of the current job arrive. */
 void ck_team_barrier(ck_team *team, int parts);
 
+/* A job of `phases` phases run in order: fn(context, phase, part) for every
+ * part 0..parts[phase]-1 of each phase, every part of a phase finished
+ * before any part of the next starts.  Parts are not bound to threads: each
+ * (phase, part) goes to whichever thread of the team claims it first, in
+ * order, so a thread that is late (another program took its core) leaves
+ * its share to the others instead of holding up every phase.  fn must
+ * therefore compute the same whichever thread runs it (buffers per part,
+ * never per thread) and must not call ck_team_barrier; the caller's thread
+ * flushes denormals as the workers do.  parts[phase] may exceed the team's
+ * size.  A thread runs its own part (thread i, part i; the caller is 0)
+ * when it is free, so parts keep their threads unless one is late.
+ * Returns 0, or -1 (running nothing) for more than CK_TEAM_MAX_PHASES
+ * phases, a part count below 1, or more than CK_TEAM_MAX_PHASES times the
+ * team's size parts in all. */
+enum { CK_TEAM_MAX_PHASES = 256 };
+typedef void (*ck_phase_fn)(void *context, int phase, int part);
+int ck_team_run_phases(ck_team *team, int phases, const int *parts, ck_phase_fn fn, void *context);
+/* A busy machine: when, in two windows of CK_TEAM_JUDGE_JOBS phased jobs
+ * running, more than one in CK_TEAM_LATE_SHARE_DIVISOR parts of parallel
+ * phases had to be taken from a thread that was late, the caller runs the
+ * next phased jobs alone (same parts, same order, same results) while the
+ * workers sleep, then tries them again: CK_TEAM_SOLO_JOBS_LEAST jobs at
+ * first, twice as many each time the machine is still busy, up to
+ * CK_TEAM_SOLO_JOBS_MOST, and half as many again after each clean window. */
+enum { CK_TEAM_JUDGE_JOBS = 64, CK_TEAM_LATE_SHARE_DIVISOR = 4,
+       CK_TEAM_SOLO_JOBS_LEAST = 512, CK_TEAM_SOLO_JOBS_MOST = 16384 };
+/* Phased jobs the caller will still run alone (0 when the workers take part). */
+long ck_team_solo_jobs_left(const ck_team *team);
+
 /* ------------------------------------------------------------- gzip input */
 
 /* Thin status-returning wrappers over zlib's gz* API, so Swift needs no
