@@ -15,19 +15,19 @@
 // [ACTIVATION]"), its checkpoint record and tensors, and its runners.
 //
 // Training normalizes with the statistics of the WHOLE mini-batch.  In the
-// spatial prefix each part (thread) holds some of its samples, so a pass
-// goes in phases around a barrier, as ckernels.h's batch-norm section lays
-// out:
+// spatial prefix each part holds some of its samples, so its runner is a
+// CombiningRunner: the scheduler runs each pass in two halves a phase apart,
+// as ckernels.h's batch-norm section lays out:
 //
-//   forward:  own per-channel sums -> barrier -> every part adds all parts'
-//             sums in part order (so each gets the same mean and variance)
-//             -> normalize own samples, scale, + beta, activation;
-//             part 0 updates the running statistics.
-//   backward: activation' -> own sums of dy and dy * xhat -> barrier ->
+//   forward:  own per-channel sums | next phase: every part adds all
+//             parts' sums in part order (so each gets the same mean and
+//             variance) -> normalize own samples, scale, + beta,
+//             activation; part 0 updates the running statistics.
+//   backward: activation' -> own sums of dy and dy * xhat | next phase:
 //             totals in part order -> own input gradient; part 0 writes
 //             d gamma and d beta (the other parts' shares are in the totals).
 //
-// Evaluation uses the running statistics and needs no barrier.  After a
+// Evaluation uses the running statistics and runs whole.  After a
 // dense layer the layer runs in the dense suffix as a BatchNormStage, on
 // the whole mini-batch in one part: the same kernels with one set of sums.
 
@@ -297,14 +297,15 @@ final class BatchNormCore {
 }
 
 /// A batch-norm layer in the spatial prefix (or the single-part reference path).
-final class BatchNormRunner: LayerRunner {
+/// Its training halves meet the other parts' through the shared reduction slots.
+final class BatchNormRunner: CombiningRunner {
     private let core: BatchNormCore
     private let reduction: BatchNormReduction
     /// d gamma, then d beta, in this part's gradient block.
     private let gradients: UnsafeMutablePointer<Float>
     let outputGradient: FloatBuffer
-    /// The parts of the last training forward pass, which its backward shares.
-    private var context: PassContext?
+    /// The part of the last training forward pass, and the parts sharing it, which its backward shares.
+    private var part = 0, parts = 1
 
     init(layer: BatchNormLayer, capacity: Int, parameters: ParameterViews, resources: LayerResources) {
         core = BatchNormCore(layer: layer, capacity: capacity, gamma: parameters.biases, state: resources.state)
@@ -315,24 +316,28 @@ final class BatchNormRunner: LayerRunner {
 
     var output: UnsafeMutablePointer<Float> { core.output.pointer }
 
+    func forwardSums(_ input: UnsafePointer<Float>, batch: Int, context: PassContext) {
+        core.addStatistics(of: input, batch: batch, into: reduction.statistics.pointer, part: context.part)
+        (part, parts) = (context.part, context.parts)
+    }
+
+    /// Training: the second half, with every part's sums in place; evaluation: the running statistics.
     func forward(_ input: UnsafePointer<Float>, batch: Int, context: PassContext) {
         if context.training {
-            core.addStatistics(of: input, batch: batch, into: reduction.statistics.pointer, part: context.part)
-            context.barrier()
             core.useBatchStatistics(reduction.statistics.pointer, parts: context.parts, totalBatch: context.totalBatch,
                                     updatesRunning: context.part == 0)
-            self.context = context
         } else {
             core.useRunningStatistics()
         }
         core.normalize(input, batch: batch, training: context.training)
     }
 
-    func backward(_ input: UnsafePointer<Float>, inputGradient: UnsafeMutablePointer<Float>?, batch: Int) {
-        let part = context?.part ?? 0
+    func backwardSums(batch: Int) {
         core.addGradientSums(outputGradient: outputGradient.pointer, batch: batch, into: reduction.gradients.pointer, part: part)
-        context?.barrier()
-        core.finishBackward(reduction.gradients.pointer, parts: context?.parts ?? 1, batch: batch, inputGradient: inputGradient,
+    }
+
+    func backward(_ input: UnsafePointer<Float>, inputGradient: UnsafeMutablePointer<Float>?, batch: Int) {
+        core.finishBackward(reduction.gradients.pointer, parts: parts, batch: batch, inputGradient: inputGradient,
                             gradients: part == 0 ? gradients : nil)
     }
 }

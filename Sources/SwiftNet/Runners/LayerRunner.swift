@@ -9,7 +9,9 @@
 // with respect to its input.  A dense layer's DenseSuffixStage works on the
 // whole mini-batch, its rows optionally split across threads, with its
 // update fused into backward.  PassContext, LayerResources and
-// DenseStageSetup are what the scheduler hands them.
+// DenseStageSetup are what the scheduler hands them.  A runner that must
+// combine every part's values mid-pass (batch norm) is a CombiningRunner,
+// whose halves the scheduler runs a phase apart: no runner waits for others.
 
 import CKernels
 
@@ -34,16 +36,9 @@ struct PassContext {
     let firstSample: Int
     /// Samples in the whole pass, over every part.
     var totalBatch: Int
-    /// This thread's part of the pass, and how many parts share it.
+    /// This part of the pass (not a thread: any thread may run any part), and how many parts share it.
     var part = 0
     var parts = 1
-    /// The network's thread team, for the layers that combine values across parts (batch norm).
-    var team: OpaquePointer?
-
-    /// Waits until every part of the pass reaches the same point.
-    func barrier() {
-        if parts > 1, let team { ck_team_barrier(team, Int32(parts)) }
-    }
 }
 
 /// What every part's runner of one layer shares: the layer's place in the
@@ -110,6 +105,19 @@ protocol LayerRunner: AnyObject {
     /// overwrites it with d cost / d input.  Must follow a training forward
     /// pass on the same input.
     func backward(_ input: UnsafePointer<Float>, inputGradient: UnsafeMutablePointer<Float>?, batch: Int)
+}
+
+/// A spatial runner whose training pass needs every part's values at one
+/// point: batch norm normalizes with the statistics of the whole mini-batch.
+/// The scheduler runs its training forward and its backward in two halves
+/// each, a phase apart, so every part's first half is done before any part's
+/// second: `forwardSums` then (next phase) `forward`, and `backwardSums` then
+/// `backward`.  Evaluation's `forward` needs no sums and runs whole.
+protocol CombiningRunner: LayerRunner {
+    /// Training forward's first half: this part's sums, into the slots every part shares.
+    func forwardSums(_ input: UnsafePointer<Float>, batch: Int, context: PassContext)
+    /// Backward's first half: this part's sums of the output gradient.
+    func backwardSums(batch: Int)
 }
 
 /// Runners a layer kind knows how to build.

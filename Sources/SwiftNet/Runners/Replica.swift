@@ -1,12 +1,15 @@
-// Replica.swift: one thread's private copy of the spatial prefix.
+// Replica.swift: one part's private copy of the spatial prefix.
 //
-// A mini-batch is split across threads; each thread runs its share of the
-// samples through the spatial layers (conv, pool, batch norm) of its own
-// replica: its own runners (activation buffers, argmax indices), its own
-// input and label buffers, and its own gradient block, laid out like the
-// parameters.  All replicas read the one shared parameter block.  The
+// A mini-batch is split into parts (one per --threads); each part runs its
+// share of the samples through the spatial layers (conv, pool, batch norm)
+// of its own replica: its own runners (activation buffers, argmax indices),
+// its own input and label buffers, and its own gradient block, laid out
+// like the parameters.  Whichever thread runs a part uses that part's
+// replica.  All replicas read the one shared parameter block.  The
 // scheduler combines the gradient blocks in replica order, so the result
-// does not depend on which thread finished first.  The dense layers that
+// does not depend on which thread finished first, or ran which part.  A
+// training pass goes through the layers in segments split at batch-norm
+// layers (forwardSegment, backwardSegment), one phase each.  The dense layers that
 // follow run once, on the whole mini-batch (DenseSuffixStage).
 
 import CKernels
@@ -116,16 +119,45 @@ final class Replica {
         return UnsafeMutablePointer(mutating: current)
     }
 
-    /// Backpropagates through the first `layerCount` layers from the
-    /// gradient already in layer `layerCount - 1`'s outputGradient.  Only
-    /// `zeroRanges` of the gradient block (those layers' parameters) are
-    /// cleared first; the rest belongs to layers updated elsewhere.
-    func backward(firstLayers layerCount: Int, batch: Int, zeroRanges: [Range<Int>]) {
-        for range in zeroRanges { (gradientBlock.pointer + range.lowerBound).update(repeating: 0, count: range.count) }
-        for index in (0..<layerCount).reversed() {
-            let layerInput = index == 0 ? UnsafePointer(input.pointer) : UnsafePointer(runners[index - 1].output)
-            let inputGradient = index == 0 ? nil : runners[index - 1].outputGradient.pointer
-            runners[index].backward(layerInput, inputGradient: inputGradient, batch: batch)
+    /// The input of runner `index`: the replica's input, or the runner before's output.
+    private func input(of index: Int) -> UnsafePointer<Float> {
+        index == 0 ? UnsafePointer(input.pointer) : UnsafePointer(runners[index - 1].output)
+    }
+
+    /// Training forward segment `segment` of the first `layerCount` layers, split at the
+    /// `combining` runners' positions: the previous combining runner's second half, the layers
+    /// up to the next, and that one's first half (`forwardSums`).  Every part runs segment k
+    /// before any part runs k + 1; the last segment leaves the prefix's output in place.
+    func forwardSegment(_ segment: Int, firstLayers layerCount: Int, combining: [Int], batch: Int, context: PassContext) {
+        let start = segment == 0 ? 0 : combining[segment - 1]
+        let end = segment < combining.count ? combining[segment] : layerCount
+        for index in start..<end { runners[index].forward(input(of: index), batch: batch, context: context) }
+        if segment < combining.count {
+            (runners[end] as! any CombiningRunner).forwardSums(input(of: end), batch: batch, context: context)
         }
+    }
+
+    /// Backward segment `segment` (0 first, from the gradient already in layer `layerCount - 1`'s
+    /// outputGradient), the mirror of `forwardSegment`: the combining runner above's second
+    /// half, the layers down to the next one, and that one's `backwardSums`.  Segment 0 first
+    /// clears only `zeroRanges` of the gradient block (these layers' parameters); the rest
+    /// belongs to layers updated elsewhere.
+    func backwardSegment(_ segment: Int, firstLayers layerCount: Int, combining: [Int], batch: Int, zeroRanges: [Range<Int>]) {
+        if segment == 0 {
+            for range in zeroRanges { (gradientBlock.pointer + range.lowerBound).update(repeating: 0, count: range.count) }
+        }
+        let count = combining.count
+        let top = segment == 0 ? layerCount - 1 : combining[count - segment]
+        let below = segment < count ? combining[count - 1 - segment] : -1
+        for index in stride(from: top, to: below, by: -1) {
+            runners[index].backward(input(of: index), inputGradient: index == 0 ? nil : runners[index - 1].outputGradient.pointer,
+                                    batch: batch)
+        }
+        if segment < count { (runners[below] as! any CombiningRunner).backwardSums(batch: batch) }
+    }
+
+    /// Positions of the combining runners (batch norm) among the first `layerCount`.
+    func combiningPositions(firstLayers layerCount: Int) -> [Int] {
+        runners.prefix(layerCount).indices.filter { runners[$0] is any CombiningRunner }
     }
 }

@@ -1,18 +1,27 @@
-// StepScheduler.swift: the one place a mini-batch's phases and barriers live.
+// StepScheduler.swift: the one place a mini-batch's phases live.
 //
-// A training step, as the thread team runs it (part = thread):
+// A pass is a program of phases, built once per network; each phase has
+// some parts, and every part of a phase finishes before any part of the
+// next starts.  A training step:
 //
-//   load own samples | spatial prefix forward (own samples: conv, pool,
-//   batch norm) | dense suffix forward, layer by layer (a large layer's
-//   rows split across parts, then bias/activation/softmax on part 0) |
-//   dense suffix backward, last layer first, each fused with its update |
-//   spatial prefix backward (own samples) | prefix update (own slice of
-//   the prefix's parameters, gradients summed over parts in part order)
+//   load own samples, spatial prefix forward (own samples: conv, pool,
+//   batch norm; a batch-norm layer splits it into two phases, around the
+//   sums of the whole mini-batch) | dense suffix forward, layer by layer
+//   (a large layer's rows split across parts, then bias/activation/softmax
+//   on part 0) | dense suffix backward, last layer first, each fused with
+//   its update | spatial prefix backward (own samples) | prefix update (own
+//   slice of the prefix's parameters, gradients summed over parts in part
+//   order)
 //
-// An evaluation pass is the two forward phases.  The reference path that
-// the gradient tests check runs the same phases on one part and writes
-// gradients instead of updating.  Every sum over parts is taken in part
-// order, so the same seed and thread count repeat a run bit for bit.
+// Consecutive serial work (part 0 only) shares one phase.  The team runs
+// the program with ck_team_run_phases: a part is not a thread, and
+// whichever thread comes first takes the next part, so a thread that lost
+// its core to another program delays nothing but the part it holds.  A
+// part computes the same whichever thread runs it (buffers are per part),
+// and every sum over parts is taken in part order, so the same seed and
+// number of parts (threads) repeat a run bit for bit.  An evaluation pass
+// is the forward phases.  The reference path that the gradient tests check
+// runs the same work on one part and writes gradients instead of updating.
 // The scheduler is handed the blocks it works on (SchedulerBlocks); it
 // holds no reference to the Network.
 
@@ -43,6 +52,12 @@ final class StepScheduler {
     private let featureSize: Int
     private let labels: AlignedBuffer<Int32>
     private let cost: AlignedBuffer<Float>
+    /// Positions of the prefix's combining runners (batch norm), where a training pass's prefix splits.
+    private let combining: [Int]
+    private var trainingProgram = PhaseProgram()
+    private var evaluationProgram = PhaseProgram()
+    /// The program the team is running.
+    private var running: PhaseProgram?
 
     // The job of the current team run.
     private var data: Dataset?
@@ -88,6 +103,9 @@ final class StepScheduler {
             biasOffset += layer.biasCount
         }
         self.stages = stages
+        combining = blocks.replicas[0].combiningPositions(firstLayers: prefix.count)
+        trainingProgram = makeProgram(training: true)
+        evaluationProgram = makeProgram(training: false)
     }
 
     // MARK: - Passes
@@ -97,7 +115,7 @@ final class StepScheduler {
     func train(_ data: Dataset, start: Int, plan: EpochPlan?, rule: UpdateRule) -> Float {
         (self.data, self.plan) = (data, plan)
         (self.start, self.batch, self.rule, training) = (start, miniBatchSize, rule, true)
-        ck_team_run(team, Int32(parts), Self.entry, Unmanaged.passUnretained(self).toOpaque())
+        run(trainingProgram)
         (self.data, self.plan) = (nil, nil)
         return cost.pointer[0]
     }
@@ -120,7 +138,7 @@ final class StepScheduler {
 
     private func evaluate(start: Int, batch: Int, predictions: UnsafeMutablePointer<Int32>) {
         (self.start, self.batch, training) = (start, batch, false)
-        ck_team_run(team, Int32(parts), Self.entry, Unmanaged.passUnretained(self).toOpaque())
+        run(evaluationProgram)
         ck_argmax_rows(predictions, lastOutput, Int32(batch), Int32(stages.last!.nOut))
     }
 
@@ -136,107 +154,132 @@ final class StepScheduler {
     /// The labels of the last pass, in sample order.
     var lastLabels: UnsafePointer<Int32> { UnsafePointer(labels.pointer) }
 
-    private static let entry: ck_task_fn = { context, part, parts in
-        Unmanaged<StepScheduler>.fromOpaque(context!).takeUnretainedValue().run(part: Int(part), parts: Int(parts))
+    private func run(_ program: PhaseProgram) {
+        running = program
+        let status = ck_team_run_phases(team, Int32(program.phases.count), program.parts.pointer, Self.entry,
+                                        Unmanaged.passUnretained(self).toOpaque())
+        precondition(status == 0, "a program of \(program.phases.count) phases is beyond the team's limits")
+        running = nil
     }
 
-    /// One part's share of a pass, phase by phase.
-    private func run(part: Int, parts: Int) {
+    private static let entry: ck_phase_fn = { context, phase, part in
+        Unmanaged<StepScheduler>.fromOpaque(context!).takeUnretainedValue().running!.phases[Int(phase)](Int(part))
+    }
+
+    // MARK: - The programs
+
+    /// The phases of a training step or an evaluation pass, in order.
+    private func makeProgram(training: Bool) -> PhaseProgram {
+        var program = PhaseProgram()
+        let parts = self.parts
+        // Prefix forward: one phase, or one per batch-norm split in training.
+        let segments = training && prefix.count > 0 ? combining.count + 1 : 1
+        for segment in 0..<segments {
+            program.parallel(parts) { [unowned self] part in forwardPrefix(segment: segment, of: segments, part: part) }
+        }
+        // Dense suffix forward: a split layer's rows in parallel, the rest on part 0.
+        for stage in stages {
+            if stage.isSplit {
+                program.parallel(parts) { [unowned self] part in
+                    stage.forwardPartial(part: part, rows: split(stage.nIn, parts: parts, part: part), batch: batch,
+                                         training: self.training, key: blocks.dropoutKeys[stage.index])
+                }
+            } else {
+                program.serial { [unowned self] in
+                    stage.forwardPartial(part: 0, rows: 0..<stage.nIn, batch: batch, training: self.training,
+                                         key: blocks.dropoutKeys[stage.index])
+                }
+            }
+            program.serial { [unowned self] in
+                cost.pointer[0] = stage.finishForward(batch: batch, labels: self.training ? lastLabels : nil)
+            }
+        }
+        guard training else { return program }
+
+        // Dense suffix backward, last layer first, each fused with its update.
+        for (position, stage) in stages.enumerated().reversed() {
+            let above = position + 1 < stages.count ? UnsafePointer(stages[position + 1].inputGradient.pointer) : nil
+            let wantInputGradient = position > 0 || prefix.count > 0
+            program.serial { [unowned self] in
+                guard cost.pointer[0].isFinite else { return }
+                stage.startBackward(batch: batch, labels: lastLabels, outputGradient: above, rule: rule)
+            }
+            if stage.isSplit {
+                program.parallel(parts) { [unowned self] part in
+                    guard cost.pointer[0].isFinite else { return }
+                    stage.backwardAndUpdate(part: part, rows: split(stage.nIn, parts: parts, part: part), batch: batch,
+                                            wantInputGradient: wantInputGradient, rule: rule)
+                }
+            } else {
+                program.serial { [unowned self] in
+                    guard cost.pointer[0].isFinite else { return }
+                    stage.backwardAndUpdate(part: 0, rows: 0..<stage.nIn, batch: batch, wantInputGradient: wantInputGradient,
+                                            rule: rule)
+                }
+            }
+        }
+        guard prefix.count > 0 else { return program }
+        // Prefix backward on own samples, split as its forward was, then the update of own slice.
+        for segment in 0...combining.count {
+            program.parallel(parts) { [unowned self] part in
+                guard cost.pointer[0].isFinite else { return }
+                let samples = split(batch, parts: parts, part: part)
+                if !samples.isEmpty { backwardPrefix(blocks.replicas[part], samples: samples, segment: segment) }
+            }
+        }
+        program.parallel(parts) { [unowned self] part in
+            guard cost.pointer[0].isFinite else { return }
+            prefix.update(part: part, parts: parts, rule: rule)
+        }
+        return program
+    }
+
+    // MARK: - Phases
+
+    /// Own samples through segment `segment` of the spatial layers (loading them first, and
+    /// gathering the output into `features` after the last segment).
+    private func forwardPrefix(segment: Int, of segments: Int, part: Int) {
         let samples = split(batch, parts: parts, part: part)
+        guard !samples.isEmpty else { return }
         let replica = blocks.replicas[part]
-        if !samples.isEmpty {
+        if segment == 0 {
             if let values {
                 replica.load(values: values, start: start + samples.lowerBound, batch: samples.count)
             } else if let data {
                 replica.load(data, start: start + samples.lowerBound, batch: samples.count, plan: plan)
             }
             (labels.pointer + samples.lowerBound).update(from: replica.labels.pointer, count: samples.count)
-            forwardPrefix(replica, samples: samples, part: part, parts: parts)
         }
-        barrier(parts)
-        let serialPending = forwardSuffix(part: part, parts: parts)
-        guard training else { return }
-        backwardSuffix(part: part, parts: parts, serialPending: serialPending)
-        guard prefix.count > 0 else { return }
-        // The first dense stage's input gradient is complete, and the cost visible to every part.
-        barrier(parts)
-        guard cost.pointer[0].isFinite else { return }
-        if !samples.isEmpty { backwardPrefix(replica, samples: samples) }
-        barrier(parts)
-        prefix.update(part: part, parts: parts, rule: rule)
+        forwardPrefix(replica, samples: samples, segment: segment, of: segments, part: part, parts: parts)
     }
 
-    private func barrier(_ parts: Int) { ck_team_barrier(team, Int32(parts)) }
-
-    // MARK: - Phases
-
-    /// Own samples through the spatial layers, gathered into `features`.
-    private func forwardPrefix(_ replica: Replica, samples: Range<Int>, part: Int, parts: Int) {
+    private func forwardPrefix(_ replica: Replica, samples: Range<Int>, segment: Int, of segments: Int, part: Int, parts: Int) {
         let context = PassContext(training: training, dropoutKeys: blocks.dropoutKeys, firstSample: samples.lowerBound,
-                                  totalBatch: batch, part: part, parts: parts, team: team)
-        let output = prefix.count > 0
-            ? replica.forward(firstLayers: prefix.count, batch: samples.count, context: context)
-            : replica.input.pointer
+                                  totalBatch: batch, part: part, parts: parts)
+        guard prefix.count > 0 else {
+            (features.pointer + samples.lowerBound * featureSize).update(from: replica.input.pointer, count: samples.count * featureSize)
+            return
+        }
+        let output: UnsafeMutablePointer<Float>
+        if segments == 1 && !training {
+            output = replica.forward(firstLayers: prefix.count, batch: samples.count, context: context)
+        } else {
+            replica.forwardSegment(segment, firstLayers: prefix.count, combining: combining, batch: samples.count, context: context)
+            guard segment == segments - 1 else { return }
+            output = replica.runners[prefix.count - 1].output
+        }
         (features.pointer + samples.lowerBound * featureSize).update(from: output, count: samples.count * featureSize)
     }
 
-    /// The dense layers.  A split layer alternates parallel phases (its own
-    /// rows) and serial ones (part 0); a small one is all serial.  A barrier
-    /// separates a phase from the next unless both are serial, so a thread
-    /// that lost its core holds the others up as seldom as possible.
-    /// Returns whether a serial phase is still pending.
-    private func forwardSuffix(part: Int, parts: Int) -> Bool {
-        var serialPending = false
-        for stage in stages {
-            let key = blocks.dropoutKeys[stage.index]
-            if stage.isSplit {
-                if serialPending { barrier(parts) }
-                stage.forwardPartial(part: part, rows: split(stage.nIn, parts: parts, part: part), batch: batch,
-                                     training: training, key: key)
-                barrier(parts)
-            } else if part == 0 {
-                stage.forwardPartial(part: 0, rows: 0..<stage.nIn, batch: batch, training: training, key: key)
-            }
-            if part == 0 { cost.pointer[0] = stage.finishForward(batch: batch, labels: training ? lastLabels : nil) }
-            serialPending = true
+    /// Own samples back through segment `segment` of the spatial layers, into this part's gradient block.
+    private func backwardPrefix(_ replica: Replica, samples: Range<Int>, segment: Int) {
+        if segment == 0 {
+            let lastSpatial = replica.runners[prefix.count - 1]
+            lastSpatial.outputGradient.pointer.update(from: stages[0].inputGradient.pointer + samples.lowerBound * featureSize,
+                                                      count: samples.count * featureSize)
         }
-        return serialPending
-    }
-
-    /// Last layer first, each fused with its update.  Part 0 knows the cost
-    /// at once; the others read it after the next barrier.
-    private func backwardSuffix(part: Int, parts: Int, serialPending: Bool) {
-        var serialPending = serialPending
-        for (position, stage) in stages.enumerated().reversed() {
-            let above = position + 1 < stages.count ? UnsafePointer(stages[position + 1].inputGradient.pointer) : nil
-            let wantInputGradient = position > 0 || prefix.count > 0
-            // A split stage's output gradient may still be being written, slice by slice, by the split layer above.
-            if !serialPending { barrier(parts) }
-            if part == 0, cost.pointer[0].isFinite {
-                stage.startBackward(batch: batch, labels: lastLabels, outputGradient: above, rule: rule)
-            }
-            if stage.isSplit {
-                barrier(parts)
-                guard cost.pointer[0].isFinite else { return }
-                stage.backwardAndUpdate(part: part, rows: split(stage.nIn, parts: parts, part: part), batch: batch,
-                                        wantInputGradient: wantInputGradient, rule: rule)
-                serialPending = false
-            } else {
-                if part == 0, cost.pointer[0].isFinite {
-                    stage.backwardAndUpdate(part: 0, rows: 0..<stage.nIn, batch: batch, wantInputGradient: wantInputGradient,
-                                            rule: rule)
-                }
-                serialPending = true
-            }
-        }
-    }
-
-    /// Own samples back through the spatial layers, into this part's gradient block.
-    private func backwardPrefix(_ replica: Replica, samples: Range<Int>) {
-        let lastSpatial = replica.runners[prefix.count - 1]
-        lastSpatial.outputGradient.pointer.update(from: stages[0].inputGradient.pointer + samples.lowerBound * featureSize,
-                                                  count: samples.count * featureSize)
-        replica.backward(firstLayers: prefix.count, batch: samples.count, zeroRanges: prefix.gradientRanges)
+        replica.backwardSegment(segment, firstLayers: prefix.count, combining: combining, batch: samples.count,
+                                zeroRanges: prefix.gradientRanges)
     }
 
     // MARK: - The reference path
@@ -247,7 +290,10 @@ final class StepScheduler {
         (self.batch, self.training) = (batch, training)
         let replica = blocks.replicas[0]
         labels.pointer.update(from: replica.labels.pointer, count: batch)
-        forwardPrefix(replica, samples: 0..<batch, part: 0, parts: 1)
+        let segments = training && prefix.count > 0 ? combining.count + 1 : 1
+        for segment in 0..<segments {
+            forwardPrefix(replica, samples: 0..<batch, segment: segment, of: segments, part: 0, parts: 1)
+        }
         for stage in stages {
             let key = blocks.dropoutKeys[stage.index]
             let stageParts = stage.isSplit ? parts : 1
@@ -270,7 +316,45 @@ final class StepScheduler {
             stage.startBackward(batch: batch, labels: lastLabels, outputGradient: above, rule: nil)
             stage.backwardGradients(batch: batch, wantInputGradient: position > 0 || prefix.count > 0)
         }
-        if prefix.count > 0 { backwardPrefix(replica, samples: 0..<batch) }
+        guard prefix.count > 0 else { return }
+        for segment in 0...combining.count { backwardPrefix(replica, samples: 0..<batch, segment: segment) }
+    }
+}
+
+/// A pass as phases: each a number of parts and what a part does.  Serial work
+/// (part 0 only) that follows serial work joins its phase, since nothing runs beside it.
+struct PhaseProgram {
+    private(set) var phases: [(Int) -> Void] = []
+    /// Parts per phase, as ck_team_run_phases reads them.
+    private(set) var parts = AlignedBuffer<Int32>(count: 0, zeroedWith: 0)
+    private var counts: [Int32] = []
+    private var lastIsSerial = false
+
+    /// A phase of `parts` parts.
+    mutating func parallel(_ parts: Int, _ body: @escaping (Int) -> Void) {
+        append(Int32(parts), body)
+        lastIsSerial = parts == 1
+    }
+
+    /// Work for part 0 alone, joined to the phase before when that is serial too.
+    mutating func serial(_ body: @escaping () -> Void) {
+        if lastIsSerial, let previous = phases.popLast() {
+            counts.removeLast()
+            append(1) { part in
+                previous(part)
+                body()
+            }
+        } else {
+            append(1) { _ in body() }
+        }
+        lastIsSerial = true
+    }
+
+    private mutating func append(_ count: Int32, _ body: @escaping (Int) -> Void) {
+        phases.append(body)
+        counts.append(count)
+        parts = AlignedBuffer(count: counts.count, zeroedWith: 0)
+        parts.pointer.update(from: counts, count: counts.count)
     }
 }
 
