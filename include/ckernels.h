@@ -449,11 +449,12 @@ int ck_team_run_phases(ck_team *team, int phases, const int *parts, ck_phase_fn 
  * running, more than one in CK_TEAM_LATE_SHARE_DIVISOR parts of parallel
  * phases had to be taken from a thread that was late, the caller runs the
  * next phased jobs alone (same parts, same order, same results) while the
- * workers sleep, then tries them again: CK_TEAM_SOLO_JOBS_LEAST jobs at
+ * workers sleep, then tries them again (where one late window suffices to
+ * send it back alone): CK_TEAM_SOLO_JOBS_LEAST jobs at
  * first, twice as many each time the machine is still busy, up to
  * CK_TEAM_SOLO_JOBS_MOST, and half as many again after each clean window. */
 enum { CK_TEAM_JUDGE_JOBS = 64, CK_TEAM_LATE_SHARE_DIVISOR = 4,
-       CK_TEAM_SOLO_JOBS_LEAST = 512, CK_TEAM_SOLO_JOBS_MOST = 16384 };
+       CK_TEAM_SOLO_JOBS_LEAST = 1024, CK_TEAM_SOLO_JOBS_MOST = 16384 };
 /* Phased jobs the caller will still run alone (0 when the workers take part). */
 long ck_team_solo_jobs_left(const ck_team *team);
 

@@ -300,7 +300,11 @@ int ck_team_run_phases(ck_team *team, int phases, const int *parts, ck_phase_fn 
     team->first_ticket[phases] = (int)tickets;
     if (team->size == 1 || phases == 0 || team->solo_jobs_left > 0) {
         /* Alone: the same parts in the same order, so the same results. */
-        if (team->solo_jobs_left > 0) team->solo_jobs_left--;
+        if (team->solo_jobs_left > 0 && --team->solo_jobs_left == 0) {
+            /* Back to the team on trial: one late window sends the caller alone again. */
+            team->late_windows = 1;
+            team->window_jobs = 0;
+        }
         for (int p = 0; p < phases; p++)
             for (int part = 0; part < parts[p]; part++) fn(context, p, part);
         return 0;
@@ -320,7 +324,8 @@ int ck_team_run_phases(ck_team *team, int phases, const int *parts, ck_phase_fn 
  * not there (its core was running another program), the caller runs the
  * next jobs alone: then the late workers sleep and give their cores back,
  * and the caller does as well as one thread would instead of waiting for
- * one that keeps losing its core.  Then it tries the workers again.  The
+ * one that keeps losing its core.  Then it tries the workers again, on
+ * trial: one late window, not two, sends it back alone.  The
  * time alone doubles each time the machine is still busy when it tries (up
  * to CK_TEAM_SOLO_JOBS_MOST jobs) and shrinks back once a window is clean,
  * so a quiet machine with a passing hiccup loses little, and a busy one
