@@ -13,10 +13,14 @@ import SwiftNet
 
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Time training epochs and test-set evaluation of the seed's networks.")
+        abstract: "Time training epochs and test-set evaluation of the seed's networks, or of any network (--layers).")
 
     @Option(help: "Comma-separated networks: A0 (one conv, no dropout), A (one conv, dropout 0.3), B (two conv, dropout 0.3).")
     var nets: String = "A0,A,B"
+
+    @Option(help: ArgumentHelp("Time this network instead of --nets, as cnn train's --layers spec (its input is the data's).",
+                               valueName: "spec"))
+    var layers: String?
 
     @Option(parsing: .unconditional, help: "Comma-separated mini-batch sizes.")
     var miniBatchSizes: String = "10,64"
@@ -50,8 +54,9 @@ struct Bench: ParsableCommand {
     }
 
     private func parsedNets() throws -> [BenchNetwork] {
-        try nets.split(separator: ",").map { name in
-            guard let net = BenchNetwork(rawValue: String(name)) else {
+        if let layers { return [.spec(layers)] }
+        return try nets.split(separator: ",").map { name in
+            guard let net = BenchNetwork(name: String(name)) else {
                 throw ValidationError("--nets: unknown network '\(name)'; use A0, A or B")
             }
             return net
@@ -78,12 +83,12 @@ struct Bench: ParsableCommand {
             for miniBatch in try integers(miniBatchSizes, flag: "--mini-batch-sizes") {
                 for threadCount in try threadCounts() {
                     let figure = try measure(net, miniBatch: miniBatch, threads: threadCount, mnist: mnist)
-                    print(String(format: "%-8@ %10d %8d %17.3f %9.0f %32.0f", net.rawValue as NSString, miniBatch,
+                    print(String(format: "%-8@ %10d %8d %17.3f %9.0f %32.0f", net.name as NSString, miniBatch,
                                  threadCount, figure.epochSeconds, Double(mnist.training.count) / figure.epochSeconds, figure.evalImagesPerSecond))
                     fflush(nil)
                     if let output {
                         let line = String(format: "{\"framework\":\"swiftnet\",\"net\":\"%@\",\"mb\":%d,\"threads\":%d,\"epoch_s_median\":%.4f,\"infer_img_s_median\":%.1f,\"isa\":\"%@\"}\n",
-                                          net.rawValue, miniBatch, threadCount, figure.epochSeconds, figure.evalImagesPerSecond,
+                                          net.name, miniBatch, threadCount, figure.epochSeconds, figure.evalImagesPerSecond,
                                           KernelInfo.isaName)
                         try output.append(Array(line.utf8))
                     }
@@ -94,8 +99,14 @@ struct Bench: ParsableCommand {
 
     private func measure(_ net: BenchNetwork, miniBatch: Int, threads: Int, mnist: DataSplits)
         throws -> (epochSeconds: Double, evalImagesPerSecond: Double) {
-        let network = try Network(layers: net.layers(miniBatchSize: miniBatch), miniBatchSize: miniBatch,
-                                  threads: threads, seed: 0)
+        let input = SampleShape(channels: mnist.training.channels, height: mnist.training.height, width: mnist.training.width)
+        let layers: [any Layer]
+        do {
+            layers = try net.layers(miniBatchSize: miniBatch, input: input)
+        } catch let error as NetworkSpecError {
+            throw ValidationError("--layers: \(error)")
+        }
+        let network = try Network(layers: layers, miniBatchSize: miniBatch, threads: threads, seed: 0)
         let available = mnist.training.count / miniBatch
         let timed = batches > 0 ? min(batches, available) : available
         // Warm-up: caches, the thread team, OpenBLAS's buffers.
@@ -127,15 +138,36 @@ struct Bench: ParsableCommand {
     }
 }
 
-/// The peers' network names (../shared/peers): A0, A and B.
-enum BenchNetwork: String {
+/// The peers' networks (../shared/peers), A0, A and B, or any network as a spec.
+enum BenchNetwork {
     case A0, A, B
+    case spec(String)
 
-    func layers(miniBatchSize: Int) -> [any Layer] {
+    init?(name: String) {
+        switch name {
+        case "A0": self = .A0
+        case "A": self = .A
+        case "B": self = .B
+        default: return nil
+        }
+    }
+
+    /// The name in tables and JSON: A0, A, B, or the spec.
+    var name: String {
+        switch self {
+        case .A0: return "A0"
+        case .A: return "A"
+        case .B: return "B"
+        case .spec(let text): return text
+        }
+    }
+
+    func layers(miniBatchSize: Int, input: SampleShape) throws -> [any Layer] {
         switch self {
         case .A0: return SeedNetwork.oneConv.layers(miniBatchSize: miniBatchSize, activation: .sigmoid, dropout: 0)
         case .A: return SeedNetwork.oneConv.layers(miniBatchSize: miniBatchSize, activation: .sigmoid, dropout: 0.3)
         case .B: return SeedNetwork.twoConv.layers(miniBatchSize: miniBatchSize, activation: .sigmoid, dropout: 0.3)
+        case .spec(let text): return try NetworkSpec.layers(from: text, input: input, miniBatchSize: miniBatchSize)
         }
     }
 }
