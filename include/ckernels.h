@@ -404,6 +404,12 @@ void ck_augment_image(float *out, const uint8_t *in, float scale, int C, int H,
  * denormal floats, which x86 handles some hundred times slower. */
 void ck_flush_denormals_on_this_thread(void);
 
+/* The machine's fused multiply-add peak in GFLOP/s, measured: `threads`
+ * threads (up to 1024) each run chains of the widest FMAs the CPU has
+ * (AVX-512, AVX2, or scalar) for about `seconds`, all at once; 0 for bad
+ * arguments.  Not a kernel: it starts threads (fma_peak.c). */
+double ck_fma_peak_gflops(int threads, double seconds);
+
 /* ------------------------------------------------------------ thread team */
 
 /* A team of threads that runs the parts of a job in parallel.  Every owner

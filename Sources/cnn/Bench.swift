@@ -3,11 +3,13 @@
 // Times whole training epochs of the seed's networks (50,000 images, the
 // seed's data order, plain SGD) and the classification of the 10,000 test
 // images, for every combination of network, mini-batch size and thread
-// count asked for.  Each figure is the median of --reps repetitions after
+// count asked for, and the training rate in GFLOP/s against the FMA peak
+// measured at the start of the same run (BenchFLOPs.swift says what counts).  Each figure is the median of --reps repetitions after
 // a warm-up.  Results print as a table and, with --json, as JSON lines that
 // bench/compare merges with PyTorch's and JAX's figures from the same run.
 
 import ArgumentParser
+import CKernels
 import Foundation
 import SwiftNet
 
@@ -78,18 +80,26 @@ struct Bench: ParsableCommand {
     func run() throws {
         let mnist = try dataOptions.load()
         let output = try json.map(AppendingFile.init(path:))
-        print("network  mini-batch  threads  epoch s (median)  images/s  test-set eval images/s (median)")
+        // The FMA peak on each thread count, measured in this run, for the "of peak" column.
+        var peaks: [Int: Double] = [:]
+        for threadCount in try threadCounts() { peaks[threadCount] = ck_fma_peak_gflops(Int32(threadCount), 0.5) }
+        print("FMA peak (\(KernelInfo.isaName), measured now): "
+            + peaks.keys.sorted().map { String(format: "%.0f GFLOP/s on %d thread(s)", peaks[$0]!, $0) }.joined(separator: ", "))
+        print("network  mini-batch  threads  epoch s (median)  images/s  test-set eval images/s (median)  training GFLOP/s  of peak")
         for net in try parsedNets() {
             for miniBatch in try integers(miniBatchSizes, flag: "--mini-batch-sizes") {
                 for threadCount in try threadCounts() {
                     let figure = try measure(net, miniBatch: miniBatch, threads: threadCount, mnist: mnist)
-                    print(String(format: "%-8@ %10d %8d %17.3f %9.0f %32.0f", net.name as NSString, miniBatch,
-                                 threadCount, figure.epochSeconds, Double(mnist.training.count) / figure.epochSeconds, figure.evalImagesPerSecond))
+                    let gflops = figure.trainingFLOPsPerSample * Double(mnist.training.count) / figure.epochSeconds / 1e9
+                    let peak = peaks[threadCount] ?? 0
+                    print(String(format: "%-8@ %10d %8d %17.3f %9.0f %32.0f %17.1f %7.0f%%", net.name as NSString, miniBatch,
+                                 threadCount, figure.epochSeconds, Double(mnist.training.count) / figure.epochSeconds, figure.evalImagesPerSecond,
+                                 gflops, peak > 0 ? 100 * gflops / peak : 0))
                     fflush(nil)
                     if let output {
-                        let line = String(format: "{\"framework\":\"swiftnet\",\"net\":\"%@\",\"mb\":%d,\"threads\":%d,\"epoch_s_median\":%.4f,\"infer_img_s_median\":%.1f,\"isa\":\"%@\"}\n",
+                        let line = String(format: "{\"framework\":\"swiftnet\",\"net\":\"%@\",\"mb\":%d,\"threads\":%d,\"epoch_s_median\":%.4f,\"infer_img_s_median\":%.1f,\"isa\":\"%@\",\"training_gflops\":%.2f,\"fma_peak_gflops\":%.1f}\n",
                                           net.name, miniBatch, threadCount, figure.epochSeconds, figure.evalImagesPerSecond,
-                                          KernelInfo.isaName)
+                                          KernelInfo.isaName, gflops, peak)
                         try output.append(Array(line.utf8))
                     }
                 }
@@ -98,7 +108,7 @@ struct Bench: ParsableCommand {
     }
 
     private func measure(_ net: BenchNetwork, miniBatch: Int, threads: Int, mnist: DataSplits)
-        throws -> (epochSeconds: Double, evalImagesPerSecond: Double) {
+        throws -> (epochSeconds: Double, evalImagesPerSecond: Double, trainingFLOPsPerSample: Double) {
         let input = SampleShape(channels: mnist.training.channels, height: mnist.training.height, width: mnist.training.width)
         let layers: [any Layer]
         do {
@@ -129,7 +139,7 @@ struct Bench: ParsableCommand {
             let seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
             evalRates.append(Double(mnist.test.count) / seconds)
         }
-        return (median(epochTimes), median(evalRates))
+        return (median(epochTimes), median(evalRates), NetworkFLOPs.perSample(layers).training)
     }
 
     private func median(_ values: [Double]) -> Double {

@@ -151,4 +151,14 @@ final class UtilityTests: KernelTestCase {
         ck_u8_to_float(&pixel, [255], 1.0 / 256, 1)
         XCTAssertEqual(pixel, [0.99609375], "MNIST's brightest pixel")
     }
+
+    /// The FMA peak `cnn bench` compares against: a positive rate, 0 for impossible requests.
+    func testTheFMAPeakIsMeasuredAndRefusesBadArguments() {
+        XCTAssertEqual(ck_fma_peak_gflops(0, 0.1), 0)
+        XCTAssertEqual(ck_fma_peak_gflops(1, 0), 0)
+        XCTAssertEqual(ck_fma_peak_gflops(1025, 0.1), 0)
+        let one = ck_fma_peak_gflops(1, 0.05)
+        XCTAssertGreaterThan(one, 0.1, "even scalar code does more than 0.1 GFLOP/s")
+        XCTAssertLessThan(one, 10_000, "one core cannot do 10 TFLOP/s: the count or the clock is wrong")
+    }
 }

@@ -190,3 +190,24 @@ final class NetworkBehaviourTests: XCTestCase {
         XCTAssertEqual(TrainingEvent.miniBatch(iteration: 1000).seedLines, ["Training mini-batch number 1000"])
     }
 }
+
+/// `cnn bench`'s arithmetic count: the seed's networks come to the figures the speed issue
+/// works from (about 144 GFLOP an epoch for one conv layer, about 460 for two).
+final class NetworkFLOPsTests: XCTestCase {
+    func testTheSeedsNetworksCountAsThePeersDo() throws {
+        let one = seedOneConvLayers(batch: 10)
+        XCTAssertEqual(NetworkFLOPs.multiplyAdds(one[0]), 20 * 25 * 24 * 24)
+        XCTAssertEqual(NetworkFLOPs.multiplyAdds(one[1]), 2880 * 100)
+        let a = NetworkFLOPs.perSample(one)
+        XCTAssertEqual(a.forward, 2 * (288_000 + 288_000 + 1_000))
+        // Weight gradients for all three products, input gradients for all but the first.
+        XCTAssertEqual(a.training, a.forward * 2 + 2 * (288_000 + 1_000))
+        XCTAssertEqual(a.training * 50_000 / 1e9, 144.3, accuracy: 0.05)
+        let two = try NetworkSpec.layers(from: "conv 20 5x5, pool 2, conv 40 5x5, pool 2, fc 100 dropout 0.3, softmax 10",
+                                         input: SampleShape(channels: 1, height: 28, width: 28), miniBatchSize: 10)
+        XCTAssertEqual(NetworkFLOPs.perSample(two).training * 50_000 / 1e9, 461.1, accuracy: 0.05)
+        let padded = ConvLayer(filterShape: (8, 3, 3, 3), inputShape: SampleShape(channels: 3, height: 16, width: 16), padding: 1, stride: 2)
+        XCTAssertEqual(NetworkFLOPs.multiplyAdds(padded), 8 * 3 * 9 * 8 * 8, "positions after padding and stride")
+        XCTAssertEqual(NetworkFLOPs.multiplyAdds(MaxPoolLayer(inputShape: SampleShape(channels: 2, height: 4, width: 4))), 0)
+    }
+}
