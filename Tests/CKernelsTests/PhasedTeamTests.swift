@@ -33,30 +33,6 @@ private final class PhasedJob {
     }
 }
 
-private final class TaskJob {
-    let body: (Int, Int) -> Void
-    init(_ body: @escaping (Int, Int) -> Void) { self.body = body }
-    static let entry: ck_task_fn = { context, part, parts in
-        Unmanaged<TaskJob>.fromOpaque(context!).takeUnretainedValue().body(Int(part), Int(parts))
-    }
-    func run(on team: OpaquePointer, parts: Int) {
-        withExtendedLifetime(self) { ck_team_run(team, Int32(parts), TaskJob.entry, Unmanaged.passUnretained(self).toOpaque()) }
-    }
-}
-
-private func finishes(within seconds: Double, _ what: String, file: StaticString = #filePath, line: UInt = #line,
-                      _ body: @escaping () -> Void) {
-    let done = DispatchSemaphore(value: 0)
-    nonisolated(unsafe) let work = body
-    Thread {
-        work()
-        done.signal()
-    }.start()
-    if done.wait(timeout: .now() + seconds) == .timedOut {
-        XCTFail("\(what) did not finish within \(seconds) s (a hang)", file: file, line: line)
-    }
-}
-
 /// Runs `program` (parts per phase) `rounds` times on `team`; returns the number of wrong
 /// observations: a (phase, part) run other than once, or a part that started before the
 /// phase before it had finished every part.
@@ -138,7 +114,7 @@ final class PhasedTeamTests: XCTestCase {
             for round in 0..<3000 {
                 if round % 3 == 0 {
                     counts.initialize(repeating: 0, count: 3)
-                    TaskJob { part, _ in counts[part] += 1 }.run(on: team, parts: 3)
+                    TeamJob { part, _ in counts[part] += 1 }.run(on: team, parts: 3)
                     XCTAssertEqual([counts[0], counts[1], counts[2]], [1, 1, 1], "round \(round)")
                 } else {
                     XCTAssertEqual(phasedRounds(on: team, program: [2, 1, 3], rounds: 1), 0, "round \(round)")

@@ -12,44 +12,12 @@ import Dispatch
 import Foundation
 import XCTest
 
-/// A Swift closure as a ck_task_fn job: `body(part, parts)`.
-private final class Job {
-    let body: (Int, Int) -> Void
-    init(_ body: @escaping (Int, Int) -> Void) { self.body = body }
-
-    static let entry: ck_task_fn = { context, part, parts in
-        Unmanaged<Job>.fromOpaque(context!).takeUnretainedValue().body(Int(part), Int(parts))
-    }
-
-    func run(on team: OpaquePointer, parts: Int) {
-        withExtendedLifetime(self) {
-            ck_team_run(team, Int32(parts), Job.entry, Unmanaged.passUnretained(self).toOpaque())
-        }
-    }
-}
-
 /// One slot per thread, each written by its own thread only.
 private struct Counts: @unchecked Sendable {
     let pointer: UnsafeMutablePointer<Int>
     init(_ count: Int) {
         pointer = .allocate(capacity: count)
         pointer.initialize(repeating: -1, count: count)
-    }
-}
-
-/// Runs `body` on a thread of its own and fails (rather than hangs) if it
-/// has not finished within `seconds`.
-private func finishes(within seconds: Double, _ what: String, file: StaticString = #filePath, line: UInt = #line,
-                      _ body: @escaping () -> Void) {
-    let done = DispatchSemaphore(value: 0)
-    // The test owns `body` and waits for it below, so handing it to one thread is safe.
-    nonisolated(unsafe) let work = body
-    Thread {
-        work()
-        done.signal()
-    }.start()
-    if done.wait(timeout: .now() + seconds) == .timedOut {
-        XCTFail("\(what) did not finish within \(seconds) s (a hang)", file: file, line: line)
     }
 }
 
@@ -67,7 +35,7 @@ private func barrierRounds(on team: OpaquePointer, parts: Int, rounds: Int, phas
         errors.deallocate()
     }
     for round in 0..<rounds {
-        Job { part, parts in
+        TeamJob { part, parts in
             for phase in 0..<phases {
                 let value = (salt &* 1_000_003) &+ round &* 7919 &+ phase &* 31 &+ part
                 // Two banks, so the next phase's writes cannot overwrite what a slower part still reads.
@@ -106,7 +74,7 @@ final class TeamTests: XCTestCase {
                 seenParts.initialize(repeating: 0, count: size + 3)
                 let caller = Thread.current
                 var part0OnCaller = false
-                Job { part, parts in
+                TeamJob { part, parts in
                     counts[part] += 1
                     seenParts[part] = parts
                     if part == 0 { part0OnCaller = Thread.current == caller }

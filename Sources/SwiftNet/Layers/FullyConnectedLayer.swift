@@ -105,11 +105,7 @@ extension FullyConnectedLayer: RunnableLayer {
 extension FullyConnectedLayer {
     /// Gemm with the evaluation rule's (1 - p) folded into W, then the activation.
     func appendONNX(to graph: inout ONNXGraphBuilder, values: ONNXLayerValues) throws {
-        graph.flattenIfImage()
-        let keep = 1 - pDropout
-        let weights = graph.constant("weights", dims: [nIn, nOut], values: values["weights"].map { $0 * keep })
-        let biases = graph.constant("biases", dims: [nOut], values: values["biases"])
-        graph.apply("Gemm", [weights, biases])
+        graph.denseProduct(nIn: nIn, nOut: nOut, pDropout: pDropout, values: values)
         graph.activation(activation)
     }
 }

@@ -85,6 +85,16 @@ struct ONNXGraphBuilder {
         currentIsImage = false
     }
 
+    /// A dense product as the seed evaluates it: Flatten if need be, then Gemm with the
+    /// dropout rule's keep probability (1 - p) folded into the (nIn, nOut) weights.
+    mutating func denseProduct(nIn: Int, nOut: Int, pDropout: Float, values: ONNXLayerValues) {
+        flattenIfImage()
+        let keep = 1 - pDropout
+        let weights = constant("weights", dims: [nIn, nOut], values: values["weights"].map { $0 * keep })
+        let biases = constant("biases", dims: [nOut], values: values["biases"])
+        apply("Gemm", [weights, biases])
+    }
+
     /// Renames the current value, the network's output, to `name`.
     mutating func nameOutput(_ name: String) {
         guard let last = nodes.indices.last, nodes[last].outputs == [current] else {
