@@ -70,10 +70,47 @@ final class BatchNormNetworkTests: XCTestCase {
 
     /// The threaded step (batch statistics over every thread's samples) applies the reference gradient.
     func testThreadedStepAppliesTheReferenceGradient() throws {
+        try assertThreadedStepAppliesTheReferenceGradient(layers())
+    }
+
+    /// The same with batch norm first in the network, twice in the spatial prefix, and last in
+    /// it: the scheduler splits the prefix into phases at each one, and every split must hold.
+    func testThreadedStepAppliesTheReferenceGradientWhereverBatchNormStands() throws {
+        try assertThreadedStepAppliesTheReferenceGradient(batchNormEverywhere())
+    }
+
+    /// Batch norm first, after the conv, and last in the spatial prefix.
+    private func batchNormEverywhere() -> [any Layer] {
+        let image = SampleShape(channels: 2, height: 9, width: 8), convolved = SampleShape(channels: 3, height: 7, width: 6)
+        let pooled = SampleShape(channels: 3, height: 3, width: 3)
+        return [
+            BatchNormLayer(inputShape: image, activation: .linear),
+            ConvLayer(filterShape: (3, 2, 3, 3), inputShape: image, activation: .linear),
+            BatchNormLayer(inputShape: convolved, activation: .tanh),
+            MaxPoolLayer(inputShape: convolved, poolSize: (2, 2)),
+            BatchNormLayer(inputShape: pooled, activation: .sigmoid),
+            FullyConnectedLayer(nIn: 27, nOut: 7, activation: .tanh),
+            SoftmaxLayer(nIn: 7, nOut: 5),
+        ]
+    }
+
+    /// The reference path's segments, with batch norm first, twice more, and last in the prefix.
+    func testBackwardMatchesFiniteDifferencesWhereverBatchNormStands() throws {
+        let batch = 4
+        let network = try Network(layers: batchNormEverywhere(), miniBatchSize: batch, threads: 1, seed: 6)
+        perturb(network, seed: 31)
+        network.loadBatch(data(count: batch, seed: 9), start: 0, batch: batch)
+        let check = FiniteDifferenceCheck(network: network, batch: batch)
+        XCTAssertTrue(check.analytic.contains { $0 != 0 })
+        XCTAssertLessThan(check.skipped, check.analytic.count / 10, "too many pooling kinks")
+        XCTAssertTrue(check.failures.isEmpty, "\(check.failures.count) of \(check.analytic.count) disagree: \(check.failures.prefix(5))")
+    }
+
+    private func assertThreadedStepAppliesTheReferenceGradient(_ layers: [any Layer]) throws {
         let batch = 6
         for threads in [1, 2, 3] {
             for momentum: Float in [0, 0.9] {
-                let network = try Network(layers: layers(), miniBatchSize: batch, threads: threads, seed: 3)
+                let network = try Network(layers: layers, miniBatchSize: batch, threads: threads, seed: 3)
                 perturb(network, seed: 17)
                 network.momentum = momentum
                 let samples = data(count: batch, seed: 8)

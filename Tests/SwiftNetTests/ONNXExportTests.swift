@@ -173,6 +173,20 @@ final class ONNXExportTests: CheckpointTestCase {
         try check(path("every.onnx"), of: network, on: test)
     }
 
+    /// No conv layer at all: batch norm on the image itself, then dense layers only.
+    func testADenseNetworkWithBatchNormFirstRunsInONNXRuntime() throws {
+        _ = try onnxPython()
+        let (mnist, test) = try mnistTest(500)
+        let layers = try NetworkSpec.layers(from: "batchnorm linear, fc 50 relu dropout 0.2, softmax 10",
+                                            input: SampleShape(channels: 1, height: 28, width: 28), miniBatchSize: 10)
+        let network = try Network(layers: layers, miniBatchSize: 10, threads: 2, seed: 4)
+        _ = try network.train(trainingData: mnist.training.prefix(3000), validationData: mnist.validation.prefix(100),
+                              epochs: 1, eta: 0.1)
+        XCTAssertGreaterThan(try network.accuracy(on: test), 0.6, "a trained network (chance is 0.1)")
+        try network.exportONNX(to: path("dense.onnx"))
+        try check(path("dense.onnx"), of: network, on: test)
+    }
+
     func testTheOldestAndNewestOpsetsAgreeToo() throws {
         _ = try onnxPython()
         let (mnist, test) = try mnistTest(200)
