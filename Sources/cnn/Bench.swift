@@ -43,12 +43,23 @@ struct Bench: ParsableCommand {
     @Option(help: "Append one JSON object per figure to this file.")
     var json: String?
 
+    @Flag(help: ArgumentHelp("Instead: time network A's epoch against the number of training images (10k to 250k) and "
+        + "against its dense and conv layers' widths, and draw the curves (--scaling-png)."))
+    var scaling = false
+
+    @Option(help: ArgumentHelp("With --scaling: the PNG to draw.", valueName: "path"))
+    var scalingPng = "scaling.png"
+
     func validate() throws {
         guard reps >= 1 else { throw ValidationError("--reps must be at least 1, got \(reps)") }
         guard batches >= 0 else { throw ValidationError("--batches must be zero or positive, got \(batches)") }
         _ = try parsedNets()
         _ = try integers(miniBatchSizes, flag: "--mini-batch-sizes")
         _ = try threadCounts()
+        if scaling {
+            try checkOutputFolder(scalingPng, flag: "--scaling-png")
+            try checkOutputs([NamedFile(flag: "--scaling-png", path: scalingPng)], inputs: dataOptions.inputFiles)
+        }
         if let json {
             try checkOutputFolder(json, flag: "--json")
             try checkOutputs([NamedFile(flag: "--json", path: json)], inputs: dataOptions.inputFiles)
@@ -78,6 +89,11 @@ struct Bench: ParsableCommand {
     }
 
     func run() throws {
+        if scaling {
+            let threadCount = try threadCounts().max() ?? 1
+            return try ScalingSweep(dataOptions: dataOptions, threads: threadCount, batches: batches > 0 ? batches : 300,
+                                    out: scalingPng).run()
+        }
         let mnist = try dataOptions.load()
         let output = try json.map(AppendingFile.init(path:))
         // The FMA peak on each thread count, measured in this run, for the "of peak" column.

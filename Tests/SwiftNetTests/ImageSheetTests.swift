@@ -172,4 +172,35 @@ final class ImageSheetTests: CheckpointTestCase {
         }
         XCTAssertFalse(FileManager.default.fileExists(atPath: path("e.png")), "a failed run left a picture behind")
     }
+
+    /// `cnn bench --scaling`'s picture: one panel per sweep, each curve drawn in the line colour
+    /// inside its own panel, and `--scaling-png` refused when it names the data.
+    func testTheScalingChartDrawsEachSweepInItsPanel() throws {
+        let panels = [
+            ScalingPanel(title: "IMAGES", xTitle: "THOUSANDS", points: [(10, 0.4), (50, 1.9), (250, 8.1)]),
+            ScalingPanel(title: "FC", xTitle: "NEURONS", points: [(100, 1.7), (1000, 9.9)]),
+            ScalingPanel(title: "EMPTY", xTitle: "NOTHING", points: []),
+        ]
+        let image = ScalingChart.draw(panels)
+        XCTAssertEqual(image.channels, 3)
+        let panelWidth = image.width / 3
+        func lineColouredPixels(inPanel index: Int) -> Int {
+            var count = 0
+            for y in 0..<image.height {
+                for x in (index * panelWidth)..<((index + 1) * panelWidth) {
+                    let at = (y * image.width + x) * 3
+                    if Array(image.samples[at..<(at + 3)]) == ScalingChart.color { count += 1 }
+                }
+            }
+            return count
+        }
+        XCTAssertGreaterThan(lineColouredPixels(inPanel: 0), 100)
+        XCTAssertGreaterThan(lineColouredPixels(inPanel: 1), 100)
+        XCTAssertEqual(lineColouredPixels(inPanel: 2), 0, "a sweep without points draws no curve")
+
+        let data = try smallMNISTPickle()
+        let refused = try runCNN(["bench", "--scaling", "--data", data, "--scaling-png", data], in: folder)
+        XCTAssertEqual(refused.status, 64)
+        XCTAssertTrue(refused.standardError.contains("--scaling-png \(data) is the same file as"), refused.standardError)
+    }
 }
