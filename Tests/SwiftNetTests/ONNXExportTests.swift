@@ -229,6 +229,16 @@ final class ONNXExportTests: CheckpointTestCase {
         try check(path("colour.onnx"), of: network, on: data)
     }
 
+    /// A protobuf file cannot pass 2 GiB: weights beyond it are refused, not written broken.
+    func testWeightsBeyondWhatOneProtobufHoldsAreRefused() throws {
+        XCTAssertNoThrow(try ONNXExport.checkSize(tensorBytes: ONNXExport.maximumTensorBytes))
+        let bytes = ONNXExport.maximumTensorBytes + 4
+        XCTAssertThrowsError(try ONNXExport.checkSize(tensorBytes: bytes)) { error in
+            XCTAssertEqual(error as? ONNXExportError, .tooLarge(tensorBytes: bytes))
+            XCTAssertTrue(String(describing: error).contains("2 GB"), "\(error)")
+        }
+    }
+
     func testAnOpsetOutsideTheRangeIsRefusedAndNothingIsWritten() throws {
         let layers = try NetworkSpec.layers(from: "fc 10, softmax 3", input: .flat(4), miniBatchSize: 1)
         let network = try Network(layers: layers, miniBatchSize: 1, threads: 1, seed: 0)

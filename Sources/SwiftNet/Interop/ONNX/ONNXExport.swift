@@ -29,6 +29,8 @@ public enum ONNXExportError: Error, Equatable, CustomStringConvertible, Sendable
     case unsupportedOpset(Int)
     /// A layer has no ONNX form at this opset.
     case unrepresentable(layer: Int, summary: String, reason: String)
+    /// The weights need more bytes than one ONNX file (a protobuf message) can hold.
+    case tooLarge(tensorBytes: Int)
 
     public var description: String {
         switch self {
@@ -37,6 +39,9 @@ public enum ONNXExportError: Error, Equatable, CustomStringConvertible, Sendable
             return "opset \(opset) is not supported: SwiftNet writes opsets \(range.lowerBound) to \(range.upperBound)"
         case .unrepresentable(let layer, let summary, let reason):
             return "layer \(layer + 1), \(summary), cannot be written as ONNX: \(reason)"
+        case .tooLarge(let bytes):
+            return "the network's \(bytes) bytes of weights pass the 2 GB one ONNX file can hold "
+                + "(SwiftNet does not write ONNX's external data files)"
         }
     }
 }
@@ -59,7 +64,8 @@ public enum ONNXExport {
     public static let outputName = "probabilities"
 
     /// The model file's bytes for `network` at `opset`.
-    /// - Throws: `ONNXExportError` for an opset outside ``supportedOpsets`` or a layer with no ONNX form.
+    /// - Throws: `ONNXExportError` for an opset outside ``supportedOpsets``, a layer with no ONNX
+    ///   form, or weights beyond the 2 GB one file holds.
     public static func modelBytes(of network: Network, opset: Int = defaultOpset) throws -> [UInt8] {
         try model(layers: network.layers, parameters: network.parameterValues, state: network.stateValues,
                   classNames: network.classNames, opset: opset).serialized()
@@ -76,6 +82,15 @@ public enum ONNXExport {
     /// - Throws: `ONNXExportError.unsupportedOpset`.
     public static func checkOpset(_ opset: Int) throws {
         guard supportedOpsets.contains(opset) else { throw ONNXExportError.unsupportedOpset(opset) }
+    }
+
+    /// The most bytes of tensors one file holds: a protobuf message cannot pass 2 GiB, and
+    /// SwiftNet does not write ONNX's external-data files, so a larger model is refused.
+    static let maximumTensorBytes = 2_000_000_000
+
+    /// Throws unless `tensorBytes` of weights fit in one ONNX file.
+    static func checkSize(tensorBytes: Int) throws {
+        guard tensorBytes <= maximumTensorBytes else { throw ONNXExportError.tooLarge(tensorBytes: tensorBytes) }
     }
 
     /// The lowest IR version that carries `opset` (onnx.helper's VERSION_TABLE).
@@ -108,6 +123,7 @@ public enum ONNXExport {
             try kind.appendONNX(to: &graph, values: values[index])
         }
         graph.nameOutput(outputName)
+        try checkSize(tensorBytes: graph.initializers.reduce(0) { $0 + 4 * $1.values.count })
 
         let input = layers[0].inputShape, classes = layers.last!.outputShape.count
         let names = classNames ?? (0..<classes).map(String.init)
