@@ -15,41 +15,14 @@ import Foundation
 import XCTest
 
 final class CheckpointFuzzTests: CheckpointTestCase {
-    private struct Mutator {
-        var random = RandomSource(seed: 0xF022)
-
-        mutating func below(_ bound: Int) -> Int { Int(random.next() % UInt64(max(bound, 1))) }
-
-        mutating func mutate(_ original: [UInt8]) -> [UInt8] {
-            var bytes = original
-            for _ in 0...below(3) {
-                let at = below(bytes.count + 1)
-                switch below(7) {
-                case 0, 1: // flip a few bits
-                    if !bytes.isEmpty { bytes[min(at, bytes.count - 1)] ^= UInt8(1 << below(8)) }
-                case 2: // overwrite with an interesting value
-                    let values: [UInt8] = [0, 1, 0x7f, 0x80, 0xff, 0xfe, 0x40]
-                    if !bytes.isEmpty { bytes[min(at, bytes.count - 1)] = values[below(values.count)] }
-                case 3: // insert random bytes
-                    bytes.insert(contentsOf: (0..<(1 + below(8))).map { _ in UInt8(truncatingIfNeeded: random.next()) }, at: at)
-                case 4: // delete a range
-                    let end = min(bytes.count, at + 1 + below(16))
-                    if at < end { bytes.removeSubrange(at..<end) }
-                case 5: // repeat a range
-                    let end = min(bytes.count, at + 1 + below(32))
-                    if at < end { bytes.insert(contentsOf: bytes[at..<end], at: at) }
-                default: // truncate
-                    bytes.removeSubrange(min(at, bytes.count)...)
-                }
-            }
-            return bytes
-        }
+    private static func makeMutator() -> ByteMutator {
+        ByteMutator(seed: 0xF022, interestingValues: [0, 1, 0x7f, 0x80, 0xff, 0xfe, 0x40])
     }
 
     func testMutatedCheckpointsNeverCrash() throws {
         let (checkpoint, _) = try tinyCheckpoint(threads: 2)
         let original = try checkpoint.encoded()
-        var mutator = Mutator()
+        var mutator = Self.makeMutator()
         var decoded = 0
         var refused: Set<String> = []
         let cases = 20_000
@@ -98,7 +71,7 @@ final class CheckpointFuzzTests: CheckpointTestCase {
         XCTAssertNoThrow(try Network3ParameterFile.read(contentsOf: write(python2Style.bytes, to: "p2.pkl"), layers: tinyLayers))
         XCTAssertNoThrow(try Network3ParameterFile.read(contentsOf: write(python3Style, to: "p3.pkl"), layers: tinyLayers))
 
-        var mutator = Mutator()
+        var mutator = Self.makeMutator()
         var accepted = 0
         let started = Date()
         let cases = 6_000

@@ -22,45 +22,11 @@ final class HostileInputFuzzTests: CheckpointTestCase {
     /// Each run's wall-clock bound; the whole file stays well under a minute in release.
     let secondsPerRun = 5.0
 
-    /// Bit flips, interesting bytes, insertions, deletions, repeats and truncations.
-    struct Mutator {
-        var random: RandomSource
-
-        init(seed: UInt64) { random = RandomSource(seed: seed) }
-
-        mutating func below(_ bound: Int) -> Int { Int(random.next() % UInt64(max(bound, 1))) }
-
-        mutating func mutate(_ original: [UInt8]) -> [UInt8] {
-            var bytes = original
-            for _ in 0...below(3) {
-                let at = below(bytes.count + 1)
-                switch below(7) {
-                case 0, 1:
-                    if !bytes.isEmpty { bytes[min(at, bytes.count - 1)] ^= UInt8(1 << below(8)) }
-                case 2:
-                    let values: [UInt8] = [0, 1, 0x7f, 0x80, 0xff, 0xfe, 0x40, 0x2c, 0x2d, 0x39]
-                    if !bytes.isEmpty { bytes[min(at, bytes.count - 1)] = values[below(values.count)] }
-                case 3:
-                    bytes.insert(contentsOf: (0..<(1 + below(8))).map { _ in UInt8(truncatingIfNeeded: random.next()) }, at: at)
-                case 4:
-                    let end = min(bytes.count, at + 1 + below(16))
-                    if at < end { bytes.removeSubrange(at..<end) }
-                case 5:
-                    let end = min(bytes.count, at + 1 + below(32))
-                    if at < end { bytes.insert(contentsOf: bytes[at..<end], at: at) }
-                default:
-                    bytes.removeSubrange(min(at, bytes.count)...)
-                }
-            }
-            return bytes
-        }
-    }
-
     /// Runs `body` on up to `cases` mutants of `bases` (in turn), each written to a file, until the time bound;
     /// every error must be one line and of a type `isExpected` accepts.
     func fuzz(_ name: String, bases: [[UInt8]], cases: Int, seed: UInt64, isExpected: (Error) -> Bool,
               _ body: (String, Int) throws -> Void) throws {
-        var mutator = Mutator(seed: seed)
+        var mutator = ByteMutator(seed: seed, interestingValues: [0, 1, 0x7f, 0x80, 0xff, 0xfe, 0x40, 0x2c, 0x2d, 0x39])
         var accepted = 0, done = 0
         let started = Date()
         let before = peakResidentBytes()

@@ -16,50 +16,23 @@ import Foundation
 import XCTest
 
 final class PickleFuzzTests: DataFileTestCase {
-    private struct Mutator {
-        var random = RandomSource(seed: 0x9_1C4E)
-
-        mutating func below(_ bound: Int) -> Int { Int(random.next() % UInt64(max(bound, 1))) }
-
-        /// Opcodes with length fields that claim far more than any file holds,
-        /// and the openings of a protocol 5 buffer and of protocol 0 lines.
-        static let splices: [[UInt8]] = [
-            [0x96] + [UInt8](repeating: 0xff, count: 8), [0x96, 0, 0, 0, 0, 1, 0, 0, 0],
-            [0x8e, 0, 0, 0, 0x40, 0, 0, 0, 0], [0x8d, 0xff, 0xff, 0xff, 0x7f, 0, 0, 0, 0],
-            [UInt8(ascii: "B"), 0xff, 0xff, 0xff, 0xff], [UInt8(ascii: "X"), 0, 0, 0, 0x40],
-            [UInt8(ascii: "T"), 0xff, 0xff, 0xff, 0x7f], [0x8b, 0xff, 0xff, 0, 0], [0x95, 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0],
-            Array("S'\\".utf8), Array("V\\u".utf8), Array("I0".utf8), Array("g1\n".utf8), Array("(l".utf8), [0x93], [0x94],
-            [UInt8(ascii: "h"), 0], [UInt8(ascii: "a")], [UInt8(ascii: "e")], [UInt8(ascii: "(")], [UInt8(ascii: "R")],
-            [UInt8(ascii: "b")], [0x80, 5],
-        ]
-
-        mutating func mutate(_ original: [UInt8]) -> [UInt8] {
-            var bytes = original
-            for _ in 0...below(3) {
-                let at = below(bytes.count + 1)
-                switch below(8) {
-                case 0, 1: // flip a few bits
-                    if !bytes.isEmpty { bytes[min(at, bytes.count - 1)] ^= UInt8(1 << below(8)) }
-                case 2: // overwrite with an interesting value
-                    let values: [UInt8] = [0, 1, 0x0a, 0x27, 0x5c, 0x7f, 0x80, 0xff, 0xfe, 0x40]
-                    if !bytes.isEmpty { bytes[min(at, bytes.count - 1)] = values[below(values.count)] }
-                case 3: // insert random bytes
-                    bytes.insert(contentsOf: (0..<(1 + below(8))).map { _ in UInt8(truncatingIfNeeded: random.next()) }, at: at)
-                case 4: // delete a range
-                    let end = min(bytes.count, at + 1 + below(16))
-                    if at < end { bytes.removeSubrange(at..<end) }
-                case 5: // repeat a range
-                    let end = min(bytes.count, at + 1 + below(64))
-                    if at < end { bytes.insert(contentsOf: bytes[at..<end], at: at) }
-                case 6: // splice in an opcode
-                    bytes.insert(contentsOf: Self.splices[below(Self.splices.count)], at: at)
-                default: // truncate
-                    bytes.removeSubrange(min(at, bytes.count)...)
-                }
-            }
-            return bytes
-        }
+    /// The fuzzer: Python's pickles damaged as every fuzz test damages files, plus splices.
+    private static func makeMutator() -> ByteMutator {
+        ByteMutator(seed: 0x9_1C4E, interestingValues: [0, 1, 0x0a, 0x27, 0x5c, 0x7f, 0x80, 0xff, 0xfe, 0x40],
+                    longestRepeat: 64, splices: splices)
     }
+
+    /// Opcodes with length fields that claim far more than any file holds,
+    /// and the openings of a protocol 5 buffer and of protocol 0 lines.
+    static let splices: [[UInt8]] = [
+        [0x96] + [UInt8](repeating: 0xff, count: 8), [0x96, 0, 0, 0, 0, 1, 0, 0, 0],
+        [0x8e, 0, 0, 0, 0x40, 0, 0, 0, 0], [0x8d, 0xff, 0xff, 0xff, 0x7f, 0, 0, 0, 0],
+        [UInt8(ascii: "B"), 0xff, 0xff, 0xff, 0xff], [UInt8(ascii: "X"), 0, 0, 0, 0x40],
+        [UInt8(ascii: "T"), 0xff, 0xff, 0xff, 0x7f], [0x8b, 0xff, 0xff, 0, 0], [0x95, 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0],
+        Array("S'\\".utf8), Array("V\\u".utf8), Array("I0".utf8), Array("g1\n".utf8), Array("(l".utf8), [0x93], [0x94],
+        [UInt8(ascii: "h"), 0], [UInt8(ascii: "a")], [UInt8(ascii: "e")], [UInt8(ascii: "(")], [UInt8(ascii: "R")],
+        [UInt8(ascii: "b")], [0x80, 5],
+    ]
 
     func testMutatedPythonPicklesNeverCrash() throws {
         let seedLayers: [any Layer] = [
@@ -80,7 +53,7 @@ final class PickleFuzzTests: DataFileTestCase {
             ? shm.appendingPathComponent("swiftnet-pickle-fuzz-\(UUID().uuidString)") : directory
         try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
         defer { if scratch != directory { try? FileManager.default.removeItem(at: scratch) } }
-        var mutator = Mutator()
+        var mutator = Self.makeMutator()
         var accepted = 0
         var refusals: Set<String> = []
         let cases = 4_000
