@@ -224,13 +224,7 @@ extension ConvLayer: RunnableLayer {
 extension ConvLayer {
     /// Conv with its bias, padding and stride, then the activation.
     func appendONNX(to graph: inout ONNXGraphBuilder, values: ONNXLayerValues) throws {
-        let filters = graph.constant("weights", dims: [filterShape.filters, filterShape.channels, filterShape.height, filterShape.width],
-                                     values: values["weights"])
-        let biases = graph.constant("biases", dims: [filterShape.filters], values: values["biases"])
-        graph.apply("Conv", [filters, biases], attributes: [
-            .ints("kernel_shape", [filterShape.height, filterShape.width]),
-            .ints("pads", [padding, padding, padding, padding]),
-            .ints("strides", [stride, stride])])
+        graph.convolution(filterShape, values: values, withBiases: true, padding: padding, stride: stride)
         graph.activation(activation)
     }
 }

@@ -170,9 +170,7 @@ extension ConvPoolLayer: RunnableLayer {
 extension ConvPoolLayer {
     /// The seed's order: Conv without bias, MaxPool over the pool size, Add(bias), activation.
     func appendONNX(to graph: inout ONNXGraphBuilder, values: ONNXLayerValues) throws {
-        let filters = graph.constant("weights", dims: [filterShape.filters, filterShape.channels, filterShape.height, filterShape.width],
-                                     values: values["weights"])
-        graph.apply("Conv", [filters], attributes: [.ints("kernel_shape", [filterShape.height, filterShape.width])])
+        graph.convolution(filterShape, values: values, withBiases: false)
         graph.apply("MaxPool", attributes: [.ints("kernel_shape", [poolSize.height, poolSize.width]),
                                             .ints("strides", [poolSize.height, poolSize.width])])
         let biases = graph.constant("biases", dims: [filterShape.filters, 1, 1], values: values["biases"])

@@ -156,8 +156,9 @@ final class StepScheduler {
 
     private func run(_ program: PhaseProgram) {
         running = program
-        let status = ck_team_run_phases(team, Int32(program.phases.count), program.parts.pointer, Self.entry,
-                                        Unmanaged.passUnretained(self).toOpaque())
+        let status = program.parts.withUnsafeBufferPointer { parts in
+            ck_team_run_phases(team, Int32(parts.count), parts.baseAddress, Self.entry, Unmanaged.passUnretained(self).toOpaque())
+        }
         precondition(status == 0, "a program of \(program.phases.count) phases is beyond the team's limits")
         running = nil
     }
@@ -326,35 +327,24 @@ final class StepScheduler {
 struct PhaseProgram {
     private(set) var phases: [(Int) -> Void] = []
     /// Parts per phase, as ck_team_run_phases reads them.
-    private(set) var parts = AlignedBuffer<Int32>(count: 0, zeroedWith: 0)
-    private var counts: [Int32] = []
-    private var lastIsSerial = false
+    private(set) var parts: [Int32] = []
 
     /// A phase of `parts` parts.
     mutating func parallel(_ parts: Int, _ body: @escaping (Int) -> Void) {
-        append(Int32(parts), body)
-        lastIsSerial = parts == 1
-    }
-
-    /// Work for part 0 alone, joined to the phase before when that is serial too.
-    mutating func serial(_ body: @escaping () -> Void) {
-        if lastIsSerial, let previous = phases.popLast() {
-            counts.removeLast()
-            append(1) { part in
-                previous(part)
-                body()
-            }
-        } else {
-            append(1) { _ in body() }
-        }
-        lastIsSerial = true
-    }
-
-    private mutating func append(_ count: Int32, _ body: @escaping (Int) -> Void) {
         phases.append(body)
-        counts.append(count)
-        parts = AlignedBuffer(count: counts.count, zeroedWith: 0)
-        parts.pointer.update(from: counts, count: counts.count)
+        self.parts.append(Int32(parts))
+    }
+
+    /// Work for part 0 alone, joined to the phase before when that has one part too.
+    mutating func serial(_ body: @escaping () -> Void) {
+        guard self.parts.last == 1, let previous = phases.popLast() else {
+            parallel(1) { _ in body() }
+            return
+        }
+        phases.append { part in
+            previous(part)
+            body()
+        }
     }
 }
 

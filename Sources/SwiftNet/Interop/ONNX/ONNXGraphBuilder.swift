@@ -85,6 +85,18 @@ struct ONNXGraphBuilder {
         currentIsImage = false
     }
 
+    /// A convolution of (filters, channels, height, width) filters, with the layer's biases when
+    /// `withBiases` (else none: the seed's conv-pool layer adds them after pooling).
+    mutating func convolution(_ filterShape: (filters: Int, channels: Int, height: Int, width: Int), values: ONNXLayerValues,
+                              withBiases: Bool, padding: Int = 0, stride: Int = 1) {
+        let filters = constant("weights", dims: [filterShape.filters, filterShape.channels, filterShape.height, filterShape.width],
+                               values: values["weights"])
+        let biases = withBiases ? [constant("biases", dims: [filterShape.filters], values: values["biases"])] : []
+        apply("Conv", [filters] + biases, attributes: [.ints("kernel_shape", [filterShape.height, filterShape.width]),
+                                                       .ints("pads", [padding, padding, padding, padding]),
+                                                       .ints("strides", [stride, stride])])
+    }
+
     /// A dense product as the seed evaluates it: Flatten if need be, then Gemm with the
     /// dropout rule's keep probability (1 - p) folded into the (nIn, nOut) weights.
     mutating func denseProduct(nIn: Int, nOut: Int, pDropout: Float, values: ONNXLayerValues) {
