@@ -229,7 +229,8 @@ void ck_bias_activation_forward(float *out, const float *inp,
                                 const float *bias, int B, int C, int S,
                                 ck_activation act);
 /* dinp += dout * act'(.), computed from the forward OUTPUT; dbias[c] += sum
- * over b,s of that.  dinp and dbias may be NULL. */
+ * over b,s of that.  dinp and dbias may be NULL; neither may overlap dout
+ * or out. */
 void ck_bias_activation_backward(float *dinp, float *dbias, const float *dout,
                                  const float *out, int B, int C, int S,
                                  ck_activation act);

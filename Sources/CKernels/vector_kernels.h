@@ -382,13 +382,16 @@ static void bias_activation_forward(float *out, const float *inp,
 #define CK_SLOPE_LOOPS(SLOPE)                                                  \
     if (S == 1) {                                                              \
         for (int bi = 0; bi < B; bi++) {                                       \
-            const float *g = dout + (size_t)bi * C, *y = out + (size_t)bi * C; \
+            const float *restrict g = dout + (size_t)bi * C;                   \
+            const float *restrict y = out + (size_t)bi * C;                    \
             (void)y;                                                           \
-            float *d = dinp ? dinp + (size_t)bi * C : NULL;                    \
-            for (int c = 0; c < C; c++) {                                      \
-                float v = g[c] * (SLOPE);                                      \
-                if (d) d[c] += v;                                              \
-                if (dbias) dbias[c] += v;                                      \
+            if (dinp) {                                                        \
+                float *restrict d = dinp + (size_t)bi * C;                     \
+                for (int c = 0; c < C; c++) d[c] += g[c] * (SLOPE);            \
+            }                                                                  \
+            if (dbias) {                                                       \
+                float *restrict sums = dbias;                                  \
+                for (int c = 0; c < C; c++) sums[c] += g[c] * (SLOPE);         \
             }                                                                  \
         }                                                                      \
     } else {                                                                   \
