@@ -9,7 +9,9 @@
 // SwiftPM therefore picks the C optimisation level itself: -O0 in debug and
 // -O2 in release (before 0.2.0, CKernels forced -O3 -fno-math-errno in every
 // configuration).  Measured on the seed's networks, release at -O2 trains
-// within a few percent of -O3 (README, "Using SwiftNet from your package").
+// within a few percent of -O3 (README, "Using SwiftNet from your package");
+// a loop that -O2 vectorises badly is rewritten until it does (the dense
+// layers' bias backward was one: the book's network trained 1.45x slower).
 // Because debug C is -O0, far too slow for the tests that train on MNIST,
 // scripts/test.sh builds and runs the tests in release with testing enabled:
 //     swift build -c release --build-tests -Xswiftc -enable-testing
@@ -29,6 +31,11 @@ let package = Package(
         // digit preprocessing, and the pictures `cnn` draws (sheets, charts, heat maps).
         .library(name: "SwiftNetImages", targets: ["SwiftNetImages"]),
         .executable(name: "cnn", targets: ["cnn"]),
+        // The C kernels and the catalog of their benchmark cases (each with its
+        // oracle), for the microbenchmarks in Benchmarks/, a package of its own
+        // that depends on this one by path. Not part of what SwiftNet's
+        // version number promises.
+        .library(name: "SwiftNetKernels", targets: ["CKernels", "KernelCatalog"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -57,11 +64,16 @@ let package = Package(
             name: "SwiftNetImages",
             dependencies: ["SwiftNet", "CKernels"]
         ),
+        .target(
+            name: "KernelCatalog",
+            dependencies: ["CKernels"]
+        ),
         .executableTarget(
             name: "cnn",
             dependencies: [
                 "SwiftNet",
                 "SwiftNetImages",
+                "KernelCatalog",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
