@@ -11,10 +11,10 @@
 
 import CKernels
 
-/// Floats in [-0.5, 0.5) from a fixed seed, alive as long as the process.
-public final class KernelBuffer {
-    public let pointer: UnsafeMutablePointer<Float>
-    public let count: Int
+/// Floats in [-0.5, 0.5) from a fixed seed, alive as long as the closures using them.
+final class KernelBuffer {
+    let pointer: UnsafeMutablePointer<Float>
+    let count: Int
     init(_ count: Int, random: inout UInt64) {
         self.count = count
         pointer = .allocate(capacity: max(1, count))
