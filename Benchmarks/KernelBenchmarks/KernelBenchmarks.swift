@@ -1,7 +1,7 @@
 // KernelBenchmarks.swift: package-benchmark's entry for the C kernels.
 //
-// Every case of KernelCases (Sources/KernelCatalog) is first run against its scalar oracle;
-// a kernel that differs by more than 1e-4 of its result's scale stops the
+// Every case of KernelCases (Sources/KernelCatalog) is first run against its
+// scalar oracle; a kernel that differs by more than 1e-4 of its result's scale stops the
 // run before anything is timed, naming the kernel.  Then each is timed on
 // one thread at mini-batch 10 on the vector variant this CPU gets (wall
 // clock percentiles, malloc counts, calls per second).  Kernels under a
@@ -22,7 +22,8 @@ let benchmarks: @Sendable () -> Void = {
     for kernel in cases {
         let deviation = kernel.validate()
         guard deviation <= 1e-4 else {
-            FileHandle.standardError.write(Data("KernelBenchmarks: \(kernel.name) differs from its oracle by \(deviation) of its scale; not timing anything\n".utf8))
+            let message = "KernelBenchmarks: \(kernel.name) differs from its oracle by \(deviation) of its scale; not timing anything\n"
+            FileHandle.standardError.write(Data(message.utf8))
             exit(1)
         }
     }
