@@ -56,13 +56,13 @@ struct BenchKernels: ParsableCommand {
                 throw KernelMismatch(kernel: kernel.name, deviation: deviation)
             }
             let fast = time(kernel.fast)
-            let reference = time(kernel.reference)
+            let reference = kernel.timesReference ? time(kernel.reference) : nil
             let gflops = kernel.flops > 0 ? kernel.flops / fast / 1e3 : nil
             let columns = [
                 pad(kernel.name, 44),
                 pad(String(format: "%.1f", fast), 9, right: true),
-                pad(String(format: "%.1f", reference), 10, right: true),
-                pad(String(format: "%.1fx", reference / fast), 9, right: true),
+                pad(reference.map { String(format: "%.1f", $0) } ?? "-", 10, right: true),
+                pad(reference.map { String(format: "%.1fx", $0 / fast) } ?? "-", 9, right: true),
                 pad(gflops.map { String(format: "%.1f", $0) } ?? "-", 9, right: true),
                 pad(gflops.map { String(format: "%.0f%%", 100 * $0 / peak) } ?? "-", 8, right: true),
             ]
