@@ -25,6 +25,8 @@ import PackageDescription
 
 let package = Package(
     name: "SwiftNet",
+    // Hummingbird's minimum on Apple's systems; Linux, where SwiftNet is built and tested, has none.
+    platforms: [.macOS(.v14)],
     products: [
         .library(name: "SwiftNet", targets: ["SwiftNet"]),
         // Images in and out, apart from the model: PNG and PGM files, MNIST-style
@@ -39,6 +41,10 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        // The HTTP server of `cnn serve` and `cnn train --serve` (SwiftNetServer), on
+        // swift-nio.  Only SwiftNetServer links it: a package that depends on the
+        // SwiftNet or SwiftNetImages product never fetches or builds it.
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         // Only for `swift package generate-documentation`; nothing links it.
         .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.4.0"),
     ],
@@ -64,6 +70,16 @@ let package = Package(
             name: "SwiftNetImages",
             dependencies: ["SwiftNet", "CKernels"]
         ),
+        // `cnn serve`'s page and JSON API over a trained model, and the live
+        // page of `cnn train --serve`. Not a product: the CLI is its client.
+        .target(
+            name: "SwiftNetServer",
+            dependencies: [
+                "SwiftNet",
+                "SwiftNetImages",
+                .product(name: "Hummingbird", package: "hummingbird"),
+            ]
+        ),
         .target(
             name: "KernelCatalog",
             dependencies: ["CKernels"]
@@ -74,6 +90,7 @@ let package = Package(
                 "SwiftNet",
                 "SwiftNetImages",
                 "KernelCatalog",
+                "SwiftNetServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -84,6 +101,12 @@ let package = Package(
         .testTarget(
             name: "SwiftNetTests",
             dependencies: ["SwiftNet", "SwiftNetImages", "CKernels"]
+        ),
+        // The server in process and over loopback, through a socket client of its own
+        // (HummingbirdTesting would bring async-http-client and BoringSSL to every build).
+        .testTarget(
+            name: "SwiftNetServerTests",
+            dependencies: ["SwiftNetServer", "SwiftNet", "SwiftNetImages"]
         ),
         // The public API from outside: `import SwiftNet` without @testable.
         .testTarget(

@@ -197,7 +197,20 @@ extension Bitmap {
     /// - Throws: `ImageError` "<path>: <problem>" for a file that is missing, too large,
     ///   damaged, or neither format.
     public init(contentsOf path: String) throws {
-        let bytes = try ImageFile.read(path, limit: PNG.maximumFileBytes)
+        try self.init(encoded: ImageFile.read(path, limit: PNG.maximumFileBytes), name: path)
+    }
+
+    /// Decodes the bytes of a PNG or binary PGM file held in memory (an upload, say),
+    /// told apart by their first bytes, under the same limits as a file.
+    /// - Parameters:
+    ///   - bytes: the file's bytes.
+    ///   - name: what errors call the image, in place of a path.
+    /// - Throws: `ImageError` "<name>: <problem>" for bytes that are too many, damaged,
+    ///   absurdly large once decoded, or neither format.
+    public init(encoded bytes: [UInt8], name: String) throws {
+        guard bytes.count <= PNG.maximumFileBytes else {
+            throw ImageError(path: name, problem: "is \(bytes.count) bytes, more than an image may be (\(PNG.maximumFileBytes))")
+        }
         do {
             if bytes.starts(with: PNG.signature) {
                 self = try PNG.decode(bytes)
@@ -207,7 +220,7 @@ extension Bitmap {
                 throw ImageFormatProblem("is neither a PNG nor a binary PGM (P5) file")
             }
         } catch let problem as ImageFormatProblem {
-            throw ImageError(path: path, problem: problem.problem)
+            throw ImageError(path: name, problem: problem.problem)
         }
     }
 }

@@ -152,7 +152,13 @@ extension ImageFolder {
     /// One file as the network takes it: the options' channels and size, as planes.
     static func networkPlanes(of path: String, options: ImageFolderOptions,
                               width: Int, height: Int) throws -> [UInt8] {
-        let image = try Bitmap(contentsOf: path).converted(toChannels: options.channels)
+        try networkPlanes(of: Bitmap(contentsOf: path), named: path, options: options, width: width, height: height)
+    }
+
+    /// A decoded image as the network takes it; `name` is what a size mismatch calls it.
+    static func networkPlanes(of decoded: Bitmap, named path: String, options: ImageFolderOptions,
+                              width: Int, height: Int) throws -> [UInt8] {
+        let image = try decoded.converted(toChannels: options.channels)
         let sized: Bitmap
         if options.size != nil {
             sized = try image.resized(width: width, height: height, keepAspect: options.keepAspect)

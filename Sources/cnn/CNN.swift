@@ -17,7 +17,7 @@ struct CNN: ParsableCommand {
         abstract: "Train and run the convolutional networks of network3.py on the CPU.",
         version: "0.2.0",
         subcommands: [Train.self, Eval.self, Errors.self, Filters.self, Plot.self, Predict.self, ImportNetwork3.self, ExportNetwork3.self, ExportONNX.self,
-                      ExportIDX.self, Embed.self, Bench.self, BenchKernels.self],
+                      ExportIDX.self, Embed.self, Serve.self, Bench.self, BenchKernels.self],
         defaultSubcommand: Train.self
     )
 
@@ -57,5 +57,6 @@ struct CNN: ParsableCommand {
             || error is ImageError || error is FileError || error is DatasetError || error is NetworkInputError
             || error is NetworkSpecError || error is EnsembleError || error is MemoryBudgetError || error is ImageFolderError
             || error is BitmapError || error is PrincipalComponentsError || error is ONNXExportError
+            || error is PictureInputError || error is ServerStartError
     }
 }

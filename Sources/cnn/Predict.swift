@@ -62,29 +62,17 @@ struct Predict: ParsableCommand {
 
     func run() throws {
         let network = try modelOptions.network(threads: 1)
-        let side = DigitPreprocessing.side
         // A model that does not name its classes reads digits, as MNIST draws them; one that
         // does (trained on a folder of images) reads pictures as its folder's were read.
-        let shape = network.inputShape
-        // Every image is read and checked before the model runs.
-        let views: [[UInt8]]
-        if network.classNames == nil {
-            views = try images.map(DigitPreprocessing.mnistPixels(contentsOf:))
-            guard shape == SampleShape(channels: 1, height: side, width: side) else {
-                throw CheckpointError(path: modelOptions.model, reason: "its network takes inputs of \(shape), "
-                    + "not the 1x\(side)x\(side) gray digits a picture is preprocessed into, and it names no classes "
-                    + "(a model trained on a folder of images does, and reads pictures at its own size)")
-            }
-        } else {
-            guard shape.channels == 1 || shape.channels == 3 else {
-                throw CheckpointError(path: modelOptions.model, reason: "its network takes \(shape.channels)-channel inputs; "
-                    + "a picture can be read as 1 (gray) or 3 (RGB) channels")
-            }
-            views = try images.map { path in
-                try ImageFolder.networkPlanes(of: path, channels: shape.channels, width: shape.width, height: shape.height,
-                                              keepAspect: keepAspect)
-            }
+        let reading: PictureReading
+        do {
+            reading = try PictureReading(for: network, keepAspect: keepAspect)
+        } catch let error as PictureInputError {
+            throw CheckpointError(path: modelOptions.model, reason: error.description)
         }
+        let shape = reading.shape
+        // Every image is read and checked before the model runs.
+        let views = try images.map(reading.view(contentsOf:))
         let data = try Dataset(name: "your images", channels: shape.channels, height: shape.height, width: shape.width,
                                pixels: views.flatMap { $0 }, labels: [Int32](repeating: 0, count: images.count),
                                classCount: network.classCount)

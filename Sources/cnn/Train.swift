@@ -15,11 +15,14 @@
 // size, eta, lmbda, seed) cannot be changed on resume; --epochs may extend
 // it, and --threads may differ at the cost of bit-for-bit equality.
 // Each finished epoch also appends one JSON line to a metrics log (beside
-// the checkpoint, or --metrics PATH).
+// the checkpoint, or --metrics PATH).  --serve serves a live page of the
+// curves while the run trains (SwiftNetServer.TrainingServer); its URL goes
+// to stderr, so stdout keeps exactly the seed's lines.
 
 import ArgumentParser
 import Foundation
 import SwiftNet
+import SwiftNetServer
 
 struct Train: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -81,10 +84,17 @@ struct Train: ParsableCommand {
     @Option(help: ArgumentHelp("Continue the run saved in this checkpoint, saving to it again unless --save says otherwise.", valueName: "path"))
     var resume: String?
 
+    @Flag(help: ArgumentHelp("Serve a live page of the run's curves (validation accuracy and training cost per epoch) "
+        + "while it trains, at --host and --port (default http://127.0.0.1:8080/)."))
+    var serve = false
+
+    @OptionGroup var serverOptions: ServerOptions
+
     @Flag(help: "Print the seed's plain lines even on a terminal, instead of a live progress bar.")
     var plain = false
 
     func validate() throws {
+        if serverOptions.isGiven && !serve { throw ValidationError("--host and --port say where --serve listens; give --serve too") }
         // --epochs 0 would train nothing; the library allows it, a training command does not.
         if let epochs { guard epochs >= 1 else { throw ValidationError("--epochs must be at least 1, got \(epochs)") } }
         if nesterov, (momentum ?? 0) == 0 { throw ValidationError("--nesterov needs --momentum above 0") }
@@ -164,9 +174,16 @@ struct Train: ParsableCommand {
         }
 
         if trainer.checkpointPath != nil { try StopSignals.install() }
+        let live = try serve ? LiveCurves(network: NetworkSpec.describe(network.layers), epochs: settings.epochs,
+                                          options: serverOptions) : nil
+        defer { live?.stop() }
+        if let live { note("live curves at \(live.url)") }
         let display = ProgressDisplay(plain: plain)
         defer { display.clear() }
-        let outcome = try trainer.run(report: display.show, shouldStop: { StopSignals.received != nil })
+        let outcome = try trainer.run(report: { event in
+            display.show(event)
+            live?.monitor.record(event)
+        }, shouldStop: { StopSignals.received != nil })
         display.clear()
 
         guard case .stopped(let stop, let savedTo) = outcome, let savePath = savedTo, let signal = StopSignals.received else { return }
@@ -209,6 +226,29 @@ struct Train: ParsableCommand {
             (augmentation.elasticAlpha, augmentation.elasticSigma) = (alpha, sigma)
         }
         return augmentation.isIdentity ? nil : augmentation
+    }
+
+    /// The server of --serve: the run's monitor, on a server beside the training thread.
+    private struct LiveCurves {
+        let monitor: TrainingMonitor
+        let server: BackgroundServer
+        let url: String
+
+        init(network: String, epochs: Int, options: ServerOptions) throws {
+            let monitor = TrainingMonitor(network: network, epochs: epochs)
+            let settings = options.settings
+            server = BackgroundServer(address: "\(settings.host):\(settings.port)") { onRunning in
+                try await TrainingServer.run(monitor, settings: settings, onRunning: onRunning)
+            }
+            self.monitor = monitor
+            url = options.url(port: try server.waitUntilListening())
+        }
+
+        /// Ends the page's stream (it shows the run as finished) and the server.
+        func stop() {
+            monitor.finish()
+            server.stop()
+        }
     }
 
     /// One line on stderr, away from the seed's lines on stdout.
