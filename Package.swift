@@ -45,6 +45,8 @@ let package = Package(
         // swift-nio.  Only SwiftNetServer links it: a package that depends on the
         // SwiftNet or SwiftNetImages product never fetches or builds it.
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        // Hummingbird's own service runner: SwiftNetServer asks it for a graceful shutdown.
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
         // Only for `swift package generate-documentation`; nothing links it.
         .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.4.0"),
     ],
@@ -78,6 +80,7 @@ let package = Package(
                 "SwiftNet",
                 "SwiftNetImages",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
         .target(
@@ -100,13 +103,9 @@ let package = Package(
         ),
         .testTarget(
             name: "SwiftNetTests",
-            dependencies: ["SwiftNet", "SwiftNetImages", "CKernels"]
-        ),
-        // The server in process and over loopback, through a socket client of its own
-        // (HummingbirdTesting would bring async-http-client and BoringSSL to every build).
-        .testTarget(
-            name: "SwiftNetServerTests",
-            dependencies: ["SwiftNetServer", "SwiftNet", "SwiftNetImages"]
+            // SwiftNetServer's tests talk to it over loopback with a socket client of their
+            // own: HummingbirdTesting would bring async-http-client and BoringSSL to every build.
+            dependencies: ["SwiftNet", "SwiftNetImages", "CKernels", "SwiftNetServer"]
         ),
         // The public API from outside: `import SwiftNet` without @testable.
         .testTarget(

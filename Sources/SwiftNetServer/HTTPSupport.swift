@@ -9,14 +9,17 @@
 //   counted as it arrives, so a huge or slow body is refused early.
 // - Responses of fixed content (the pages, JSON), with headers that stop a
 //   browser from sniffing or framing them.
-// - ServerRunner: runs an application until it is cancelled, and reports
-//   the port it bound (port 0 picks a free one).
+// - ServerRunner: runs an application until a signal or the cancellation
+//   of its task, either of which shuts it down gracefully (the listener
+//   closes and requests in flight finish), and reports the port it bound
+//   (port 0 picks a free one).
 // Neither server reads files: every route answers from memory, so no
 // request can reach the server's disk.
 
 import Foundation
 import Hummingbird
 import Logging
+import ServiceLifecycle
 
 /// Where a server listens and what it accepts.
 public struct ServerSettings: Sendable {
@@ -63,7 +66,7 @@ enum JSONResponse {
     /// `value` encoded as JSON.
     static func encoding(_ value: some Encodable, status: HTTPResponse.Status = .ok) -> Response {
         let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         do {
             return bytes(Array(try encoder.encode(value)), contentType: "application/json", status: status)
         } catch {
@@ -73,7 +76,9 @@ enum JSONResponse {
 
     /// A refusal in Hummingbird's error shape.
     static func error(status: HTTPResponse.Status, message: String) -> Response {
-        let body = try? JSONEncoder().encode(["error": ["message": message]])
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.withoutEscapingSlashes]
+        let body = try? encoder.encode(["error": ["message": message]])
         return bytes(Array(body ?? Data("{}".utf8)), contentType: "application/json", status: status)
     }
 
@@ -118,8 +123,23 @@ func readBody(of request: Request, settings: ServerSettings) async throws -> [UI
     }
 }
 
-/// Runs a Hummingbird application until the task running it is cancelled.
+/// Runs a Hummingbird application until a signal, or until the task running it is cancelled.
 enum ServerRunner {
+    /// Serves `app` until SIGINT or SIGTERM (when `stopOnSignals`) or the calling task's
+    /// cancellation; either shuts it down gracefully rather than cutting its connections.
+    static func serve(_ app: some ApplicationProtocol, stopOnSignals: Bool) async throws {
+        let group = ServiceGroup(configuration: .init(services: [app], gracefulShutdownSignals: stopOnSignals ? [.sigterm, .sigint] : [],
+                                                      logger: quietLogger))
+        // Run apart from the calling task, so that its cancellation asks for a graceful
+        // shutdown instead of cancelling every connection's task at once.
+        let running = Task { try await group.run() }
+        try await withTaskCancellationHandler {
+            try await running.value
+        } onCancel: {
+            Task { await group.triggerGracefulShutdown() }
+        }
+    }
+
     /// A logger that says only what went wrong, on stderr, so a server beside
     /// training never writes into the seed's lines on stdout.
     static var quietLogger: Logger {

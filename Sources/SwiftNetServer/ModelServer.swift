@@ -26,7 +26,7 @@ public enum ModelServer {
                            onRunning: @escaping @Sendable (Int) async -> Void) async throws {
         let app = ServerRunner.application(router: router(for: service, settings: settings), settings: settings,
                                            onRunning: onRunning)
-        try await app.runService(gracefulShutdownSignals: stopOnSignals ? [.sigterm, .sigint] : [])
+        try await ServerRunner.serve(app, stopOnSignals: stopOnSignals)
     }
 
     /// The routes of `service`.

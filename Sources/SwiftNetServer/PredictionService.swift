@@ -69,7 +69,8 @@ public struct ModelDescription: Codable, Equatable, Sendable {
 
 /// A JSON body of pixels: `width * height * channels` values 0...255, row by row.
 struct PixelsBody: Decodable {
-    let pixels: [UInt8]
+    /// Read as numbers and checked one by one, so that a bad value is named by its index.
+    let pixels: [Double]
     let width: Int
     let height: Int
     let channels: Int?
@@ -202,12 +203,15 @@ public final class PredictionService: Sendable {
             throw ServeRequestError.badJSON("width and height must be 1 to \(PNG.maximumSide), at most \(maximumPixels) pixels "
                 + "in all, not \(pixels.width) and \(pixels.height)")
         }
+        if let bad = pixels.pixels.firstIndex(where: { !($0 >= 0 && $0 <= 255 && $0.rounded() == $0) }) {
+            throw ServeRequestError.badJSON("pixels[\(bad)] is \(pixels.pixels[bad]), not a whole number 0...255")
+        }
         guard pixels.pixels.count == pixels.width * pixels.height * channels else {
             throw ServeRequestError.badJSON("\(pixels.pixels.count) pixel values for \(pixels.width)x\(pixels.height)x\(channels), "
                 + "which needs \(pixels.width * pixels.height * channels)")
         }
         do {
-            return try Bitmap(width: pixels.width, height: pixels.height, channels: channels, samples: pixels.pixels)
+            return try Bitmap(width: pixels.width, height: pixels.height, channels: channels, samples: pixels.pixels.map { UInt8($0) })
         } catch {
             throw ServeRequestError.badJSON(String(describing: error))
         }
@@ -224,7 +228,7 @@ public final class PredictionService: Sendable {
         case .typeMismatch(_, let context): return "\(path(context)) has the wrong type"
         case .valueNotFound(_, let context): return "\(path(context)) is null"
         case .dataCorrupted(let context):
-            return context.codingPath.isEmpty ? "it is not valid JSON" : "\(path(context)) is out of range (0...255) or not a whole number"
+            return context.codingPath.isEmpty ? "it is not valid JSON" : "\(path(context)) is not a number"
         @unknown default: return "it does not decode"
         }
     }

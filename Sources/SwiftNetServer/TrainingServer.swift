@@ -8,7 +8,8 @@
 //   GET /healthz     {"status": "ok"}
 // The training loop runs on its own thread and only calls the monitor's
 // `record`, which never waits for a client, so a slow browser cannot slow
-// the run.  `run` serves until its task is cancelled.
+// the run.  `run` serves until its task is cancelled, then shuts down
+// gracefully (the run's end has already closed every event stream).
 
 import Foundation
 import Hummingbird
@@ -22,7 +23,7 @@ public enum TrainingServer {
                            onRunning: @escaping @Sendable (Int) async -> Void) async throws {
         let app = ServerRunner.application(router: router(for: monitor), settings: settings, onRunning: onRunning)
         // No signals of its own: SIGINT and SIGTERM belong to the run, which saves and stops.
-        try await app.runService(gracefulShutdownSignals: [])
+        try await ServerRunner.serve(app, stopOnSignals: false)
     }
 
     /// The routes of `monitor`.

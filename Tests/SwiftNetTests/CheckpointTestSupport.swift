@@ -203,6 +203,9 @@ final class CNNProcess {
     /// The standard error written so far.
     var errorSoFar: String { (try? String(contentsOf: errorFile, encoding: .utf8)) ?? "" }
 
+    /// The standard output written so far.
+    var outputSoFar: String { (try? String(contentsOf: outputFile, encoding: .utf8)) ?? "" }
+
     func signal(_ number: Int32) { kill(process.processIdentifier, number) }
 
     /// Waits for the process to end (killing it after `timeout` seconds, which fails the test).
