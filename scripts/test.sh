@@ -3,7 +3,8 @@
 # verifies MNIST (the end-to-end tests train on it), installs the Python that
 # checks ONNX exports (onnx and onnxruntime in .venv-onnx, from PyPI), and
 # runs the whole test suite, every gradient check and ONNX Runtime check
-# included.
+# included, then the browser tests of `cnn serve`'s pages (scripts/test-browser.sh,
+# which installs headless Chromium and Selenium).
 #
 # The suite is built and run in release with testing enabled: the package
 # sets no optimisation flags of its own (a package with unsafe flags cannot
@@ -23,3 +24,5 @@ swift build -c release --build-tests -Xswiftc -enable-testing
 # Every test is XCTest; without this, Swift Testing's empty run would close
 # the output with "0 tests passed" after XCTest's real summary.
 swift test -c release -Xswiftc -enable-testing --skip-build --disable-swift-testing "$@"
+# A filtered run (scripts/test.sh --filter X) is for one test, not the browser's.
+[ $# -eq 0 ] && scripts/test-browser.sh
