@@ -25,4 +25,4 @@ swift build -c release --build-tests -Xswiftc -enable-testing
 # the output with "0 tests passed" after XCTest's real summary.
 swift test -c release -Xswiftc -enable-testing --skip-build --disable-swift-testing "$@"
 # A filtered run (scripts/test.sh --filter X) is for one test, not the browser's.
-[ $# -eq 0 ] && scripts/test-browser.sh
+if [ $# -eq 0 ]; then scripts/test-browser.sh; fi
