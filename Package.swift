@@ -43,7 +43,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         // The HTTP server of `cnn serve` and `cnn train --serve` (SwiftNetServer), on
         // swift-nio.  Only SwiftNetServer links it: a package that depends on the
-        // SwiftNet or SwiftNetImages product never fetches or builds it.
+        // SwiftNet or SwiftNetImages product resolves it but never builds it
+        // (scripts/check-consumer.sh checks that).
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         // Hummingbird's own service runner: SwiftNetServer asks it for a graceful shutdown.
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),

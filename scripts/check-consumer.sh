@@ -55,6 +55,10 @@ for manifest in "${examples[@]}"; do
     echo "check-consumer: building Examples/$name in release against SwiftNet $version" >&2
     swift build -c release --disable-dependency-cache --package-path "$copy" ||
         fail "Examples/$name does not build against SwiftNet $version"
+    # Only cnn's server links Hummingbird: a dependent of the libraries must not build it.
+    if find "$copy/.build/release/" -maxdepth 1 \( -iname '*Hummingbird*' -o -iname 'NIOCore*' \) | grep -q .; then
+        fail "Examples/$name built Hummingbird or swift-nio, which only cnn serve needs"
+    fi
 done
 
 seed_training="$work/examples/SeedTraining"

@@ -68,7 +68,9 @@ public enum PictureReading: Equatable, Sendable {
 
     /// The view the network sees of `image`: `shape.count` bytes in (channel, row,
     /// column) order, a value being byte / 256 as in a `Dataset`.
-    /// - Parameter name: what an error calls the image (its path, or "the upload").
+    /// - Parameters:
+    ///   - image: the decoded picture, of any size and colour.
+    ///   - name: what an error calls the image (its path, or "the upload").
     /// - Throws: `ImageError` for a digit picture that shows no ink; `BitmapError` for an impossible size.
     public func view(of image: Bitmap, named name: String) throws -> [UInt8] {
         switch self {

@@ -3,7 +3,8 @@
 // `cnn train --serve` hands every TrainingEvent to `record` from the
 // training thread.  The monitor keeps the run's history (one point per
 // finished epoch: validation accuracy, training cost, test accuracy at a
-// new best) and the current epoch's progress, and sends each change to
+// new best; a resumed run's earlier epochs come from its metrics log) and
+// the current epoch's progress, and sends each change to
 // every subscriber as a Server-Sent Event frame.  A subscriber first gets
 // the whole history, so a browser opened mid-run sees every epoch so far,
 // then live frames; progress is sent at most four times a second.  Each
@@ -52,6 +53,19 @@ public final class TrainingMonitor: @unchecked Sendable {
     /// A monitor of a run of `network` (described in `cnn train --layers` form) over `epochs` epochs.
     public init(network: String, epochs: Int) {
         runDescription = Self.frame("run", ["network": network, "epochs": String(epochs)])
+    }
+
+    /// Adds the epochs a resumed run finished before this process (its metrics log's),
+    /// so that the page shows the whole run; call it before training starts.
+    public func recordEarlier(_ epochs: [EpochMetrics]) {
+        let points = epochs.map {
+            EpochPoint(epoch: $0.epoch, validationAccuracy: $0.validationAccuracy, trainingCost: $0.trainingCost,
+                       testAccuracy: $0.testAccuracy, trainingSeconds: $0.seconds)
+        }
+        broadcast {
+            history += points
+            return nil
+        }
     }
 
     /// The epochs finished so far.

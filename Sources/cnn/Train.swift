@@ -174,7 +174,10 @@ struct Train: ParsableCommand {
         }
 
         if trainer.checkpointPath != nil { try StopSignals.install() }
+        // A resumed run's page starts with the epochs before it, from its metrics log when it can be read.
+        let earlier = resume == nil ? [] : ((try? trainer.metricsPath.map(MetricsLog.read(contentsOf:))) ?? nil) ?? []
         let live = try serve ? LiveCurves(network: NetworkSpec.describe(network.layers), epochs: settings.epochs,
+                                          earlier: earlier.filter { $0.epoch < trainer.progress.epoch },
                                           options: serverOptions) : nil
         defer { live?.stop() }
         if let live { note("live curves at \(live.url)") }
@@ -234,8 +237,9 @@ struct Train: ParsableCommand {
         let server: BackgroundServer
         let url: String
 
-        init(network: String, epochs: Int, options: ServerOptions) throws {
+        init(network: String, epochs: Int, earlier: [EpochMetrics], options: ServerOptions) throws {
             let monitor = TrainingMonitor(network: network, epochs: epochs)
+            monitor.recordEarlier(earlier)
             let settings = options.settings
             server = BackgroundServer(address: "\(settings.host):\(settings.port)") { onRunning in
                 try await TrainingServer.run(monitor, settings: settings, onRunning: onRunning)

@@ -3,7 +3,8 @@
 // A subscriber that joins mid-run must first get the run and every epoch so
 // far, then the epochs that follow as they happen, then "finished", after
 // which its stream ends; one that joins after the end gets all of it and an
-// ended stream.  Progress after every mini-batch is thinned to a few frames
+// ended stream; a resumed run's page starts with its earlier epochs.
+// Progress after every mini-batch is thinned to a few frames
 // a second, so a fast run cannot flood a browser.
 
 import Foundation
@@ -40,6 +41,19 @@ final class TrainingMonitorTests: XCTestCase {
         var after: [String] = []
         for await frame in monitor.subscribe() { after.append(frame) }
         XCTAssertEqual(after, frames, "a page opened after the run sees the whole run, then the stream ends")
+    }
+
+    func testAResumedRunStartsWithTheEpochsOfItsMetricsLog() async throws {
+        let monitor = TrainingMonitor(network: "softmax 10", epochs: 3)
+        monitor.recordEarlier([EpochMetrics(epoch: 0, trainingCost: 0.4, validationAccuracy: 0.9, testAccuracy: 0.88, seconds: 2,
+                                            imagesPerSecond: 25000)])
+        monitor.record(epoch(1))
+        monitor.finish()
+        var frames: [String] = []
+        for await frame in monitor.subscribe() { frames.append(frame) }
+        XCTAssertEqual(names(frames), ["run", "epoch", "epoch", "finished"])
+        XCTAssertEqual(monitor.epochs.map(\.epoch), [0, 1])
+        XCTAssertTrue(frames[1].contains(#""trainingCost":0.4"#), frames[1])
     }
 
     func testProgressIsThinnedButTheEpochsLastStepIsSent() async throws {
