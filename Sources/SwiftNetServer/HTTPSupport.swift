@@ -148,11 +148,15 @@ enum ServerRunner {
         return logger
     }
 
-    /// A router whose every route, and its not-found answer, answers errors as JSON.
-    /// (A middleware applies only to the routes added after it, so it comes first.)
-    static func router() -> Router<BasicRequestContext> {
+    /// A router whose every route, and its not-found answer, answers errors as JSON
+    /// (a middleware applies only to the routes added after it, so it comes first),
+    /// with `page` at "/" and GET /healthz.
+    static func router(page: String) -> Router<BasicRequestContext> {
         let router = Router()
         router.add(middleware: JSONErrorMiddleware())
+        let bytes = Array(page.utf8)
+        router.get("/") { _, _ in JSONResponse.bytes(bytes, contentType: "text/html; charset=utf-8") }
+        router.get("/healthz") { _, _ in JSONResponse.encoding(["status": "ok"]) }
         return router
     }
 

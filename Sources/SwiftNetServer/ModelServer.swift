@@ -31,10 +31,7 @@ public enum ModelServer {
 
     /// The routes of `service`.
     static func router(for service: PredictionService, settings: ServerSettings) -> Router<BasicRequestContext> {
-        let router = ServerRunner.router()
-        let page = Array(PredictPage.html.utf8)
-        router.get("/") { _, _ in JSONResponse.bytes(page, contentType: "text/html; charset=utf-8") }
-        router.get("/healthz") { _, _ in JSONResponse.encoding(["status": "ok"]) }
+        let router = ServerRunner.router(page: PredictPage.html)
         router.get("/v1/model") { _, _ in JSONResponse.encoding(service.model) }
         router.post("/v1/predict") { request, _ in
             let body = try await readBody(of: request, settings: settings)

@@ -14,16 +14,7 @@
 // `data-requests` on <body> let the browser tests read what it shows.
 
 enum PredictPage {
-    static let html = #"""
-<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>SwiftNet: draw a digit</title>
-<style>
-  :root { font-family: system-ui, sans-serif; color: #1b1b1b; background: #f4f4f1; }
-  body { margin: 0 auto; padding: 12px; max-width: 760px; }
+    static let html = PageHead.html(title: "SwiftNet: draw a digit", maximumWidth: "760px") + #"""
   h1 { font-size: 1.3rem; margin: 0 0 4px; }
   #model { color: #555; font-size: 0.85rem; margin: 0 0 12px; overflow-wrap: anywhere; }
   main { display: flex; flex-wrap: wrap; gap: 16px; }

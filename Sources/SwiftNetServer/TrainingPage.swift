@@ -10,16 +10,7 @@
 // received, for the tests.
 
 enum TrainingPage {
-    static let html = #"""
-<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>SwiftNet: training</title>
-<style>
-  :root { font-family: system-ui, sans-serif; color: #1b1b1b; background: #f4f4f1; }
-  body { margin: 0 auto; padding: 12px; max-width: 900px; }
+    static let html = PageHead.html(title: "SwiftNet: training", maximumWidth: "900px") + #"""
   h1 { font-size: 1.3rem; margin: 0 0 4px; }
   #run { color: #555; font-size: 0.85rem; overflow-wrap: anywhere; }
   #state { font-weight: 600; margin: 8px 0; }

@@ -28,10 +28,7 @@ public enum TrainingServer {
 
     /// The routes of `monitor`.
     static func router(for monitor: TrainingMonitor) -> Router<BasicRequestContext> {
-        let router = ServerRunner.router()
-        let page = Array(TrainingPage.html.utf8)
-        router.get("/") { _, _ in JSONResponse.bytes(page, contentType: "text/html; charset=utf-8") }
-        router.get("/healthz") { _, _ in JSONResponse.encoding(["status": "ok"]) }
+        let router = ServerRunner.router(page: TrainingPage.html)
         router.get("/v1/history") { _, _ in JSONResponse.encoding(monitor.epochs) }
         router.get("/v1/events") { _, _ in
             let frames = monitor.subscribe()
