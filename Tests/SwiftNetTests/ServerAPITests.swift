@@ -155,6 +155,37 @@ final class ServerAPITests: CheckpointTestCase {
         }
     }
 
+    func testAModelOfNamedClassesAnswersWithItsNamesAndReadsImagesAtItsOwnSize() async throws {
+        let model = try ServedModel.shared()
+        // The digit model renamed: it now reads pictures as its own 28x28 images, not as MNIST digits.
+        let checkpoint = try Checkpoint.load(contentsOf: model.checkpointPath)
+        let network = try checkpoint.makeNetwork(threads: 1)
+        let names = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
+        try network.setClassNames(names)
+        let named = path("named.ckpt")
+        try Checkpoint(network: network, hyperparameters: checkpoint.hyperparameters, progress: checkpoint.progress,
+                       trainingData: nil).write(to: named)
+        let digits = try PredictionService(modelPath: model.checkpointPath, poolSize: 1)
+        let service = try PredictionService(modelPath: named, poolSize: 1)
+        XCTAssertEqual(service.model.preprocessing, "image")
+        XCTAssertEqual(service.model.classNames, names)
+        XCTAssertTrue(service.model.namedClasses)
+        try await withModelServer(service) { port in
+            for index in 0..<10 {
+                let answer = try decodedAnswer(try await postPredict(port: port, try model.digitPNG(index), contentType: "image/png"))
+                let digit = try await digits.predict(body: try model.digitPNG(index), contentType: "image/png")
+                XCTAssertEqual(answer.predictions.map(\.name), digit.predictions.map { names[$0.label] },
+                               "a 28x28 test digit is the same input to both readings")
+                XCTAssertEqual(answer.predictions.map(\.probability), digit.predictions.map(\.probability))
+            }
+            // An RGB picture twice the size is converted to gray and resampled to 28x28 before it is read.
+            let large = PNG.encode(try Bitmap(width: 56, height: 56, channels: 3, fill: 40))
+            let answer = try decodedAnswer(try await postPredict(port: port, large, contentType: "image/png"))
+            XCTAssertEqual([answer.view.channels, answer.view.width, answer.view.height], [1, 28, 28])
+            XCTAssertEqual(Set(answer.view.pixels), [40], "a flat picture stays flat through conversion and resampling")
+        }
+    }
+
     func testModelDescriptionHealthAndASelfContainedPage() async throws {
         let model = try ServedModel.shared()
         let service = try PredictionService(modelPath: model.checkpointPath, poolSize: 1)
