@@ -205,17 +205,19 @@ extension Bitmap {
     /// - Parameters:
     ///   - bytes: the file's bytes.
     ///   - name: what errors call the image, in place of a path.
+    ///   - maximumPixels: the most pixels the image may claim, checked from its header before
+    ///     anything is decoded (a server sets less than a file reader's `PNG.maximumPixels`).
     /// - Throws: `ImageError` "<name>: <problem>" for bytes that are too many, damaged,
     ///   absurdly large once decoded, or neither format.
-    public init(encoded bytes: [UInt8], name: String) throws {
+    public init(encoded bytes: [UInt8], name: String, maximumPixels: Int = PNG.maximumPixels) throws {
         guard bytes.count <= PNG.maximumFileBytes else {
             throw ImageError(path: name, problem: "is \(bytes.count) bytes, more than an image may be (\(PNG.maximumFileBytes))")
         }
         do {
             if bytes.starts(with: PNG.signature) {
-                self = try PNG.decode(bytes)
+                self = try PNG.decode(bytes, maximumPixels: maximumPixels)
             } else if bytes.starts(with: Array("P5".utf8)) {
-                self = try PGM.decode(bytes)
+                self = try PGM.decode(bytes, maximumPixels: maximumPixels)
             } else {
                 throw ImageFormatProblem("is neither a PNG nor a binary PGM (P5) file")
             }

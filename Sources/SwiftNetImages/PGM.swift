@@ -39,7 +39,7 @@ public enum PGM {
     }
 
     /// Decodes P5 bytes; problems are thrown as `ImageFormatProblem`.
-    static func decode(_ bytes: [UInt8]) throws -> Bitmap {
+    static func decode(_ bytes: [UInt8], maximumPixels: Int = PNG.maximumPixels) throws -> Bitmap {
         guard bytes.count >= 2, bytes[0] == UInt8(ascii: "P"), bytes[1] == UInt8(ascii: "5") else {
             throw ImageFormatProblem("is not a binary PGM file (it does not start with P5)")
         }
@@ -71,9 +71,9 @@ public enum PGM {
         }
         let width = try field("width"), height = try field("height"), maximum = try field("maximum value")
         guard width > 0, height > 0 else { throw ImageFormatProblem("is damaged: it claims a size of \(width)x\(height) pixels") }
-        guard width <= PNG.maximumSide, height <= PNG.maximumSide, width * height <= PNG.maximumPixels else {
+        guard width <= PNG.maximumSide, height <= PNG.maximumSide, width * height <= maximumPixels else {
             throw ImageFormatProblem("claims \(width)x\(height) pixels; this reader takes at most \(PNG.maximumSide) on a side "
-                + "and \(PNG.maximumPixels) pixels in all")
+                + "and \(maximumPixels) pixels in all")
         }
         guard (1...255).contains(maximum) else {
             throw ImageFormatProblem(maximum > 255 ? "has 16-bit samples (maximum value \(maximum)); this reader takes 8-bit PGMs only"

@@ -157,7 +157,7 @@ public enum PNG {
     }
 
     /// Decodes PNG bytes; problems are thrown as `ImageFormatProblem`.
-    static func decode(_ bytes: [UInt8]) throws -> Bitmap {
+    static func decode(_ bytes: [UInt8], maximumPixels: Int = maximumPixels) throws -> Bitmap {
         guard bytes.count >= 8, Array(bytes[0..<8]) == signature else {
             throw ImageFormatProblem("is not a PNG file (it does not start with the PNG signature)")
         }
@@ -195,7 +195,7 @@ public enum PNG {
             switch type {
             case "IHDR":
                 guard header == nil else { throw ImageFormatProblem("is damaged: it has two IHDR chunks") }
-                header = try readHeader(Array(data))
+                header = try readHeader(Array(data), maximumPixels: maximumPixels)
             case "PLTE":
                 guard length % 3 == 0, (3...768).contains(length) else {
                     throw ImageFormatProblem("is damaged: its PLTE chunk has \(length) bytes, not 3 to 768 in threes")
@@ -258,7 +258,7 @@ public enum PNG {
         return Bitmap(validWidth: header.width, height: header.height, channels: bytesPerPixel, samples: samples)
     }
 
-    static func readHeader(_ data: [UInt8]) throws -> (width: Int, height: Int, colorType: UInt8) {
+    static func readHeader(_ data: [UInt8], maximumPixels: Int = maximumPixels) throws -> (width: Int, height: Int, colorType: UInt8) {
         guard data.count == 13 else { throw ImageFormatProblem("is damaged: its IHDR chunk has \(data.count) bytes, not 13") }
         let width = Int(readUInt32(data, 0)), height = Int(readUInt32(data, 4))
         let depth = data[8], colorType = data[9]

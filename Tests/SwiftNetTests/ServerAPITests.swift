@@ -9,6 +9,7 @@
 // must be its own 4xx with one JSON error, and 32 clients at once must each
 // get their own right answer.
 
+import CKernels
 import Foundation
 @testable import SwiftNet
 @testable import SwiftNetImages
@@ -65,9 +66,9 @@ final class ServerAPITests: CheckpointTestCase {
         let model = try ServedModel.shared()
         let service = try PredictionService(modelPath: model.checkpointPath, poolSize: 1)
         let png = try model.digitPNG(0)
-        // A PNG whose header claims 60000 x 60000 pixels: a decompression bomb's first bytes.
-        var bomb = png
-        bomb.replaceSubrange(16..<24, with: [0, 0, 0xEA, 0x60, 0, 0, 0xEA, 0x60])
+        // A PNG whose header claims 60000 x 60000 pixels (a decompression bomb's first bytes), and
+        // one of 5000 x 5000, which a file reader would take but the server (16 Mpx) refuses.
+        let bomb = claiming(png, side: 60000), large = claiming(png, side: 5000)
         try await withModelServer(service) { port in
             let cases: [(what: String, body: [UInt8], type: String, status: Int, says: String)] = [
                 ("not JSON", Array("{pixels: [".utf8), "application/json", 400, "not valid JSON"),
@@ -77,7 +78,8 @@ final class ServerAPITests: CheckpointTestCase {
                 ("an empty body", [], "image/png", 400, "empty"),
                 ("text", Array("seven".utf8), "text/plain", 415, "text/plain"),
                 ("no Content-Type", png, "", 415, "(none)"),
-                ("a bomb's header", bomb, "image/png", 422, "more than this server decodes"),
+                ("a bomb's header", bomb, "image/png", 422, "claims 60000x60000 pixels"),
+                ("a 5000x5000 header", large, "image/png", 422, "16777216 pixels in all"),
                 ("a truncated PNG", Array(png.prefix(png.count / 2)), "image/png", 422, "truncated"),
                 ("neither PNG nor PGM", Array("GIF89a........".utf8), "application/octet-stream", 422, "neither a PNG"),
                 ("a blank page", PNG.encode(try Bitmap(width: 40, height: 40, channels: 1, fill: 255)), "image/png", 422, "shows no digit"),
@@ -110,6 +112,17 @@ final class ServerAPITests: CheckpointTestCase {
                 XCTAssertFalse(answer.text.contains("root:"), "no request reads the server's files")
             }
         }
+    }
+
+    /// `png` with its IHDR claiming `side` x `side` pixels, and that chunk's CRC made right again,
+    /// so that only the size is wrong.
+    private func claiming(_ png: [UInt8], side: Int) -> [UInt8] {
+        var bytes = png
+        let big = [UInt8((side >> 24) & 255), UInt8((side >> 16) & 255), UInt8((side >> 8) & 255), UInt8(side & 255)]
+        bytes.replaceSubrange(16..<24, with: big + big)
+        let crc = bytes[12..<29].withUnsafeBytes { ck_crc32(0, $0.baseAddress, $0.count) }
+        bytes.replaceSubrange(29..<33, with: [UInt8(crc >> 24), UInt8((crc >> 16) & 255), UInt8((crc >> 8) & 255), UInt8(crc & 255)])
+        return bytes
     }
 
     func testAStalledBodyIsRefusedWithinItsTime() async throws {
