@@ -1,4 +1,4 @@
-// swift-tools-version:6.0
+// swift-tools-version:6.1
 //
 // SwiftNet: a CPU trainer for classic convolutional networks (the seed is
 // Michael Nielsen's network3.py), written in Swift over hand-written C kernels.
@@ -17,8 +17,12 @@
 //     swift build -c release --build-tests -Xswiftc -enable-testing
 //     swift test -c release -Xswiftc -enable-testing --skip-build
 // (-enable-testing lets the tests' `@testable import` see internal symbols).
-// Tools version 6.0 puts every target in the Swift 6 language mode (full
-// data-race checking), so a consumer needs a Swift 6 toolchain.
+// Tools version 6.1 (for package traits) puts every target in the Swift 6
+// language mode (full data-race checking), so a consumer needs Swift 6.1.
+// The trait MPI (off by default) builds `cnn` with data-parallel training
+// over Open MPI (`mpirun -np N cnn train ...`):
+//     swift build -c release --traits MPI
+// Without it nothing needs MPI: SwiftNetMPI builds empty and CMPI not at all.
 // The kernels never use -march=native: each vector variant picks its ISA with
 // a `#pragma clang attribute` target, and the variant is chosen at run time.
 import PackageDescription
@@ -38,6 +42,12 @@ let package = Package(
         // that depends on this one by path. Not part of what SwiftNet's
         // version number promises.
         .library(name: "SwiftNetKernels", targets: ["CKernels", "KernelCatalog"]),
+        // Data-parallel training over MPI (an MPIGroup for Trainer); built with the trait MPI,
+        // empty without it. Needs Open MPI (Debian: libopenmpi-dev).
+        .library(name: "SwiftNetMPI", targets: ["SwiftNetMPI"]),
+    ],
+    traits: [
+        .trait(name: "MPI", description: "Data-parallel training over Open MPI: mpirun -np N cnn train ..."),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -84,6 +94,17 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
+        // Open MPI's C API, found by pkg-config (ompi-c); only the trait MPI builds it.
+        .systemLibrary(
+            name: "CMPI",
+            pkgConfig: "ompi-c",
+            providers: [.apt(["libopenmpi-dev"])]
+        ),
+        // MPIGroup: the ranks of an mpirun job as a SwiftNet TrainingGroup.
+        .target(
+            name: "SwiftNetMPI",
+            dependencies: ["SwiftNet", .target(name: "CMPI", condition: .when(traits: ["MPI"]))]
+        ),
         .target(
             name: "KernelCatalog",
             dependencies: ["CKernels"]
@@ -95,6 +116,7 @@ let package = Package(
                 "SwiftNetImages",
                 "KernelCatalog",
                 "SwiftNetServer",
+                "SwiftNetMPI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

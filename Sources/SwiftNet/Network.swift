@@ -58,6 +58,9 @@ public final class Network {
     private let team: OpaquePointer
     /// The threaded training step and evaluation pass.
     let scheduler: StepScheduler
+    /// A data-parallel step's gradient, cost and stop request as the group sums them
+    /// (Network+DataParallel.swift); made on the first such step.
+    lazy var groupExchange = FloatBuffer(count: parameterBlock.count + 2)
     let evaluationPredictions: AlignedBuffer<Int32>
 
     /// Every random choice after construction (dropout masks) comes from here.
@@ -253,7 +256,7 @@ public final class Network {
     var gradients: UnsafeMutableBufferPointer<Float> { replicas[0].gradientBlock.buffer }
 
     /// One dropout key per dropout layer, drawn in layer order.
-    private func drawDropoutKeys() {
+    func drawDropoutKeys() {
         for (index, usesDropout) in dropoutLayers.enumerated() {
             dropoutKeys.pointer[index] = usesDropout ? random.next() : 0
         }

@@ -3,12 +3,16 @@
 // One root command with subcommands (swift-argument-parser).  Every
 // failure, whether a bad flag, a damaged data file or a diverging run, ends
 // as ONE line on stderr and a non-zero exit status, never a stack trace;
-// results go to stdout.
+// results go to stdout.  Under mpirun (`mpirun -np N cnn train`), rank 0
+// alone prints a failure that every rank shares; a rank prints its own
+// failure (TrainingGroupError, naming it) itself, and a failed rank aborts
+// the job rather than leave the others waiting for it.
 
 import ArgumentParser
 import Foundation
 import SwiftNet
 import SwiftNetImages
+import SwiftNetMPI
 
 @main
 struct CNN: ParsableCommand {
@@ -27,8 +31,10 @@ struct CNN: ParsableCommand {
         do {
             var command = try parseAsRoot()
             try command.run()
+            MPIGroup.endJob(failed: false)
         } catch let code as ExitCode {
             // A command that has already said why (an interrupted run) only sets the status.
+            MPIGroup.endJob(failed: false)
             Foundation.exit(code.rawValue)
         } catch {
             if exitCode(for: error) == .success || error is CleanExit {
@@ -38,8 +44,12 @@ struct CNN: ParsableCommand {
             // (a bad flag, a missing value) come from message(for:).
             let message = (error as? ValidationError)?.message
                 ?? (isOurs(error) ? String(describing: error) + hint(for: error) : self.message(for: error))
-            FileHandle.standardError.write(Data("cnn: error: \(message)\n".utf8))
-            Foundation.exit(exitCode(for: error) == .validationFailure ? 64 : 1)
+            if (MPIGroup.launchedRank ?? 0) == 0 || error is TrainingGroupError {
+                FileHandle.standardError.write(Data("cnn: error: \(message)\n".utf8))
+            }
+            let status: Int32 = exitCode(for: error) == .validationFailure ? 64 : 1
+            MPIGroup.endJob(failed: true, code: status)
+            Foundation.exit(status)
         }
     }
 
@@ -57,6 +67,6 @@ struct CNN: ParsableCommand {
             || error is ImageError || error is FileError || error is DatasetError || error is NetworkInputError
             || error is NetworkSpecError || error is EnsembleError || error is MemoryBudgetError || error is ImageFolderError
             || error is BitmapError || error is PrincipalComponentsError || error is ONNXExportError
-            || error is PictureInputError || error is ServerStartError
+            || error is PictureInputError || error is ServerStartError || error is TrainingGroupError
     }
 }

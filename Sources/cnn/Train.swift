@@ -18,10 +18,17 @@
 // the checkpoint, or --metrics PATH).  --serve serves a live page of the
 // curves while the run trains (SwiftNetServer.TrainingServer); its URL goes
 // to stderr, so stdout keeps exactly the seed's lines.
+//
+// Under mpirun (a build with the trait MPI), `mpirun -np N cnn train ...`
+// trains one model data-parallel on N processes, each on its share of every
+// mini-batch and by default on its share of the machine's cores; rank 0
+// alone prints, saves and serves, and every rank stops after the same
+// mini-batch on SIGINT or SIGTERM (which mpirun sends them all).
 
 import ArgumentParser
 import Foundation
 import SwiftNet
+import SwiftNetMPI
 import SwiftNetServer
 
 struct Train: ParsableCommand {
@@ -142,14 +149,19 @@ struct Train: ParsableCommand {
     }
 
     func run() throws {
+        // The other processes of an mpirun job, if this is one of them.
+        let group = try MPIGroup.join()
+        let isLeader = group?.isLeader ?? true
         // Another run on the same checkpoint is refused before the data is read; the Trainer holds the lock.
-        if let path = save ?? resume { try RunLock.checkFree(guarding: path) }
+        if isLeader, let path = save ?? resume { try RunLock.checkFree(guarding: path) }
         let mnist = try dataOptions.load()
+        // In a job, each process takes its share of the cores unless --threads says otherwise.
+        let threads = threadOptions.threads ?? (group == nil ? nil : MPIGroup.coresPerLocalRank)
         let trainer: Trainer
         if let resume {
-            trainer = try Trainer(resuming: resume, data: mnist, threads: threadOptions.threads, checkpointPath: save ?? resume,
-                                  metricsPath: metrics)
-            if let saved = trainer.savedThreads, saved > 0, trainer.network.threads != saved {
+            trainer = try Trainer(resuming: resume, data: mnist, threads: threads, checkpointPath: save ?? resume,
+                                  metricsPath: metrics, group: group)
+            if let saved = trainer.savedThreads, saved > 0, trainer.network.threads != saved, group == nil {
                 note("\(resume) was saved by a run on \(saved) threads; on \(trainer.network.threads) it continues "
                     + "the same run up to float rounding, not bit for bit")
             }
@@ -162,13 +174,17 @@ struct Train: ParsableCommand {
             let settings = try hyperparameters()
             // Before the network, whose buffers a mini-batch larger than the data would size for nothing.
             try settings.checkMiniBatch(networkOptions.chosenMiniBatchSize, fitsTrainingImages: mnist.training.count)
-            let network = try networkOptions.makeNetwork(input: image, threads: threadOptions.threads, seed: seed ?? 0)
+            let network = try networkOptions.makeNetwork(input: image, threads: threads, seed: seed ?? 0)
             trainer = Trainer(network: network, data: mnist, settings: settings, checkpointPath: save,
-                              metricsPath: metrics)
+                              metricsPath: metrics, group: group)
         }
         let network = trainer.network, settings = trainer.settings
+        if let group {
+            note("training one model on \(group.size) processes of \(network.threads) thread\(network.threads == 1 ? "" : "s") "
+                + "each, every mini-batch of \(network.miniBatchSize) shared between them")
+        }
         // The seed's runs print only the seed's lines; any other run says first what it trains.
-        if !settings.options.summary.isEmpty || !SeedNetwork.isPreset(network.layers, miniBatchSize: network.miniBatchSize) {
+        if isLeader, !settings.options.summary.isEmpty || !SeedNetwork.isPreset(network.layers, miniBatchSize: network.miniBatchSize) {
             print("Network: \(NetworkSpec.describe(network.layers))")
             if !settings.options.summary.isEmpty { print("Options: \(settings.options.summary)") }
         }
@@ -176,7 +192,7 @@ struct Train: ParsableCommand {
         if trainer.checkpointPath != nil { try StopSignals.install() }
         // A resumed run's page starts with the epochs before it, from its metrics log when it can be read.
         let earlier = resume == nil ? [] : ((try? trainer.metricsPath.map(MetricsLog.read(contentsOf:))) ?? nil) ?? []
-        let live = try serve ? LiveCurves(network: NetworkSpec.describe(network.layers), epochs: settings.epochs,
+        let live = try serve && isLeader ? LiveCurves(network: NetworkSpec.describe(network.layers), epochs: settings.epochs,
                                           earlier: earlier.filter { $0.epoch < trainer.progress.epoch },
                                           options: serverOptions) : nil
         defer { live?.stop() }
@@ -184,12 +200,15 @@ struct Train: ParsableCommand {
         let display = ProgressDisplay(plain: plain)
         defer { display.clear() }
         let outcome = try trainer.run(report: { event in
+            guard isLeader else { return }
             display.show(event)
             live?.monitor.record(event)
         }, shouldStop: { StopSignals.received != nil })
         display.clear()
 
-        guard case .stopped(let stop, let savedTo) = outcome, let savePath = savedTo, let signal = StopSignals.received else { return }
+        guard case .stopped(let stop, let savedTo) = outcome, let signal = StopSignals.received ?? group.map({ _ in SIGTERM }) else { return }
+        // A job's other processes stop with the leader, which says where and saves.
+        guard let savePath = savedTo else { throw ExitCode(128 + signal) }
         let name = signal == SIGINT ? "SIGINT" : "SIGTERM"
         let batches = mnist.training.count / network.miniBatchSize
         let place = stop.miniBatchesDone == 0
@@ -255,8 +274,9 @@ struct Train: ParsableCommand {
         }
     }
 
-    /// One line on stderr, away from the seed's lines on stdout.
+    /// One line on stderr, away from the seed's lines on stdout (in a job, rank 0's alone).
     private func note(_ text: String) {
+        guard (MPIGroup.launchedRank ?? 0) == 0 else { return }
         FileHandle.standardError.write(Data("cnn: \(text)\n".utf8))
     }
 }

@@ -153,6 +153,8 @@ extension BatchNormLayer: LayerKind {
 }
 
 extension BatchNormLayer: RunnableLayer {
+    var combinesSamples: Bool { true }
+
     func makeRunner(capacity: Int, parameters: ParameterViews, resources: LayerResources) -> LayerRunner? {
         BatchNormRunner(layer: self, capacity: capacity, parameters: parameters, resources: resources)
     }
@@ -372,7 +374,7 @@ final class BatchNormStage: DenseSuffixStage {
     var isSplit: Bool { false }
     var output: FloatBuffer { core.output }
 
-    func forwardPartial(part: Int, rows: Range<Int>, batch: Int, training: Bool, key: UInt64) {
+    func forwardPartial(part: Int, rows: Range<Int>, batch: Int, firstSample: Int, training: Bool, key: UInt64) {
         self.training = training
     }
 

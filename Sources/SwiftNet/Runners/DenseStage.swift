@@ -106,7 +106,7 @@ final class DenseStage: DenseSuffixStage {
     }
 
     /// This part's rows: dropout on its input columns, then its partial product.
-    func forwardPartial(part: Int, rows: Range<Int>, batch: Int, training: Bool, key: UInt64) {
+    func forwardPartial(part: Int, rows: Range<Int>, batch: Int, firstSample: Int, training: Bool, key: UInt64) {
         let x = multiplied(training: training)
         let scale: Float = training || pDropout == 0 ? 1 : 1 - pDropout
         let destination = partials.pointer + part * capacity * nOut
@@ -117,7 +117,9 @@ final class DenseStage: DenseSuffixStage {
         if training && pDropout > 0 {
             for sample in 0..<batch {
                 let at = sample * nIn + rows.lowerBound
-                ck_dropout_forward_keyed(droppedBuffer.pointer + at, maskBuffer.pointer + at, input + at, key, at,
+                // The mask of a sample's value is keyed by its place in the global mini-batch.
+                let position = (firstSample + sample) * nIn + rows.lowerBound
+                ck_dropout_forward_keyed(droppedBuffer.pointer + at, maskBuffer.pointer + at, input + at, key, position,
                                          pDropout, Int32(rows.count))
             }
         }

@@ -80,7 +80,9 @@ protocol DenseSuffixStage: AnyObject {
     var output: FloatBuffer { get }
     /// d cost / d input for the whole pass (capacity x nIn).
     var inputGradient: FloatBuffer { get }
-    func forwardPartial(part: Int, rows: Range<Int>, batch: Int, training: Bool, key: UInt64)
+    /// A part's rows of the forward pass; `firstSample` is the pass's first sample's position
+    /// in the global mini-batch (nonzero for a group member's share), which keys dropout masks.
+    func forwardPartial(part: Int, rows: Range<Int>, batch: Int, firstSample: Int, training: Bool, key: UInt64)
     /// Serial: finishes the forward pass; returns the mean cost for the cost layer, else 0.
     func finishForward(batch: Int, labels: UnsafePointer<Int32>?) -> Float
     /// Serial: the gradients the rows need, and the updates done whole (or,
@@ -129,6 +131,9 @@ protocol RunnableLayer: LayerKind {
     func makeDenseStage(_ setup: DenseStageSetup) -> (any DenseSuffixStage)?
     /// What every part's runner of this layer shares, if anything.
     func makeShared(parts: Int) -> AnyObject?
+    /// True for a kind whose training pass combines values over the whole mini-batch
+    /// (batch norm's statistics), which a data-parallel group does not share yet.
+    var combinesSamples: Bool { get }
     /// Adds to `tally` what `makeRunner` (in each of `replicas` parts, for a
     /// spatial layer) or `makeDenseStage` (once, `replicas` 1) and
     /// `makeShared` will allocate, for passes of `capacity` samples split in `parts`.
@@ -139,6 +144,7 @@ extension RunnableLayer {
     func makeRunner(capacity: Int, parameters: ParameterViews, resources: LayerResources) -> LayerRunner? { nil }
     func makeDenseStage(_ setup: DenseStageSetup) -> (any DenseSuffixStage)? { nil }
     func makeShared(parts: Int) -> AnyObject? { nil }
+    var combinesSamples: Bool { false }
 }
 
 extension LayerKind {

@@ -22,6 +22,12 @@
 // number of parts (threads) repeat a run bit for bit.  An evaluation pass
 // is the forward phases.  The reference path that the gradient tests check
 // runs the same work on one part and writes gradients instead of updating.
+// A data-parallel step (a member of a TrainingGroup) runs the gradient
+// program: the training step's phases on the member's share of the
+// mini-batch, with every dense layer's gradient written whole instead of
+// fused with its update, and the parts' prefix gradients summed (in part
+// order) into replica 0's block, where the group's sum and update find
+// them.
 // The scheduler is handed the blocks it works on (SchedulerBlocks); it
 // holds no reference to the Network.
 
@@ -56,6 +62,8 @@ final class StepScheduler {
     private let combining: [Int]
     private var trainingProgram = PhaseProgram()
     private var evaluationProgram = PhaseProgram()
+    /// Made on a data-parallel run's first step.
+    private lazy var gradientProgram = makeProgram(training: true, gradientsOnly: true)
     /// The program the team is running.
     private var running: PhaseProgram?
 
@@ -66,6 +74,8 @@ final class StepScheduler {
     private var plan: EpochPlan?
     private var start = 0
     private var batch = 0
+    /// Position of this pass's first sample in the global mini-batch (a group member's share); 0 otherwise.
+    private var sampleOffset = 0
     private var rule = UpdateRule(eta: 0, weightDecay: 0, momentum: 0, nesterov: false)
     private var training = false
 
@@ -109,6 +119,20 @@ final class StepScheduler {
     }
 
     // MARK: - Passes
+
+    /// A group member's share of a step: `batch` samples from `start` (plan positions), the
+    /// first at position `sampleOffset` of the global mini-batch (its dropout masks). Leaves
+    /// the whole gradient, as means over `batch`, in replica 0's block; returns the mean NLL.
+    func gradients(_ data: Dataset, start: Int, batch: Int, sampleOffset: Int, plan: EpochPlan?) -> Float {
+        (self.data, self.plan) = (data, plan)
+        (self.start, self.batch, self.sampleOffset, training) = (start, batch, sampleOffset, true)
+        run(gradientProgram)
+        (self.data, self.plan, self.sampleOffset) = (nil, nil, 0)
+        return cost.pointer[0]
+    }
+
+    /// Where `gradients` leaves the whole gradient, laid out like the parameters.
+    var gradientBlock: FloatBuffer { blocks.replicas[0].gradientBlock }
 
     /// One SGD step on `miniBatchSize` samples from `start`; returns the mean NLL.
     /// A non-finite cost stops the step before any parameter changes.
@@ -170,7 +194,8 @@ final class StepScheduler {
     // MARK: - The programs
 
     /// The phases of a training step or an evaluation pass, in order.
-    private func makeProgram(training: Bool) -> PhaseProgram {
+    /// `gradientsOnly`: the gradient program (see the file comment).
+    private func makeProgram(training: Bool, gradientsOnly: Bool = false) -> PhaseProgram {
         var program = PhaseProgram()
         let parts = self.parts
         // Prefix forward: one phase, or one per batch-norm split in training.
@@ -183,12 +208,12 @@ final class StepScheduler {
             if stage.isSplit {
                 program.parallel(parts) { [unowned self] part in
                     stage.forwardPartial(part: part, rows: split(stage.nIn, parts: parts, part: part), batch: batch,
-                                         training: self.training, key: blocks.dropoutKeys[stage.index])
+                                         firstSample: sampleOffset, training: self.training, key: blocks.dropoutKeys[stage.index])
                 }
             } else {
                 program.serial { [unowned self] in
-                    stage.forwardPartial(part: 0, rows: 0..<stage.nIn, batch: batch, training: self.training,
-                                         key: blocks.dropoutKeys[stage.index])
+                    stage.forwardPartial(part: 0, rows: 0..<stage.nIn, batch: batch, firstSample: sampleOffset,
+                                         training: self.training, key: blocks.dropoutKeys[stage.index])
                 }
             }
             program.serial { [unowned self] in
@@ -201,6 +226,14 @@ final class StepScheduler {
         for (position, stage) in stages.enumerated().reversed() {
             let above = position + 1 < stages.count ? UnsafePointer(stages[position + 1].inputGradient.pointer) : nil
             let wantInputGradient = position > 0 || prefix.count > 0
+            if gradientsOnly {
+                program.serial { [unowned self] in
+                    guard cost.pointer[0].isFinite else { return }
+                    stage.startBackward(batch: batch, labels: lastLabels, outputGradient: above, rule: nil)
+                    stage.backwardGradients(batch: batch, wantInputGradient: wantInputGradient)
+                }
+                continue
+            }
             program.serial { [unowned self] in
                 guard cost.pointer[0].isFinite else { return }
                 stage.startBackward(batch: batch, labels: lastLabels, outputGradient: above, rule: rule)
@@ -225,12 +258,21 @@ final class StepScheduler {
             program.parallel(parts) { [unowned self] part in
                 guard cost.pointer[0].isFinite else { return }
                 let samples = split(batch, parts: parts, part: part)
-                if !samples.isEmpty { backwardPrefix(blocks.replicas[part], samples: samples, segment: segment) }
+                if !samples.isEmpty {
+                    backwardPrefix(blocks.replicas[part], samples: samples, segment: segment)
+                } else if segment == 0 {
+                    // A share smaller than the parts (a group member's): this part adds nothing.
+                    prefix.clearGradients(of: blocks.replicas[part])
+                }
             }
         }
         program.parallel(parts) { [unowned self] part in
             guard cost.pointer[0].isFinite else { return }
-            prefix.update(part: part, parts: parts, rule: rule)
+            if gradientsOnly {
+                prefix.sumGradients(part: part, parts: parts)
+            } else {
+                prefix.update(part: part, parts: parts, rule: rule)
+            }
         }
         return program
     }
@@ -255,7 +297,7 @@ final class StepScheduler {
     }
 
     private func forwardPrefix(_ replica: Replica, samples: Range<Int>, segment: Int, of segments: Int, part: Int, parts: Int) {
-        let context = PassContext(training: training, dropoutKeys: blocks.dropoutKeys, firstSample: samples.lowerBound,
+        let context = PassContext(training: training, dropoutKeys: blocks.dropoutKeys, firstSample: sampleOffset + samples.lowerBound,
                                   totalBatch: batch, part: part, parts: parts)
         guard prefix.count > 0 else {
             (features.pointer + samples.lowerBound * featureSize).update(from: replica.input.pointer, count: samples.count * featureSize)
@@ -300,7 +342,7 @@ final class StepScheduler {
             let stageParts = stage.isSplit ? parts : 1
             for part in 0..<stageParts {
                 stage.forwardPartial(part: part, rows: split(stage.nIn, parts: stageParts, part: part), batch: batch,
-                                     training: training, key: key)
+                                     firstSample: 0, training: training, key: key)
             }
             cost.pointer[0] = stage.finishForward(batch: batch, labels: training ? lastLabels : nil)
         }
@@ -385,6 +427,27 @@ struct PrefixLayout {
 
     /// The gradient ranges a part clears before its prefix backward.
     var gradientRanges: [Range<Int>] { [weights, biases] }
+
+    /// Zeroes a replica's gradients of the prefix's parameters.
+    func clearGradients(of replica: Replica) {
+        for range in gradientRanges { (replica.gradientBlock.pointer + range.lowerBound).update(repeating: 0, count: range.count) }
+    }
+
+    /// Own slice of the weights (the last part: the biases too) summed over every
+    /// part's gradient block, in part order, into the first part's block.
+    func sumGradients(part: Int, parts: Int) {
+        Self.sum(weightSources[part].pointer, parts: parts, count: split(weights.count, parts: parts, part: part).count)
+        if part == parts - 1 { Self.sum(biasSources.pointer, parts: parts, count: biases.count) }
+    }
+
+    private static func sum(_ sources: UnsafePointer<UnsafePointer<Float>?>, parts: Int, count: Int) {
+        guard parts > 1 else { return }
+        let target = UnsafeMutablePointer(mutating: sources[0]!)
+        for source in 1..<parts {
+            let values = sources[source]!
+            for index in 0..<count { target[index] += values[index] }
+        }
+    }
 
     /// Own slice of the weights; the last part takes the biases.
     func update(part: Int, parts: Int, rule: UpdateRule) {

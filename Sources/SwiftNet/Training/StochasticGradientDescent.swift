@@ -21,6 +21,12 @@
 // `shouldStop` is polled after every mini-batch, so an interrupt costs at
 // most one step.  A divergence throws before `afterEpoch` sees the epoch,
 // so the last checkpoint written stays the last good one.
+//
+// With a TrainingGroup every member runs this loop, each step a
+// data-parallel one (Network+DataParallel.swift).  The members first check
+// that they agree (parameters, random state, place in the run, settings,
+// data) and check again after every epoch; a member's stop request travels
+// in the step's sum, so all stop after the same mini-batch.
 
 import CKernels
 import Foundation
@@ -164,15 +170,19 @@ extension Network {
     ///     the start of the next epoch; save a checkpoint here. An error it
     ///     throws stops training and is rethrown.
     ///   - shouldStop: polled after every mini-batch (and after `afterEpoch`);
-    ///     returning true ends the call with `.stopped`.
+    ///     returning true ends the call with `.stopped`. In a group it is polled
+    ///     before each step, and every member stops after the first step any asked in.
+    ///   - group: train data-parallel with the other members of this group, each
+    ///     running this same call (nil: this process alone).
     /// - Returns: `.finished` with the summary, or `.stopped` with the progress to resume from.
-    /// - Throws: `TrainingError` on bad arguments or a diverging run, or what `afterEpoch` throws.
+    /// - Throws: `TrainingError` on bad arguments or a diverging run, or what `afterEpoch` throws;
+    ///   in a group, `TrainingGroupError` when the members disagree or cannot communicate.
     public func train(trainingData: Dataset, validationData: Dataset, testData: Dataset? = nil,
                       epochs: Int, eta: Float, lmbda: Float = 0, options: TrainingOptions = TrainingOptions(),
                       from start: TrainingProgress = TrainingProgress(),
                       report: (TrainingEvent) -> Void = { _ in },
                       afterEpoch: (TrainingProgress, EpochReport) throws -> Void = { _, _ in },
-                      shouldStop: () -> Bool = { false }) throws -> TrainingOutcome {
+                      shouldStop: () -> Bool = { false }, group: (any TrainingGroup)? = nil) throws -> TrainingOutcome {
         for data in [trainingData, validationData] + (testData.map { [$0] } ?? []) where data.imageSize != inputShape.count {
             throw TrainingError.dataMismatch("the \(data.name) images have \(data.imageSize) values but the network's input is \(inputShape)")
         }
@@ -194,6 +204,8 @@ extension Network {
             throw TrainingError.badStart("the run is already past epoch \(start.epoch), more than the \(epochs) epochs asked for")
         }
 
+        if let group { try checkAgreement(group, progress: start, settings: hyperparameters, data: trainingData) }
+
         ck_flush_denormals_on_this_thread()
         // The seed's L2 term: lmbda over the number of mini-batches per epoch.
         let weightDecay = lmbda / Float(batches)
@@ -202,6 +214,8 @@ extension Network {
         nesterov = options.nesterov
         var progress = start
         var history: [EpochReport] = []
+        // In a group: whether any member asked to stop in the last step.
+        var groupStops = false
         while progress.epoch < epochs, !progress.stoppedEarly {
             let epoch = progress.epoch
             let plan = EpochPlan(imageCount: trainingData.count, expand: options.expand,
@@ -220,8 +234,15 @@ extension Network {
                     progress.windowCostSum = 0
                     report(.miniBatch(iteration: iteration))
                 }
-                let cost = try trainMiniBatch(trainingData, start: batchIndex * miniBatchSize,
-                                          eta: eta, weightDecay: weightDecay, plan: plan)
+                let cost: Float
+                if let group {
+                    (cost, groupStops) = try trainMiniBatch(trainingData, start: batchIndex * miniBatchSize, eta: eta,
+                                                            weightDecay: weightDecay, plan: plan, group: group,
+                                                            wantsToStop: shouldStop())
+                } else {
+                    cost = try trainMiniBatch(trainingData, start: batchIndex * miniBatchSize,
+                                              eta: eta, weightDecay: weightDecay, plan: plan)
+                }
                 guard cost.isFinite else {
                     throw diverged("the cost became \(cost)", epoch: epoch, batch: batchIndex, eta: eta)
                 }
@@ -232,7 +253,7 @@ extension Network {
                     epoch: epoch, miniBatchesDone: progress.miniBatchesDone, miniBatchesPerEpoch: batches,
                     miniBatchSize: miniBatchSize, meanCost: progress.epochCostSum / Double(progress.miniBatchesDone),
                     seconds: progress.epochTrainingSeconds + Date().timeIntervalSince(started))))
-                if shouldStop() {
+                if group == nil ? shouldStop() : groupStops {
                     progress.epochTrainingSeconds += Date().timeIntervalSince(started)
                     return .stopped(progress)
                 }
@@ -266,18 +287,41 @@ extension Network {
             progress.miniBatchesDone = 0
             progress.epochCostSum = 0
             progress.epochTrainingSeconds = 0
+            if let group, try !group.allAgree(on: agreementKey(progress)) {
+                throw TrainingGroupError(rank: group.rank, reason: "after epoch \(epoch) the processes' parameters differ, "
+                    + "so their sum of gradients was not the same everywhere; the last checkpoint is the last good one")
+            }
             history.append(epochReport)
             report(.epochFinished(epochReport))
             let decision = Self.afterValidation(&progress, isBest: isBest, options: options)
             if let decision { report(.note(decision)) }
             try afterEpoch(progress, epochReport)
-            if progress.epoch < epochs, !progress.stoppedEarly, shouldStop() { return .stopped(progress) }
+            // A group's members agree on stopping only in a step (above).
+            if progress.epoch < epochs, !progress.stoppedEarly, group == nil, shouldStop() { return .stopped(progress) }
         }
         let summary = TrainingSummary(bestValidationAccuracy: progress.bestValidationAccuracy,
                                       bestIteration: progress.bestIteration,
                                       testAccuracy: progress.bestTestAccuracy, epochs: history)
         report(.finished(summary))
         return .finished(summary)
+    }
+
+    /// Refuses a group that cannot train this network, or whose members were
+    /// started on different networks, checkpoints, settings or data.
+    private func checkAgreement(_ group: any TrainingGroup, progress: TrainingProgress, settings: TrainingHyperparameters,
+                                data: Dataset) throws {
+        if let refusal = dataParallelRefusal(members: group.size) { throw TrainingError.badSetting(refusal) }
+        let fingerprint = DataFingerprint(data)
+        var text = Array("\(settings.epochs) \(settings.eta) \(settings.lmbda) \(settings.options)".utf8)
+        let settingsKey = UInt64(ck_crc32(0, &text, text.count))
+        for (what, key) in [("networks, random states or places in the run", agreementKey(progress)),
+                            ("settings", settingsKey),
+                            ("training data", UInt64(fingerprint.crc32) << 32 | UInt64(UInt32(truncatingIfNeeded: fingerprint.imageCount)))] {
+            guard try group.allAgree(on: key) else {
+                throw TrainingGroupError(rank: group.rank, reason: "the \(group.size) processes were started with different \(what): "
+                    + "start every one with the same flags, data and checkpoint")
+            }
+        }
     }
 
     /// Counts epochs without a new best and applies the plateau schedule

@@ -16,6 +16,10 @@
 // second run on the same path is refused instead of mixing its files with
 // this one's, removes temporary files that killed runs left, and drops a
 // fragment of a line that a crash left at the end of the metrics log.
+//
+// A Trainer given a TrainingGroup trains data-parallel with the group's
+// other members, each running its own Trainer on the same arguments; only
+// the leader (rank 0) locks, writes and cleans the run's files.
 
 import Foundation
 
@@ -48,6 +52,8 @@ public final class Trainer {
     public let savedThreads: Int?
     /// Every event of `run`, as an asynchronous sequence; it finishes when `run` returns.
     public let events: AsyncStream<TrainingEvent>
+    /// The members this run trains with, or nil for this process alone.
+    public let group: (any TrainingGroup)?
     private let continuation: AsyncStream<TrainingEvent>.Continuation
     private let fingerprint: DataFingerprint
 
@@ -66,10 +72,11 @@ public final class Trainer {
     ///   - settings: epochs, eta, lmbda, seed and options.
     ///   - checkpointPath: where to save after every epoch (and the best model beside it); nil saves nothing.
     ///   - metricsPath: the metrics log; nil means beside the checkpoint (m.ckpt -> m.jsonl), or none without one.
+    ///   - group: the members to train with data-parallel, each running the same run; nil trains alone.
     public convenience init(network: Network, data: DataSplits, settings: TrainingHyperparameters,
-                            checkpointPath: String? = nil, metricsPath: String? = nil) {
+                            checkpointPath: String? = nil, metricsPath: String? = nil, group: (any TrainingGroup)? = nil) {
         self.init(network: network, data: data, settings: settings, progress: TrainingProgress(),
-                  checkpointPath: checkpointPath, metricsPath: metricsPath, savedThreads: nil)
+                  checkpointPath: checkpointPath, metricsPath: metricsPath, savedThreads: nil, group: group)
     }
 
     /// Continues the run saved in `path`, saving to `checkpointPath` (default: `path` again).
@@ -79,10 +86,11 @@ public final class Trainer {
     ///   - threads: threads for the network; nil means the run's own count.
     ///   - checkpointPath: where to keep saving; nil means `path`.
     ///   - metricsPath: the metrics log; nil means beside the checkpoint.
+    ///   - group: the members to continue with data-parallel (any number, whatever the run was saved by).
     /// - Throws: `FileError` or `CheckpointError` if the file cannot be used, and
     ///   `CheckpointError` with kind `.unusable` if the data is not the run's.
     public convenience init(resuming path: String, data: DataSplits, threads: Int? = nil, checkpointPath: String? = nil,
-                            metricsPath: String? = nil) throws {
+                            metricsPath: String? = nil, group: (any TrainingGroup)? = nil) throws {
         let checkpoint = try Checkpoint.load(contentsOf: path)
         guard !checkpoint.isModel else {
             throw CheckpointError(path: path, reason: "it holds a model without a training run to resume", kind: .unusable)
@@ -95,11 +103,12 @@ public final class Trainer {
         }
         self.init(network: try checkpoint.makeNetwork(threads: threads), data: data, settings: checkpoint.hyperparameters,
                   progress: checkpoint.progress, checkpointPath: checkpointPath ?? path, metricsPath: metricsPath,
-                  savedThreads: checkpoint.threads)
+                  savedThreads: checkpoint.threads, group: group)
     }
 
     private init(network: Network, data: DataSplits, settings: TrainingHyperparameters, progress: TrainingProgress,
-                 checkpointPath: String?, metricsPath: String?, savedThreads: Int?) {
+                 checkpointPath: String?, metricsPath: String?, savedThreads: Int?, group: (any TrainingGroup)?) {
+        self.group = group
         self.network = network
         self.data = data
         self.settings = settings
@@ -141,9 +150,11 @@ public final class Trainer {
             report(event)
             continuation.yield(event)
         }
+        // Only a group's leader writes; the other members train and report.
+        let checkpointPath = group?.isLeader ?? true ? self.checkpointPath : nil
         // The run's checkpoints must load again; a limit of the format is better met now than after an epoch.
         if let checkpointPath { try checkpoint().checkLoadable(at: checkpointPath) }
-        let (locks, metricsLog) = try prepareFiles(report: send)
+        let (locks, metricsLog) = group?.isLeader ?? true ? try prepareFiles(report: send) : ([], nil)
         defer { withExtendedLifetime(locks) {} }
         let outcome = try network.train(
             trainingData: data.training, validationData: data.validation, testData: data.test,
@@ -161,7 +172,7 @@ public final class Trainer {
                 }
                 try metricsLog?.append(epoch)
             },
-            shouldStop: { shouldStop() || Task.isCancelled })
+            shouldStop: { shouldStop() || Task.isCancelled }, group: group)
         switch outcome {
         case .finished(let summary):
             return .finished(summary)
