@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # install-deps.sh: installs the Debian packages SwiftNet links against
-# (OpenBLAS, LAPACKE, zlib headers) when any is missing.  Safe to run again:
-# it does nothing when all are present.  Needs root, or sudo.
+# (OpenBLAS, LAPACKE, zlib headers) and Open MPI, which only the MPI build
+# (`swift build -c release --traits MPI`) and its tests use, when any is
+# missing.  Safe to run again: it does nothing when all are present.
+# Needs root, or sudo.
 set -euo pipefail
 
-packages=(libopenblas-dev liblapacke-dev zlib1g-dev)
+packages=(libopenblas-dev liblapacke-dev zlib1g-dev libopenmpi-dev openmpi-bin)
 missing=()
 for package in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

@@ -4,7 +4,11 @@
 # checks ONNX exports (onnx and onnxruntime in .venv-onnx, from PyPI), and
 # runs the whole test suite, every gradient check and ONNX Runtime check
 # included, then the browser tests of `cnn serve`'s pages (scripts/test-browser.sh,
-# which installs headless Chromium and Selenium).
+# which installs headless Chromium and Selenium).  When Open MPI's mpirun is
+# installed (install-deps.sh installs it), it first builds `cnn` with the
+# package trait MPI and keeps it as .build-mpi/cnn, where the mpirun tests
+# (MPITrainingTests) find it through SWIFTNET_MPI_CNN; the suite itself is
+# the default build, which needs no MPI.
 #
 # The suite is built and run in release with testing enabled: the package
 # sets no optimisation flags of its own (a package with unsafe flags cannot
@@ -20,6 +24,13 @@ scripts/fetch-mnist.sh ${MNIST_SOURCE:+--from "$MNIST_SOURCE"}
 export SWIFTNET_MNIST="$PWD/data/mnist.pkl.gz"
 SWIFTNET_ONNX_PYTHON="$(scripts/install-onnx-python.sh)"
 export SWIFTNET_ONNX_PYTHON SWIFTNET_REQUIRE_ONNX=1
+if command -v mpirun >/dev/null && command -v mpicc >/dev/null; then
+    # In the same build folder only the package's own targets build again, with the trait.
+    swift build -c release --traits MPI --product cnn
+    mkdir -p .build-mpi
+    cp .build/release/cnn .build-mpi/cnn
+    export SWIFTNET_MPI_CNN="$PWD/.build-mpi/cnn"
+fi
 swift build -c release --build-tests -Xswiftc -enable-testing
 # Every test is XCTest; without this, Swift Testing's empty run would close
 # the output with "0 tests passed" after XCTest's real summary.

@@ -215,7 +215,8 @@ struct Train: ParsableCommand {
             ? "at the start of epoch \(stop.epoch)"
             : "in epoch \(stop.epoch) after mini-batch \(stop.miniBatchesDone) of \(batches)"
         note("stopped by \(name) \(place); saved \(savePath)")
-        note("to continue: cnn train --resume \(savePath)" + dataOptions.arguments.map { " " + $0 }.joined())
+        let launcher = group.map { "mpirun -np \($0.size) " } ?? ""
+        note("to continue: \(launcher)cnn train --resume \(savePath)" + dataOptions.arguments.map { " " + $0 }.joined())
         throw ExitCode(128 + signal)
     }
 

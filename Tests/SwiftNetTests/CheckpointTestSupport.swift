@@ -185,13 +185,14 @@ final class CNNProcess {
     private let outputFile: URL
     private let errorFile: URL
 
-    init(_ arguments: [String], in folder: URL, environment: [String: String] = [:]) throws {
+    /// - Parameter executable: what to run instead of `cnn` (mpirun, for the MPI tests).
+    init(_ arguments: [String], in folder: URL, environment: [String: String] = [:], executable: URL? = nil) throws {
         let id = UUID().uuidString
         outputFile = folder.appendingPathComponent("stdout-\(id)")
         errorFile = folder.appendingPathComponent("stderr-\(id)")
         _ = FileManager.default.createFile(atPath: outputFile.path, contents: nil)
         _ = FileManager.default.createFile(atPath: errorFile.path, contents: nil)
-        process.executableURL = try cnnExecutable()
+        process.executableURL = try executable ?? cnnExecutable()
         process.arguments = arguments
         process.currentDirectoryURL = folder
         process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
