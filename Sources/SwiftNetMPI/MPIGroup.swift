@@ -150,6 +150,16 @@ extension MPIGroup: TrainingGroup {
         }
     }
 
+    public func sumOverMembers(_ values: UnsafeMutableBufferPointer<Double>) throws {
+        var offset = 0
+        while offset < values.count {
+            let count = min(values.count - offset, Int(Int32.max))
+            try Self.check(MPI_Allreduce(cmpi_in_place(), values.baseAddress! + offset, Int32(count), cmpi_double(), cmpi_sum(),
+                                         cmpi_comm_world()), rank: rank, doing: "MPI_Allreduce")
+            offset += count
+        }
+    }
+
     public func allAgree(on value: UInt64) throws -> Bool {
         var bounds = [value, ~value]
         // The largest value and the largest complement (the smallest value) in one reduction.

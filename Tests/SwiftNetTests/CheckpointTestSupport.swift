@@ -25,22 +25,22 @@ enum TinyNetwork {
         try Network(layers: layers(batch: batch), miniBatchSize: batch, evaluationBatchSize: 7, threads: threads, seed: seed)
     }
 
-    /// Images of three classes: a bright row, column or diagonal, plus noise.
-    static func data(count: Int, seed: UInt64, name: String = "synthetic") -> Dataset {
+    /// Images of three classes (side x side, 8 by default): a bright row, column or diagonal, plus noise.
+    static func data(count: Int, seed: UInt64, name: String = "synthetic", side: Int = 8) -> Dataset {
         var random = RandomSource(seed: seed)
-        var pixels = [UInt8](repeating: 0, count: count * 64)
+        var pixels = [UInt8](repeating: 0, count: count * side * side)
         var labels = [Int32](repeating: 0, count: count)
         for image in 0..<count {
             let label = Int(random.next() % 3)
             labels[image] = Int32(label)
-            for row in 0..<8 {
-                for column in 0..<8 {
-                    let lit = [row == 3, column == 4, row == column][label]
-                    pixels[image * 64 + row * 8 + column] = UInt8((lit ? 180 : 0) + Int(random.next() % 60))
+            for row in 0..<side {
+                for column in 0..<side {
+                    let lit = [row == side / 2 - 1, column == side / 2, row == column][label]
+                    pixels[(image * side + row) * side + column] = UInt8((lit ? 180 : 0) + Int(random.next() % 60))
                 }
             }
         }
-        return Dataset.valid(name: name, channels: 1, height: 8, width: 8, pixels: pixels, labels: labels, classCount: 3)
+        return Dataset.valid(name: name, channels: 1, height: side, width: side, pixels: pixels, labels: labels, classCount: 3)
     }
 }
 

@@ -6,8 +6,9 @@
 // process trains, up to float rounding, whatever N (shares may be uneven)
 // and whatever threads each member has, because dropout masks and
 // augmentation are keyed by the sample's place in the global mini-batch;
-// the same N repeats bit for bit; every member stops after the same step;
-// and a group that cannot train, or whose members disagree, is refused.
+// batch norm normalizes with the global mini-batch's statistics; the same
+// N repeats bit for bit; every member stops after the same step; and a
+// group that cannot share the mini-batch, or whose members disagree, is refused.
 
 import Foundation
 @testable import SwiftNet
@@ -24,29 +25,25 @@ final class DataParallelTests: XCTestCase {
         ]
     }
 
-    /// Three classes of 12x12 images: a bright row, column or diagonal, plus noise.
-    private static func data(count: Int, seed: UInt64, name: String) -> Dataset {
-        var random = RandomSource(seed: seed)
-        var pixels = [UInt8](repeating: 0, count: count * 144)
-        var labels = [Int32](repeating: 0, count: count)
-        for image in 0..<count {
-            let label = Int(random.next() % 3)
-            labels[image] = Int32(label)
-            for row in 0..<12 {
-                for column in 0..<12 {
-                    let lit = [row == 5, column == 6, row == column][label]
-                    pixels[image * 144 + row * 12 + column] = UInt8((lit ? 170 : 0) + Int(random.next() % 80))
-                }
-            }
-        }
-        return Dataset.valid(name: name, channels: 1, height: 12, width: 12, pixels: pixels, labels: labels, classCount: 3)
-    }
+    private static let training = TinyNetwork.data(count: 200, seed: 1, name: "training", side: 12)
+    private static let validation = TinyNetwork.data(count: 40, seed: 2, name: "validation", side: 12)
 
-    private static let training = data(count: 200, seed: 1, name: "training")
-    private static let validation = data(count: 40, seed: 2, name: "validation")
+    /// conv 6 3x3 linear -> batch norm relu -> pool 2 -> fc 40 linear -> batch norm relu -> softmax 3:
+    /// batch norm in the spatial prefix and in the dense suffix.
+    private static func batchNormLayers(batch: Int) -> [any Layer] {
+        [
+            ConvLayer(filterShape: (6, 1, 3, 3), inputShape: SampleShape(channels: 1, height: 12, width: 12), activation: .linear),
+            BatchNormLayer(inputShape: SampleShape(channels: 6, height: 10, width: 10), activation: .relu),
+            MaxPoolLayer(inputShape: SampleShape(channels: 6, height: 10, width: 10)),
+            FullyConnectedLayer(nIn: 150, nOut: 40, activation: .linear, pDropout: 0.2),
+            BatchNormLayer(inputShape: .flat(40), activation: .relu),
+            SoftmaxLayer(nIn: 40, nOut: 3),
+        ]
+    }
 
     private struct Run {
         var parameters: [Float]
+        var state: [Float]
         var outcome: TrainingOutcome
         var costs: [Double]
     }
@@ -55,12 +52,13 @@ final class DataParallelTests: XCTestCase {
     /// of a ThreadGroup; returns each member's run, or the first error a member threw.
     private func train(members: Int?, threads: Int = 1, miniBatch: Int = 10, epochs: Int = 2,
                        options: TrainingOptions = TrainingOptions(), momentum: Float = 0,
-                       seed: @escaping @Sendable (Int) -> UInt64 = { _ in 3 }, stopAt: (rank: Int, step: Int)? = nil) throws -> [Run] {
+                       seed: @escaping @Sendable (Int) -> UInt64 = { _ in 3 }, stopAt: (rank: Int, step: Int)? = nil,
+                       layers: @escaping @Sendable (Int) -> [any Layer] = DataParallelTests.layers) throws -> [Run] {
         let groups: [ThreadGroup?] = members.map { ThreadGroup.members($0) } ?? [nil]
         var options = options
         options.momentum = momentum
         let results = onEveryMember(groups.count) { [options] rank -> Run in
-            let network = try Network(layers: Self.layers(batch: miniBatch), miniBatchSize: miniBatch, threads: threads,
+            let network = try Network(layers: layers(miniBatch), miniBatchSize: miniBatch, threads: threads,
                                       seed: seed(rank))
             var costs: [Double] = []
             var steps = 0
@@ -73,7 +71,7 @@ final class DataParallelTests: XCTestCase {
                     return stopAt.map { $0.rank == rank && steps > $0.step } ?? false
                 },
                 group: groups[rank])
-            return Run(parameters: network.parameterValues, outcome: outcome, costs: costs)
+            return Run(parameters: network.parameterValues, state: Array(network.stateBlock.buffer), outcome: outcome, costs: costs)
         }
         return try results.map { try $0.get() }
     }
@@ -96,6 +94,19 @@ final class DataParallelTests: XCTestCase {
             }
             assertClose(runs[0].parameters, alone.parameters, "\(members) members x \(threads) threads")
             XCTAssertEqual(runs[0].costs.count, 2)
+            for (cost, expected) in zip(runs[0].costs, alone.costs) { XCTAssertEqual(cost, expected, accuracy: 1e-5 * expected) }
+        }
+    }
+
+    func testBatchNormUsesTheGlobalMiniBatchsStatistics() throws {
+        let alone = try train(members: nil, layers: Self.batchNormLayers)[0]
+        XCTAssertFalse(alone.state.isEmpty)
+        for (members, threads) in [(2, 1), (3, 1), (3, 4), (2, 2)] {
+            let runs = try train(members: members, threads: threads, layers: Self.batchNormLayers)
+            for run in runs { XCTAssertEqual(run.parameters, runs[0].parameters) }
+            assertClose(runs[0].parameters, alone.parameters, "batch norm, \(members) members x \(threads) threads")
+            // The running statistics too: every member's are the global mini-batch's.
+            assertClose(runs[0].state, alone.state, "running statistics, \(members) members x \(threads) threads")
             for (cost, expected) in zip(runs[0].costs, alone.costs) { XCTAssertEqual(cost, expected, accuracy: 1e-5 * expected) }
         }
     }
@@ -150,21 +161,6 @@ final class DataParallelTests: XCTestCase {
         XCTAssertThrowsError(try train(members: 3, miniBatch: 2)) { error in
             XCTAssertEqual(error as? TrainingError,
                            .badSetting("3 processes cannot share a mini-batch of 2: use at most 2"))
-        }
-        let groups = ThreadGroup.members(2)
-        let results = onEveryMember(2) { rank -> TrainingOutcome in
-            let network = try Network(layers: [
-                ConvPoolLayer(filterShape: (4, 1, 3, 3), imageShape: (10, 1, 12, 12), poolSize: (2, 2), activation: .relu),
-                BatchNormLayer(inputShape: SampleShape(channels: 4, height: 5, width: 5)),
-                SoftmaxLayer(nIn: 100, nOut: 3),
-            ], miniBatchSize: 10, threads: 1, seed: 3)
-            return try network.train(trainingData: Self.training, validationData: Self.validation, epochs: 1, eta: 0.1,
-                                     group: groups[rank])
-        }
-        for result in results {
-            XCTAssertThrowsError(try result.get()) { error in
-                XCTAssertTrue("\(error)".contains("normalises over the mini-batch"), "\(error)")
-            }
         }
     }
 }

@@ -6,7 +6,8 @@
 // cores.  Without SWIFTNET_MPI_CNN they are skipped, unless
 // SWIFTNET_REQUIRE_MPI=1 (CI) makes that a failure.  They check what the
 // MPI issue asks: 2 and 3 ranks train the model one process trains, up to
-// float rounding; the same N repeats bit for bit; a run resumes on another
+// float rounding (batch norm with the global mini-batch's statistics
+// too); the same N repeats bit for bit; a run resumes on another
 // N; SIGINT to mpirun stops every rank with a checkpoint saved; and a
 // killed rank ends the job within 10 s, named in one line, without a hang.
 // The data is a 300-image pickle, so each run takes a second or two.
@@ -81,6 +82,22 @@ final class MPITrainingTests: CheckpointTestCase {
             XCTAssertTrue(result.standardError.contains("on \(ranks) processes of 1 thread each"), result.standardError)
             XCTAssertEqual(result.standardError.components(separatedBy: "cnn: training one model").count, 2)
         }
+    }
+
+    func testBatchNormTrainsOnTheGlobalMiniBatchAcrossRanks() throws {
+        let spec = ["--layers", "conv 6 5x5 linear, batchnorm relu, pool 2, fc 30 linear, batchnorm relu, softmax 10"]
+        _ = try run(ranks: 0, trainArguments(spec + ["--epochs", "2", "--save", path("bn-one.ckpt")]))
+        _ = try run(ranks: 3, trainArguments(spec + ["--epochs", "2", "--save", path("bn-three.ckpt")]))
+        try assertClose("bn-three.ckpt", "bn-one.ckpt")
+        // The running statistics, which evaluation uses, are the global mini-batch's too.
+        func runningStatistics(_ name: String) throws -> [Float] {
+            let network = try Checkpoint.load(contentsOf: path(name)).makeNetwork(threads: 1)
+            return Array(network.stateBlock.buffer)
+        }
+        let state = try runningStatistics("bn-three.ckpt"), expected = try runningStatistics("bn-one.ckpt")
+        XCTAssertEqual(state.count, expected.count)
+        let worst = zip(state, expected).map { abs($0 - $1) }.max() ?? 0
+        XCTAssertLessThan(worst, 1e-4 * (expected.map(abs).max() ?? 1))
     }
 
     func testTheSameRankCountRepeatsBitForBit() throws {

@@ -23,6 +23,7 @@ final class ThreadGroup: TrainingGroup, @unchecked Sendable {
         private var arrived = 0
         private var generation = 0
         private var buffers: [UnsafeMutableBufferPointer<Float>?]
+        private var doubles: [UnsafeMutableBufferPointer<Double>?]
         private var keys: [UInt64]
         private var agreed = false
 
@@ -30,15 +31,18 @@ final class ThreadGroup: TrainingGroup, @unchecked Sendable {
             self.size = size
             self.timeout = timeout
             buffers = Array(repeating: nil, count: size)
+            doubles = Array(repeating: nil, count: size)
             keys = Array(repeating: 0, count: size)
         }
 
         /// Waits for every member; the last computes the call's result.
-        func meet(rank: Int, buffer: UnsafeMutableBufferPointer<Float>?, key: UInt64) throws -> Bool {
+        func meet(rank: Int, buffer: UnsafeMutableBufferPointer<Float>? = nil, doubles values: UnsafeMutableBufferPointer<Double>? = nil,
+                  key: UInt64) throws -> Bool {
             condition.lock()
             defer { condition.unlock() }
             let mine = generation
             buffers[rank] = buffer
+            doubles[rank] = values
             keys[rank] = key
             arrived += 1
             if arrived == size {
@@ -51,6 +55,16 @@ final class ThreadGroup: TrainingGroup, @unchecked Sendable {
                         for index in sums.indices { sums[index] += values[index] }
                     }
                     for member in 0..<size { _ = UnsafeMutableBufferPointer(rebasing: buffers[member]![...]).update(from: sums) }
+                }
+                if let first = doubles[0] {
+                    var sums = [Double](repeating: 0, count: first.count)
+                    for member in 0..<size {
+                        guard let values = doubles[member], values.count == first.count else {
+                            preconditionFailure("the members called sumOverMembers with different lengths")
+                        }
+                        for index in sums.indices { sums[index] += values[index] }
+                    }
+                    for member in 0..<size { _ = UnsafeMutableBufferPointer(rebasing: doubles[member]![...]).update(from: sums) }
                 }
                 agreed = keys.allSatisfy { $0 == keys[0] }
                 arrived = 0
@@ -84,8 +98,12 @@ final class ThreadGroup: TrainingGroup, @unchecked Sendable {
         _ = try meeting.meet(rank: rank, buffer: values, key: 0)
     }
 
+    func sumOverMembers(_ values: UnsafeMutableBufferPointer<Double>) throws {
+        _ = try meeting.meet(rank: rank, doubles: values, key: 0)
+    }
+
     func allAgree(on value: UInt64) throws -> Bool {
-        try meeting.meet(rank: rank, buffer: nil, key: value)
+        try meeting.meet(rank: rank, key: value)
     }
 }
 

@@ -30,6 +30,14 @@
 // Evaluation uses the running statistics and runs whole.  After a
 // dense layer the layer runs in the dense suffix as a BatchNormStage, on
 // the whole mini-batch in one part: the same kernels with one set of sums.
+//
+// In a data-parallel group (TrainingGroup) the mini-batch is the global
+// one: between the halves, one part adds every part's sums in part order
+// and the group sums them over its members (shareSums), so each member
+// normalizes its share with the global mini-batch's statistics and its
+// backward uses the global totals.  d gamma and d beta come whole from
+// those totals on every member, so the leader alone adds them to its
+// gradient, which the group then sums.
 
 import CKernels
 
@@ -153,8 +161,6 @@ extension BatchNormLayer: LayerKind {
 }
 
 extension BatchNormLayer: RunnableLayer {
-    var combinesSamples: Bool { true }
-
     func makeRunner(capacity: Int, parameters: ParameterViews, resources: LayerResources) -> LayerRunner? {
         BatchNormRunner(layer: self, capacity: capacity, parameters: parameters, resources: resources)
     }
@@ -188,9 +194,25 @@ final class BatchNormReduction {
     /// Per part: sum of dy * xhat (C), then sum of dy (C).
     let gradients: AlignedBuffer<Double>
 
+    private let combined: AlignedBuffer<Double>
+    private let channels: Int
+
     init(channels: Int, parts: Int) {
+        self.channels = channels
         statistics = AlignedBuffer(count: parts * 2 * channels, zeroedWith: 0)
         gradients = AlignedBuffer(count: parts * 2 * channels, zeroedWith: 0)
+        combined = AlignedBuffer(count: 2 * channels, zeroedWith: 0)
+    }
+
+    /// The slots of the `filled` parts that had samples added in part order into the first,
+    /// summed over the group, and the other slots of all `parts` zeroed: every part's combine
+    /// then finds the group's totals.
+    func share(_ slots: AlignedBuffer<Double>, filled: Int, parts: Int, group: GroupPass) {
+        let width = 2 * channels
+        ck_batchnorm_combine(combined.pointer, slots.pointer, Int32(max(filled, 1)), Int32(width))
+        slots.pointer.update(from: combined.pointer, count: width)
+        (slots.pointer + width).update(repeating: 0, count: (max(parts, 1) - 1) * width)
+        group.sum(slots.pointer, count: width)
     }
 }
 
@@ -308,6 +330,8 @@ final class BatchNormRunner: CombiningRunner {
     let outputGradient: FloatBuffer
     /// The part of the last training forward pass, and the parts sharing it, which its backward shares.
     private var part = 0, parts = 1
+    /// False on a group's members but the leader (see the file comment).
+    private var addsSharedGradients = true
 
     init(layer: BatchNormLayer, capacity: Int, parameters: ParameterViews, resources: LayerResources) {
         core = BatchNormCore(layer: layer, capacity: capacity, gamma: parameters.biases, state: resources.state)
@@ -321,6 +345,11 @@ final class BatchNormRunner: CombiningRunner {
     func forwardSums(_ input: UnsafePointer<Float>, batch: Int, context: PassContext) {
         core.addStatistics(of: input, batch: batch, into: reduction.statistics.pointer, part: context.part)
         (part, parts) = (context.part, context.parts)
+        addsSharedGradients = context.group?.addsSharedGradients ?? true
+    }
+
+    func shareSums(filled: Int, parts: Int, backward: Bool, group: GroupPass) {
+        reduction.share(backward ? reduction.gradients : reduction.statistics, filled: filled, parts: parts, group: group)
     }
 
     /// Training: the second half, with every part's sums in place; evaluation: the running statistics.
@@ -340,7 +369,7 @@ final class BatchNormRunner: CombiningRunner {
 
     func backward(_ input: UnsafePointer<Float>, inputGradient: UnsafeMutablePointer<Float>?, batch: Int) {
         core.finishBackward(reduction.gradients.pointer, parts: parts, batch: batch, inputGradient: inputGradient,
-                            gradients: part == 0 ? gradients : nil)
+                            gradients: part == 0 && addsSharedGradients ? gradients : nil)
     }
 }
 
@@ -357,6 +386,8 @@ final class BatchNormStage: DenseSuffixStage {
     let index: Int
     let inputGradient: FloatBuffer
     private var training = false
+    /// A group member's passes: sums over the group, and the global mini-batch.
+    private var group: GroupPass?
 
     init(layer: BatchNormLayer, setup: DenseStageSetup) {
         core = BatchNormCore(layer: layer, capacity: setup.capacity, gamma: setup.biases, state: setup.resources.state)
@@ -378,10 +409,13 @@ final class BatchNormStage: DenseSuffixStage {
         self.training = training
     }
 
+    func use(_ group: GroupPass?) { self.group = group }
+
     func finishForward(batch: Int, labels: UnsafePointer<Int32>?) -> Float {
         if training {
             core.addStatistics(of: input, batch: batch, into: slots.pointer, part: 0)
-            core.useBatchStatistics(slots.pointer, parts: 1, totalBatch: batch, updatesRunning: true)
+            group?.sum(slots.pointer, count: 2 * core.channels)
+            core.useBatchStatistics(slots.pointer, parts: 1, totalBatch: group?.globalBatch ?? batch, updatesRunning: true)
         } else {
             core.useRunningStatistics()
         }
@@ -393,9 +427,10 @@ final class BatchNormStage: DenseSuffixStage {
     func startBackward(batch: Int, labels: UnsafePointer<Int32>, outputGradient: UnsafePointer<Float>?, rule: UpdateRule?) {
         guard let outputGradient else { preconditionFailure("a batch-norm stage is never the last layer") }
         core.addGradientSums(outputGradient: outputGradient, batch: batch, into: slots.pointer, part: 0)
+        group?.sum(slots.pointer, count: 2 * core.channels)
         gradients.zeroAll()
         core.finishBackward(slots.pointer, parts: 1, batch: batch, inputGradient: inputGradient.pointer,
-                            gradients: gradients.pointer)
+                            gradients: group?.addsSharedGradients ?? true ? gradients.pointer : nil)
         guard let rule else {
             referenceGradients.update(from: gradients.pointer, count: 2 * core.channels)
             return

@@ -47,6 +47,8 @@ final class DenseStage: DenseSuffixStage {
     /// Where the reference path writes this layer's gradients.
     private let gradients: (weights: UnsafeMutablePointer<Float>, biases: UnsafeMutablePointer<Float>)
     private let capacity: Int
+    /// A group member's passes (its softmax gradient is then a share of the global mean), or nil.
+    private var group: GroupPass?
     /// Threads that each multiply a slice of the rows; 1 for a stage thread 0 runs whole.
     private let parts: Int
     var isSplit: Bool { parts > 1 }
@@ -151,6 +153,11 @@ final class DenseStage: DenseSuffixStage {
                                         Int32(batch), Int32(nOut), 1, activation.kernelCode)
         } else {
             ck_softmax_loglik_backward(preActivationGradient.pointer, output.pointer, labels, Int32(batch), Int32(nOut))
+            if let group, group.globalBatch != batch {
+                // A mean over this member's share, made its part of the global mini-batch's mean.
+                let share = Float(batch) / Float(group.globalBatch)
+                for index in 0..<(batch * nOut) { preActivationGradient.pointer[index] *= share }
+            }
         }
         biasGradient.zeroAll()
         ck_bias_activation_backward(nil, biasGradient.pointer, preActivationGradient.pointer, output.pointer,
@@ -161,6 +168,8 @@ final class DenseStage: DenseSuffixStage {
         }
         rule.update(biases, gradients: biasGradient.pointer, velocity: biasVelocity, count: nOut, decayed: false)
     }
+
+    func use(_ group: GroupPass?) { self.group = group }
 
     /// This part's rows: input-gradient columns (if wanted) and the update.
     func backwardAndUpdate(part: Int, rows: Range<Int>, batch: Int, wantInputGradient: Bool, rule: UpdateRule) {

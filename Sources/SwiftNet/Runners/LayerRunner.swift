@@ -39,6 +39,8 @@ struct PassContext {
     /// This part of the pass (not a thread: any thread may run any part), and how many parts share it.
     var part = 0
     var parts = 1
+    /// A group member's training pass (totalBatch is then the global mini-batch's); nil otherwise.
+    var group: GroupPass? = nil
 }
 
 /// What every part's runner of one layer shares: the layer's place in the
@@ -92,6 +94,12 @@ protocol DenseSuffixStage: AnyObject {
     func backwardAndUpdate(part: Int, rows: Range<Int>, batch: Int, wantInputGradient: Bool, rule: UpdateRule)
     /// The reference path, serial: the rest of the gradients, no update.
     func backwardGradients(batch: Int, wantInputGradient: Bool)
+    /// The group of the passes to come (a group member's gradient program), or nil.
+    func use(_ group: GroupPass?)
+}
+
+extension DenseSuffixStage {
+    func use(_ group: GroupPass?) {}
 }
 
 protocol LayerRunner: AnyObject {
@@ -120,6 +128,10 @@ protocol CombiningRunner: LayerRunner {
     func forwardSums(_ input: UnsafePointer<Float>, batch: Int, context: PassContext)
     /// Backward's first half: this part's sums of the output gradient.
     func backwardSums(batch: Int)
+    /// A group member's pass, between the halves (once, on one part): the sums of the
+    /// forward (`backward` false) or backward half of the first `filled` of `parts`
+    /// parts (those with samples) made the group's.
+    func shareSums(filled: Int, parts: Int, backward: Bool, group: GroupPass)
 }
 
 /// Runners a layer kind knows how to build.
@@ -131,9 +143,6 @@ protocol RunnableLayer: LayerKind {
     func makeDenseStage(_ setup: DenseStageSetup) -> (any DenseSuffixStage)?
     /// What every part's runner of this layer shares, if anything.
     func makeShared(parts: Int) -> AnyObject?
-    /// True for a kind whose training pass combines values over the whole mini-batch
-    /// (batch norm's statistics), which a data-parallel group does not share yet.
-    var combinesSamples: Bool { get }
     /// Adds to `tally` what `makeRunner` (in each of `replicas` parts, for a
     /// spatial layer) or `makeDenseStage` (once, `replicas` 1) and
     /// `makeShared` will allocate, for passes of `capacity` samples split in `parts`.
@@ -144,7 +153,6 @@ extension RunnableLayer {
     func makeRunner(capacity: Int, parameters: ParameterViews, resources: LayerResources) -> LayerRunner? { nil }
     func makeDenseStage(_ setup: DenseStageSetup) -> (any DenseSuffixStage)? { nil }
     func makeShared(parts: Int) -> AnyObject? { nil }
-    var combinesSamples: Bool { false }
 }
 
 extension LayerKind {

@@ -76,6 +76,8 @@ final class StepScheduler {
     private var batch = 0
     /// Position of this pass's first sample in the global mini-batch (a group member's share); 0 otherwise.
     private var sampleOffset = 0
+    /// A group member's gradient pass, or nil.
+    private var group: GroupPass?
     private var rule = UpdateRule(eta: 0, weightDecay: 0, momentum: 0, nesterov: false)
     private var training = false
 
@@ -122,13 +124,26 @@ final class StepScheduler {
 
     /// A group member's share of a step: `batch` samples from `start` (plan positions), the
     /// first at position `sampleOffset` of the global mini-batch (its dropout masks). Leaves
-    /// the whole gradient, as means over `batch`, in replica 0's block; returns the mean NLL.
-    func gradients(_ data: Dataset, start: Int, batch: Int, sampleOffset: Int, plan: EpochPlan?) -> Float {
-        (self.data, self.plan) = (data, plan)
+    /// this share's part of the gradient of the global mini-batch's mean cost in replica 0's
+    /// block; returns the share's mean NLL.
+    /// - Throws: what the group's sums inside the pass (batch norm's) threw.
+    func gradients(_ data: Dataset, start: Int, batch: Int, sampleOffset: Int, plan: EpochPlan?,
+                   group: GroupPass) throws -> Float {
+        (self.data, self.plan, self.group) = (data, plan, group)
         (self.start, self.batch, self.sampleOffset, training) = (start, batch, sampleOffset, true)
+        for stage in stages { stage.use(group) }
         run(gradientProgram)
-        (self.data, self.plan, self.sampleOffset) = (nil, nil, 0)
+        for stage in stages { stage.use(nil) }
+        (self.data, self.plan, self.group, self.sampleOffset) = (nil, nil, nil, 0)
+        if let failure = group.failure { throw failure }
         return cost.pointer[0]
+    }
+
+    /// Between a group pass's halves: combining runner `index`'s sums made the group's.
+    private func shareSums(ofRunner index: Int, backward: Bool) {
+        guard let group else { return }
+        (blocks.replicas[0].runners[index] as! any CombiningRunner)
+            .shareSums(filled: min(parts, batch), parts: parts, backward: backward, group: group)
     }
 
     /// Where `gradients` leaves the whole gradient, laid out like the parameters.
@@ -202,6 +217,9 @@ final class StepScheduler {
         let segments = training && prefix.count > 0 ? combining.count + 1 : 1
         for segment in 0..<segments {
             program.parallel(parts) { [unowned self] part in forwardPrefix(segment: segment, of: segments, part: part) }
+            if gradientsOnly, segment < segments - 1 {
+                program.serial { [unowned self] in shareSums(ofRunner: combining[segment], backward: false) }
+            }
         }
         // Dense suffix forward: a split layer's rows in parallel, the rest on part 0.
         for stage in stages {
@@ -227,8 +245,9 @@ final class StepScheduler {
             let above = position + 1 < stages.count ? UnsafePointer(stages[position + 1].inputGradient.pointer) : nil
             let wantInputGradient = position > 0 || prefix.count > 0
             if gradientsOnly {
+                // No local check of the cost: every member must reach the group's sums, and the
+                // group's cost decides whether the step is applied.
                 program.serial { [unowned self] in
-                    guard cost.pointer[0].isFinite else { return }
                     stage.startBackward(batch: batch, labels: lastLabels, outputGradient: above, rule: nil)
                     stage.backwardGradients(batch: batch, wantInputGradient: wantInputGradient)
                 }
@@ -256,7 +275,7 @@ final class StepScheduler {
         // Prefix backward on own samples, split as its forward was, then the update of own slice.
         for segment in 0...combining.count {
             program.parallel(parts) { [unowned self] part in
-                guard cost.pointer[0].isFinite else { return }
+                guard gradientsOnly || cost.pointer[0].isFinite else { return }
                 let samples = split(batch, parts: parts, part: part)
                 if !samples.isEmpty {
                     backwardPrefix(blocks.replicas[part], samples: samples, segment: segment)
@@ -264,6 +283,9 @@ final class StepScheduler {
                     // A share smaller than the parts (a group member's): this part adds nothing.
                     prefix.clearGradients(of: blocks.replicas[part])
                 }
+            }
+            if gradientsOnly, segment < combining.count {
+                program.serial { [unowned self] in shareSums(ofRunner: combining[combining.count - 1 - segment], backward: true) }
             }
         }
         program.parallel(parts) { [unowned self] part in
@@ -298,7 +320,7 @@ final class StepScheduler {
 
     private func forwardPrefix(_ replica: Replica, samples: Range<Int>, segment: Int, of segments: Int, part: Int, parts: Int) {
         let context = PassContext(training: training, dropoutKeys: blocks.dropoutKeys, firstSample: sampleOffset + samples.lowerBound,
-                                  totalBatch: batch, part: part, parts: parts)
+                                  totalBatch: group?.globalBatch ?? batch, part: part, parts: parts, group: group)
         guard prefix.count > 0 else {
             (features.pointer + samples.lowerBound * featureSize).update(from: replica.input.pointer, count: samples.count * featureSize)
             return

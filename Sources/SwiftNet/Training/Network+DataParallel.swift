@@ -4,9 +4,12 @@
 // same dropout keys; it trains on its share of the global mini-batch (its
 // dropout masks and augmentation keyed by the sample's place in the global
 // mini-batch and epoch, so the number of members changes nothing they see),
-// through the gradient program of the StepScheduler.  Its gradient is a mean
-// over its share; scaled by share / mini-batch it becomes its part of the
-// global mean, and the group sums the parts.  The cost travels in the same
+// through the gradient program of the StepScheduler, whose softmax gradient
+// is its share's part of the global mean (its mean over the share, times
+// share / mini-batch), so that every gradient below it, batch norm's sums
+// over the group included, is a part of the global mean's; the group sums
+// the parts.  Batch norm normalizes with the global mini-batch's statistics,
+// summed over the group inside the pass.  The cost travels in the same
 // sum, and so does each member's wish to stop, so that every member stops
 // after the same step.  Every member then applies the same rule to the same
 // sums.  The result equals one process's step up to float rounding: the
@@ -25,12 +28,8 @@ import CKernels
 extension Network {
     /// Why this network cannot be trained by a group of `members`, or nil.
     func dataParallelRefusal(members: Int) -> String? {
-        if members > miniBatchSize {
+        guard members <= miniBatchSize else {
             return "\(members) processes cannot share a mini-batch of \(miniBatchSize): use at most \(miniBatchSize)"
-        }
-        if let layer = layers.first(where: { ($0 as? any RunnableLayer)?.combinesSamples ?? false }) {
-            return "\(layer.summary) normalises over the mini-batch, which data-parallel training does not share "
-                + "between processes yet; train it in one process"
         }
         return nil
     }
@@ -50,14 +49,13 @@ extension Network {
         }
         drawDropoutKeys()
         let share = group.share(of: miniBatchSize)
-        let localCost = scheduler.gradients(data, start: start + share.lowerBound, batch: share.count,
-                                            sampleOffset: share.lowerBound, plan: plan)
+        let localCost = try scheduler.gradients(data, start: start + share.lowerBound, batch: share.count,
+                                                sampleOffset: share.lowerBound, plan: plan,
+                                                group: GroupPass(group: group, globalBatch: miniBatchSize))
         let count = parameterBlock.count
         let exchange = groupExchange.pointer
-        let weight = Float(share.count) / Float(miniBatchSize)
-        let gradients = scheduler.gradientBlock.pointer
-        for index in 0..<count { exchange[index] = gradients[index] * weight }
-        exchange[count] = localCost * weight
+        exchange.update(from: scheduler.gradientBlock.pointer, count: count)
+        exchange[count] = localCost * Float(share.count) / Float(miniBatchSize)
         exchange[count + 1] = wantsToStop ? 1 : 0
         try group.sumOverMembers(groupExchange.buffer)
         let cost = exchange[count]

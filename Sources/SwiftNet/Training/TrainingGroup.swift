@@ -6,7 +6,8 @@
 // N = 3 with mini-batch 10 takes 4, 3 and 3), computes the gradient of its
 // share without updating, and the group sums the gradients element by
 // element; every member then applies the same update to the same
-// parameters.  The group is the only thing SwiftNet needs from MPI, so the
+// parameters.  Batch norm's sums are summed over the group inside the pass
+// (GroupPass), so it normalizes with the global mini-batch's statistics.  The group is the only thing SwiftNet needs from MPI, so the
 // library builds and is tested without it (the tests use a group of
 // threads).  See Network+DataParallel.swift for the step, and
 // StochasticGradientDescent.swift for how the loop agrees on stopping.
@@ -26,6 +27,8 @@ public protocol TrainingGroup: AnyObject {
     /// the same sums on every call.
     /// - Throws: `TrainingGroupError` when the members cannot communicate.
     func sumOverMembers(_ values: UnsafeMutableBufferPointer<Float>) throws
+    /// The same for doubles (batch norm's sums over the global mini-batch).
+    func sumOverMembers(_ values: UnsafeMutableBufferPointer<Double>) throws
     /// True when every member passed the same value.
     /// - Throws: `TrainingGroupError` when the members cannot communicate.
     func allAgree(on value: UInt64) throws -> Bool
@@ -39,6 +42,32 @@ extension TrainingGroup {
 
     /// True for the member that writes checkpoints, logs and output.
     public var isLeader: Bool { rank == 0 }
+}
+
+/// A group's share of one training pass, as its runners and stages see it:
+/// the global mini-batch's size, and the group sums that batch norm needs
+/// inside the pass.  The team's phases cannot throw, so the first failure
+/// is kept here and thrown when the pass ends.
+final class GroupPass {
+    let group: any TrainingGroup
+    /// Samples in the global mini-batch, of which this member has a share.
+    let globalBatch: Int
+    private(set) var failure: (any Error)?
+
+    init(group: any TrainingGroup, globalBatch: Int) {
+        self.group = group
+        self.globalBatch = globalBatch
+    }
+
+    /// Parameter gradients that every member computes whole from sums over the group
+    /// (batch norm's gamma and beta) are added by the leader alone, so that the group's sum counts them once.
+    var addsSharedGradients: Bool { group.isLeader }
+
+    /// Sums `count` doubles at `values` over the members; after a failure, does nothing.
+    func sum(_ values: UnsafeMutablePointer<Double>, count: Int) {
+        guard failure == nil else { return }
+        do { try group.sumOverMembers(UnsafeMutableBufferPointer(start: values, count: count)) } catch { failure = error }
+    }
 }
 
 /// Why the members of a group could not work together.
