@@ -33,7 +33,10 @@ import SwiftNetServer
 
 struct Train: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Train one of the seed's networks on MNIST and report validation and test accuracy.")
+        abstract: "Train one of the seed's networks on MNIST and report validation and test accuracy.",
+        discussion: "Built with the package trait MPI (swift build -c release --traits MPI), "
+            + "`mpirun -np N cnn train ...` trains one model on N processes, each on its share of every mini-batch; "
+            + "rank 0 alone prints and saves, and --resume continues on any N.")
 
     @OptionGroup var networkOptions: NetworkOptions
 
