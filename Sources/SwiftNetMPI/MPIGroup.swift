@@ -140,22 +140,21 @@ public final class MPIGroup {
 #if MPI
 extension MPIGroup: TrainingGroup {
     public func sumOverMembers(_ values: UnsafeMutableBufferPointer<Float>) throws {
-        // MPI counts are C ints: a block past 2^31 floats goes in pieces.
-        var offset = 0
-        while offset < values.count {
-            let count = min(values.count - offset, Int(Int32.max))
-            try Self.check(MPI_Allreduce(cmpi_in_place(), values.baseAddress! + offset, Int32(count), cmpi_float(), cmpi_sum(),
-                                         cmpi_comm_world()), rank: rank, doing: "MPI_Allreduce")
-            offset += count
-        }
+        try sum(values, as: cmpi_float())
     }
 
     public func sumOverMembers(_ values: UnsafeMutableBufferPointer<Double>) throws {
+        try sum(values, as: cmpi_double())
+    }
+
+    /// MPI_Allreduce with MPI_SUM in place; MPI counts are C ints, so a block past 2^31 values goes in pieces.
+    private func sum<Value>(_ values: UnsafeMutableBufferPointer<Value>, as type: MPI_Datatype) throws {
+        guard let base = values.baseAddress else { return }
         var offset = 0
         while offset < values.count {
             let count = min(values.count - offset, Int(Int32.max))
-            try Self.check(MPI_Allreduce(cmpi_in_place(), values.baseAddress! + offset, Int32(count), cmpi_double(), cmpi_sum(),
-                                         cmpi_comm_world()), rank: rank, doing: "MPI_Allreduce")
+            try Self.check(MPI_Allreduce(cmpi_in_place(), base + offset, Int32(count), type, cmpi_sum(), cmpi_comm_world()),
+                           rank: rank, doing: "MPI_Allreduce")
             offset += count
         }
     }

@@ -27,6 +27,19 @@ final class ThreadGroup: TrainingGroup, @unchecked Sendable {
         private var keys: [UInt64]
         private var agreed = false
 
+        /// Every member's buffer replaced by the sums over the members, added in rank order.
+        private static func sumInRankOrder<Value: AdditiveArithmetic>(_ buffers: [UnsafeMutableBufferPointer<Value>?]) {
+            guard let first = buffers[0] else { return }
+            var sums = [Value](repeating: .zero, count: first.count)
+            for member in buffers {
+                guard let values = member, values.count == first.count else {
+                    preconditionFailure("the members called sumOverMembers with different lengths")
+                }
+                for index in sums.indices { sums[index] += values[index] }
+            }
+            for member in buffers { _ = member!.update(from: sums) }
+        }
+
         init(size: Int, timeout: Double) {
             self.size = size
             self.timeout = timeout
@@ -46,26 +59,8 @@ final class ThreadGroup: TrainingGroup, @unchecked Sendable {
             keys[rank] = key
             arrived += 1
             if arrived == size {
-                if let first = buffers[0] {
-                    var sums = [Float](repeating: 0, count: first.count)
-                    for member in 0..<size {
-                        guard let values = buffers[member], values.count == first.count else {
-                            preconditionFailure("the members called sumOverMembers with different lengths")
-                        }
-                        for index in sums.indices { sums[index] += values[index] }
-                    }
-                    for member in 0..<size { _ = UnsafeMutableBufferPointer(rebasing: buffers[member]![...]).update(from: sums) }
-                }
-                if let first = doubles[0] {
-                    var sums = [Double](repeating: 0, count: first.count)
-                    for member in 0..<size {
-                        guard let values = doubles[member], values.count == first.count else {
-                            preconditionFailure("the members called sumOverMembers with different lengths")
-                        }
-                        for index in sums.indices { sums[index] += values[index] }
-                    }
-                    for member in 0..<size { _ = UnsafeMutableBufferPointer(rebasing: doubles[member]![...]).update(from: sums) }
-                }
+                Self.sumInRankOrder(buffers)
+                Self.sumInRankOrder(doubles)
                 agreed = keys.allSatisfy { $0 == keys[0] }
                 arrived = 0
                 generation += 1
