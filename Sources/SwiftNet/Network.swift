@@ -61,6 +61,8 @@ public final class Network {
     /// A data-parallel step's gradient, cost and stop request as the group sums them
     /// (Network+DataParallel.swift); made on the first such step.
     lazy var groupExchange = FloatBuffer(count: parameterBlock.count + 2)
+    /// The last data-parallel step's pass, reused by the next step of the same group.
+    var groupPass: GroupPass?
     let evaluationPredictions: AlignedBuffer<Int32>
 
     /// Every random choice after construction (dropout masks) comes from here.

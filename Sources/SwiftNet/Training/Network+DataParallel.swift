@@ -49,9 +49,12 @@ extension Network {
         }
         drawDropoutKeys()
         let share = group.share(of: miniBatchSize)
+        // One pass value per group, not one per step.
+        let pass = groupPass.flatMap { $0.group === group && $0.failure == nil ? $0 : nil }
+            ?? GroupPass(group: group, globalBatch: miniBatchSize)
+        groupPass = pass
         let localCost = try scheduler.gradients(data, start: start + share.lowerBound, batch: share.count,
-                                                sampleOffset: share.lowerBound, plan: plan,
-                                                group: GroupPass(group: group, globalBatch: miniBatchSize))
+                                                sampleOffset: share.lowerBound, plan: plan, group: pass)
         let count = parameterBlock.count
         let exchange = groupExchange.pointer
         exchange.update(from: scheduler.gradientBlock.pointer, count: count)
