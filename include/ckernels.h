@@ -90,6 +90,9 @@ ck_gemm_backend ck_gemm_backend_default_for(const char *openblas_core, ck_isa be
 ck_gemm_backend ck_gemm_backend_current(void);
 void ck_gemm_backend_select(ck_gemm_backend backend);
 const char *ck_gemm_backend_name(ck_gemm_backend backend);
+/* 1 if OpenBLAS runs SGEMM kernels of AVX2 at most (its Haswell or Zen
+ * core, which OPENBLAS_CORETYPE=Haswell selects on any AVX2 CPU). */
+int ck_openblas_is_avx2_only(void);
 /* ck_sgemm or ck_sgemm_openblas, as the backend says; scratch as for
  * ck_sgemm (unused under OpenBLAS, which may allocate inside its calls). */
 void ck_sgemm_layer(int trans_a, int trans_b, int m, int n, int k, float alpha,
@@ -109,15 +112,35 @@ void ck_sgemm_layer(int trans_a, int trans_b, int m, int n, int k, float alpha,
  * K 500: 23.5 against 28.8 us an image; dense 2880 -> 100 at mini-batch
  * 10: 74 against 113 us); GEMM elsewhere, where OpenBLAS won (first conv
  * layer, K 25: 6.1 against 7.1 us; dense 100 -> 10: 0.4 against 1.0 us;
- * dense 2880 -> 100 at batch 64: 411 against 539 us).  Under our own
- * GEMM backend AUTO is always PACKED: it won at every shape there.
- * SWIFTNET_FORWARD=auto|packed|gemm or ck_forward_path_select()
+ * dense 2880 -> 100 at batch 64: 411 against 539 us).  Where OpenBLAS
+ * runs its AVX2 kernels (ck_openblas_is_avx2_only) and our AVX-512
+ * variant is active, AUTO is PACKED where K >= 100 and N >= 32 at any
+ * batch: at batch 50, 2880 -> 100 took 643-658 against 725-825 us, and
+ * 1000 -> 1000 1324-1442 against 2098-2118 us.  Under our own GEMM
+ * backend AUTO is PACKED for every product but the direct ones.
+ * DIRECT: a conv layer of stride 1 reads the image itself, no im2col
+ * (the variant's conv_direct), with the same bits as PACKED; AUTO takes
+ * it under AVX-512 for shallow filters larger than 1 x 1 (C * KH * KW <=
+ * CK_DIRECT_MAX_DEPTH) on images at least 2 (KW - 1) pixels wide, padding
+ * included (so that at most half of its grid's positions are dropped).
+ * Measured on one core of an AVX-512 Xeon, 10 images a call, us an image,
+ * direct / packed / OpenBLAS (its Haswell kernels): the seed's first
+ * layer (1 x 28 x 28, 20 5x5 filters) 8.7-11.0 / 11.4-15.9 / 18-25;
+ * 3 x 32 x 32 with 32 3x3 filters and pad 1, 26-34 / 39-56 / 45; the
+ * seed's second layer (20 x 12 x 12, 40 filters, depth 500) tied in one
+ * build and lost by 10-25% in cnn bench-kernels, so deep filters stay
+ * packed.  Under AVX2 direct lost or tied on the first layer.  A conv
+ * layer of another stride under DIRECT, and every dense layer, goes as
+ * under AUTO.
+ * SWIFTNET_FORWARD=auto|packed|gemm|direct or ck_forward_path_select()
  * overrides. */
 typedef enum {
     CK_FORWARD_AUTO = 0,
     CK_FORWARD_PACKED = 1,
     CK_FORWARD_GEMM = 2,
+    CK_FORWARD_DIRECT = 3,
 } ck_forward_path;
+#define CK_DIRECT_MAX_DEPTH 75
 ck_forward_path ck_forward_path_current(void);
 void ck_forward_path_select(ck_forward_path path);
 const char *ck_forward_path_name(ck_forward_path path);

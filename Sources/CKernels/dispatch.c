@@ -102,3 +102,13 @@ size_t ck_any_variant_packed_panel_floats(int M, int K) {
     }
     return most;
 }
+
+size_t ck_any_variant_direct_conv_floats(int C, int H, int W, int OC, int KH, int KW, int pad) {
+    size_t most = 0;
+    for (int isa = CK_ISA_SCALAR; isa <= CK_ISA_AVX512; isa++) {
+        if (!cpu_supports((ck_isa)isa)) continue;
+        size_t floats = table_for((ck_isa)isa)->direct_conv_floats(C, H, W, OC, KH, KW, pad);
+        if (floats > most) most = floats;
+    }
+    return most;
+}

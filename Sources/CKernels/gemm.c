@@ -64,6 +64,23 @@ ck_gemm_backend ck_gemm_backend_default_for(const char *openblas_core, ck_isa be
     return CK_GEMM_OWN;
 }
 
+/* OpenBLAS cores whose SGEMM kernels are AVX2 at most, though the CPU
+ * may have AVX-512 (OPENBLAS_CORETYPE=Haswell picks one). */
+static const char *const avx2_only_cores[] = {"Haswell", "Zen"};
+
+int ck_openblas_is_avx2_only(void) {
+    static _Atomic int cached = -1;
+    int answer = cached;
+    if (answer < 0) {
+        const char *core = openblas_get_corename();
+        answer = 0;
+        for (size_t i = 0; i < sizeof avx2_only_cores / sizeof *avx2_only_cores; i++)
+            if (core != NULL && strcasecmp(core, avx2_only_cores[i]) == 0) answer = 1;
+        cached = answer;
+    }
+    return answer;
+}
+
 ck_gemm_backend ck_gemm_backend_current(void) {
     int backend = gemm_backend;
     if (backend < 0) {
@@ -92,10 +109,10 @@ void ck_sgemm_layer(int trans_a, int trans_b, int m, int n, int k, float alpha,
 }
 
 static _Atomic int forward_path = -1;
-static const char *const forward_path_names[] = {"auto", "packed", "gemm"};
+static const char *const forward_path_names[] = {"auto", "packed", "gemm", "direct"};
 
 const char *ck_forward_path_name(ck_forward_path path) {
-    return path >= CK_FORWARD_AUTO && path <= CK_FORWARD_GEMM ? forward_path_names[path] : "auto";
+    return path >= CK_FORWARD_AUTO && path <= CK_FORWARD_DIRECT ? forward_path_names[path] : "auto";
 }
 
 ck_forward_path ck_forward_path_current(void) {
@@ -103,7 +120,7 @@ ck_forward_path ck_forward_path_current(void) {
     if (path < 0) {
         const char *wanted = getenv("SWIFTNET_FORWARD");
         path = CK_FORWARD_AUTO;
-        for (int candidate = CK_FORWARD_AUTO; candidate <= CK_FORWARD_GEMM; candidate++)
+        for (int candidate = CK_FORWARD_AUTO; candidate <= CK_FORWARD_DIRECT; candidate++)
             if (wanted != NULL && strcmp(wanted, forward_path_names[candidate]) == 0) path = candidate;
         forward_path = path;
     }
@@ -111,5 +128,5 @@ ck_forward_path ck_forward_path_current(void) {
 }
 
 void ck_forward_path_select(ck_forward_path path) {
-    forward_path = path >= CK_FORWARD_AUTO && path <= CK_FORWARD_GEMM ? path : CK_FORWARD_AUTO;
+    forward_path = path >= CK_FORWARD_AUTO && path <= CK_FORWARD_DIRECT ? path : CK_FORWARD_AUTO;
 }

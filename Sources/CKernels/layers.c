@@ -34,7 +34,9 @@ size_t ck_conv2d_workspace_floats_ex(int C, int H, int W, int OC, int KH, int KW
     int ckk = C * KH * KW, pixels = OH * OW;
     size_t forward = larger(ck_any_variant_packed_panel_floats(OC, ckk), ck_sgemm_scratch_floats(OC, pixels, ckk));
     size_t backward = larger(ck_sgemm_scratch_floats(OC, ckk, pixels), ck_sgemm_scratch_floats(ckk, pixels, OC));
-    return round_up16((size_t)ckk * pixels) + larger(forward, backward);
+    size_t im2col_path = round_up16((size_t)ckk * pixels) + larger(forward, backward);
+    if (stride != 1) return im2col_path;
+    return larger(im2col_path, ck_any_variant_direct_conv_floats(C, H, W, OC, KH, KW, pad));
 }
 
 size_t ck_conv2d_workspace_floats(int C, int H, int W, int OC, int KH, int KW) {
@@ -53,7 +55,25 @@ static int use_packed_forward(int M, int K, int N, int is_conv) {
     case CK_FORWARD_AUTO: default:
         /* against our own GEMM, which packs both operands, it won everywhere */
         if (ck_gemm_backend_current() == CK_GEMM_OWN) return 1;
-        return K >= 100 && N >= 32 && (is_conv || M <= 16);
+        if (K < 100 || N < 32) return 0;
+        /* OpenBLAS's AVX2 kernels against our AVX-512 one: ours at any batch */
+        if (ck_isa_current() == CK_ISA_AVX512 && ck_openblas_is_avx2_only()) return 1;
+        return is_conv || M <= 16;
+    }
+}
+
+/* Whether a conv layer's forward product reads the image directly
+ * (direct_conv.h) instead of im2col's columns: see ck_forward_path. */
+static int use_direct_forward(int C, int W, int KH, int KW, int pad, int stride) {
+    if (stride != 1) return 0;
+    switch (ck_forward_path_current()) {
+    case CK_FORWARD_DIRECT: return 1;
+    case CK_FORWARD_AUTO:
+        /* AVX-512, shallow filters wider than a pixel, and at most half
+         * the grid's columns dropped */
+        return ck_isa_current() == CK_ISA_AVX512 && KH * KW > 1 && C * KH * KW <= CK_DIRECT_MAX_DEPTH &&
+               2 * (KW - 1) <= W + 2 * pad;
+    default: return 0;
     }
 }
 
@@ -63,6 +83,12 @@ void ck_conv2d_forward_ex(float *out, float *workspace, const float *inp,
     int OH = conv_extent(H, KH, pad, stride), OW = conv_extent(W, KW, pad, stride);
     int ckk = C * KH * KW, pixels = OH * OW;
     const ck_variant_table *variant = ck_active_variant();
+    if (use_direct_forward(C, W, KH, KW, pad, stride)) {
+        for (int b = 0; b < B; b++)
+            variant->conv_direct(out + (size_t)b * OC * pixels, workspace, inp + (size_t)b * C * H * W, weight,
+                                 bias, C, H, W, OC, KH, KW, pad);
+        return;
+    }
     float *cols = workspace, *rest = workspace + round_up16((size_t)ckk * pixels);
     int packed = use_packed_forward(OC, ckk, pixels, 1);
     if (packed) variant->pack_panels(rest, weight, ckk, OC, ckk, 1.0f);

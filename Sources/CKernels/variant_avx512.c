@@ -2,7 +2,8 @@
  * variant_avx512.c: vector_kernels.h compiled for AVX-512 (16 floats a
  * vector, a 12 x 32 GEMM tile in 24 of the 32 zmm registers; the forward
  * products' tile (gemm_packed) is 10 x 32, since 10 divides the seed's 20
- * and 40 filters and its mini-batch).
+ * and 40 filters and its mini-batch; direct_conv.h's tile is 4 filters x
+ * 6 vectors, 24 accumulators).
  */
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -12,6 +13,8 @@
 #define CK_VEC 16
 #define CK_MR 12
 #define CK_PANEL_MR 10
+#define CK_DIRECT_G 4
+#define CK_DIRECT_P 6
 
 #include "batchnorm_kernels.h"
 #include "vector_kernels.h"

@@ -55,6 +55,14 @@ typedef struct {
                    int KH, int KW, int pad, int stride);
     void (*col2im_accumulate)(float *image, const float *cols, int C, int H,
                               int W, int KH, int KW, int pad, int stride);
+    /* A conv layer's forward product read straight from one image, no
+     * im2col (direct_conv.h): out (OC,OH,OW) = weight (OC,C,KH,KW) over
+     * image (C,H,W) zero-padded by pad, stride 1, then + bias (OC) or
+     * NULL, the same bits as gemm_packed on im2col's columns; scratch
+     * holds direct_conv_floats(...) floats. */
+    size_t (*direct_conv_floats)(int C, int H, int W, int OC, int KH, int KW, int pad);
+    void (*conv_direct)(float *out, float *scratch, const float *image, const float *weight,
+                        const float *bias, int C, int H, int W, int OC, int KH, int KW, int pad);
     /* Batch normalization (batchnorm_kernels.h; see ckernels.h). */
     void (*batchnorm_stats_partial)(double *sum, double *sumsq, const float *inp,
                                     int B, int C, int S);
@@ -84,5 +92,6 @@ const ck_variant_table *ck_active_variant(void);
  * function is compiled for its variant's instruction set. */
 size_t ck_any_variant_sgemm_scratch_floats(int m, int n, int k);
 size_t ck_any_variant_packed_panel_floats(int M, int K);
+size_t ck_any_variant_direct_conv_floats(int C, int H, int W, int OC, int KH, int KW, int pad);
 
 #endif

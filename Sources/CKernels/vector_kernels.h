@@ -560,6 +560,8 @@ static void sgd_update_combined(float *restrict params,
     }
 }
 
+#include "direct_conv.h"
+
 const ck_variant_table CK_VARIANT_TABLE = {
     .sgemm_scratch_floats = sgemm_scratch_floats,
     .sgemm_accumulate = sgemm_accumulate,
@@ -574,6 +576,8 @@ const ck_variant_table CK_VARIANT_TABLE = {
     .gemm_packed = gemm_packed,
     .im2col = im2col,
     .col2im_accumulate = col2im_accumulate,
+    .direct_conv_floats = direct_conv_floats,
+    .conv_direct = conv_direct,
     .batchnorm_stats_partial = batchnorm_stats_partial,
     .batchnorm_forward = batchnorm_forward,
     .batchnorm_backward_partial = batchnorm_backward_partial,

@@ -106,7 +106,8 @@ public enum KernelCases {
             let shape = "\(c)x\(h)x\(w)->\(oc)x\(oh)x\(ow)"
             let (C, H, W, OC, K) = (Int32(c), Int32(h), Int32(w), Int32(oc), Int32(k))
             let reference = { ck_conv2d_forward_ref(out.pointer, x.pointer, weight.pointer, nil, B, C, H, W, OC, K, K) }
-            for (label, path) in [("", CK_FORWARD_AUTO), (" packed", CK_FORWARD_PACKED), (" gemm", CK_FORWARD_GEMM)] {
+            for (label, path) in [("", CK_FORWARD_AUTO), (" packed", CK_FORWARD_PACKED), (" gemm", CK_FORWARD_GEMM),
+                                  (" direct", CK_FORWARD_DIRECT)] {
                 cases.append(KernelCase(name: "conv2d forward\(label) \(shape)", flops: flops, outputs: [out],
                     fast: forcingForwardPath(path) {
                         ck_conv2d_forward(out.pointer, workspace.pointer, x.pointer, weight.pointer, nil, B, C, H, W, OC, K, K)

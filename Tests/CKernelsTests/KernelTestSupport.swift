@@ -218,7 +218,8 @@ class KernelTestCase: XCTestCase {
     /// For the forward products of ck_conv2d_forward and ck_linear_forward*:
     /// every path of forEachLayerVariant with the GEMM path forced, then the
     /// packed-panel kernel of every supported variant forced, whatever the
-    /// shape (AUTO would skip it for some).
+    /// shape (AUTO would skip it for some), then the direct conv product
+    /// (direct_conv.h) of every variant forced wherever the stride is 1.
     func forEachForwardVariant(file: StaticString = #filePath, line: UInt = #line,
                                _ body: (String) throws -> Void) rethrows {
         ck_forward_path_select(CK_FORWARD_GEMM)
@@ -226,6 +227,9 @@ class KernelTestCase: XCTestCase {
         ck_forward_path_select(CK_FORWARD_PACKED)
         XCTAssertEqual(ck_forward_path_current(), CK_FORWARD_PACKED, file: file, line: line)
         try forEachISA(file: file, line: line) { isa in try body("packed path, \(isa)") }
+        ck_forward_path_select(CK_FORWARD_DIRECT)
+        XCTAssertEqual(ck_forward_path_current(), CK_FORWARD_DIRECT, file: file, line: line)
+        try forEachISA(file: file, line: line) { isa in try body("direct path, \(isa)") }
         ck_forward_path_select(savedForwardPath)
     }
 }
