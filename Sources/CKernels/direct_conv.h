@@ -73,10 +73,11 @@ static inline __attribute__((always_inline)) void direct_tile(
                 for (int v = 0; v < CK_DIRECT_P; v++) x[v] = vload(row + kx + v * CK_VEC);
 #pragma clang loop unroll(full)
                 for (int r = 0; r < CK_DIRECT_G; r++) {
-                    if (r >= rows) break;
-                    float w = taps[(size_t)r * ckk + kx];
+                    if (r < rows) {  // a test, not a break: a loop with a break cannot fully unroll
+                        float w = taps[(size_t)r * ckk + kx];
 #pragma clang loop unroll(full)
-                    for (int v = 0; v < CK_DIRECT_P; v++) acc[r][v] += w * x[v];
+                        for (int v = 0; v < CK_DIRECT_P; v++) acc[r][v] += w * x[v];
+                    }
                 }
             }
         }
