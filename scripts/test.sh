@@ -25,8 +25,11 @@ export SWIFTNET_MNIST="$PWD/data/mnist.pkl.gz"
 SWIFTNET_ONNX_PYTHON="$(scripts/install-onnx-python.sh)"
 export SWIFTNET_ONNX_PYTHON SWIFTNET_REQUIRE_ONNX=1
 if command -v mpirun >/dev/null && command -v mpicc >/dev/null; then
-    # In the same build folder only the package's own targets build again, with the trait.
-    swift build -c release --traits MPI --product cnn
+    # The same Swift flags as the suite's build below (-enable-testing), so
+    # that it reuses every dependency built here and builds again only the
+    # package's own targets, which the trait changes.  (Without the flag,
+    # the suite's build compiled every dependency a second time.)
+    swift build -c release --traits MPI --product cnn -Xswiftc -enable-testing
     mkdir -p .build-mpi
     cp .build/release/cnn .build-mpi/cnn
     export SWIFTNET_MPI_CNN="$PWD/.build-mpi/cnn"
