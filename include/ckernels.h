@@ -132,6 +132,15 @@ void ck_sgemm_layer(int trans_a, int trans_b, int m, int n, int k, float alpha,
  * packed.  Under AVX2 direct lost or tied on the first layer.  A conv
  * layer of another stride under DIRECT, and every dense layer, goes as
  * under AUTO.
+ * The path covers a conv layer's weight gradient too: under DIRECT it
+ * reads the image directly (the variant's conv_weight_gradient_direct, no
+ * im2col, in another order than the GEMM's, so other bits); AUTO takes it
+ * where it takes the direct forward product and the GEMM it replaces is
+ * our own or OpenBLAS's AVX2 kernels (ck_openblas_is_avx2_only).  Measured
+ * on one core of an AVX-512 Xeon under OPENBLAS_CORETYPE=Haswell, 10
+ * images a call: the seed's first layer 127 against 306 us, 3 x 32 x 32
+ * with 32 3x3 filters and pad 1 438 against 840 us; under AVX2 199
+ * against 301 us.
  * SWIFTNET_FORWARD=auto|packed|gemm|direct or ck_forward_path_select()
  * overrides. */
 typedef enum {

@@ -52,6 +52,21 @@ static size_t direct_conv_floats(int C, int H, int W, int OC, int KH, int KW, in
     return ((image + 15) & ~(size_t)15) + (size_t)OC * g.blocks * CK_DIRECT_SPAN;
 }
 
+/* padded (C planes of `plane` floats, rows PW apart) = image (C, H, W)
+ * with `pad` zeros around it. */
+static void direct_pad_image(float *restrict padded, const float *restrict image, int C, int H, int W, int pad,
+                             int PW, size_t plane) {
+    if (pad == 0) {
+        memcpy(padded, image, (size_t)C * plane * sizeof(float));
+        return;
+    }
+    memset(padded, 0, (size_t)C * plane * sizeof(float));
+    for (int c = 0; c < C; c++)
+        for (int y = 0; y < H; y++)
+            memcpy(padded + c * plane + (size_t)(y + pad) * PW + pad, image + ((size_t)c * H + y) * W,
+                   (size_t)W * sizeof(float));
+}
+
 /* out[r][0:SPAN] = the filters weight[r] (rows ckk apart) over the SPAN
  * positions from `base`, for r < rows (<= G).  Always inlined with rows ==
  * G as a constant for the full groups, so their loop has no tests. */
@@ -98,15 +113,7 @@ static void conv_direct(float *restrict out, float *restrict scratch, const floa
     direct_grid g = direct_grid_of(H, W, KH, KW, pad);
     size_t plane = (size_t)g.PH * g.PW, image_floats = (size_t)C * plane + CK_DIRECT_SPAN;
     float *padded = scratch, *results = scratch + ((image_floats + 15) & ~(size_t)15);
-    if (pad == 0) {
-        memcpy(padded, image, (size_t)C * plane * sizeof(float));
-    } else {
-        memset(padded, 0, (size_t)C * plane * sizeof(float));
-        for (int c = 0; c < C; c++)
-            for (int y = 0; y < H; y++)
-                memcpy(padded + c * plane + (size_t)(y + pad) * g.PW + pad, image + ((size_t)c * H + y) * W,
-                       (size_t)W * sizeof(float));
-    }
+    direct_pad_image(padded, image, C, H, W, pad, g.PW, plane);
     memset(padded + (size_t)C * plane, 0, CK_DIRECT_SPAN * sizeof(float));
 
     int ckk = C * KH * KW;

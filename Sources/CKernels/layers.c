@@ -5,7 +5,9 @@
  * workspace (as darknet does); its backward recomputes the columns rather
  * than keep B copies of them.  A fully connected layer is one GEMM each
  * way.  The forward products of both may instead go through the
- * variant's packed-panel kernel (see ck_forward_path).  Max-pool saves
+ * variant's packed-panel kernel, and a shallow conv layer's forward
+ * product and weight gradient through the variant's direct kernels, which
+ * read the image without im2col (see ck_forward_path).  Max-pool saves
  * argmax indices so that its backward is a scatter.  No kernel allocates:
  * the im2col columns, packed panels and GEMM packing all live in scratch
  * the caller sized with ck_conv2d_workspace_floats or
@@ -77,6 +79,21 @@ static int use_direct_forward(int C, int W, int KH, int KW, int pad, int stride)
     }
 }
 
+/* Whether a conv layer's weight gradient reads the image directly
+ * (direct_weight_gradient.h) instead of multiplying im2col's columns: see
+ * ck_forward_path.  AUTO: where the forward product is direct, and the
+ * GEMM it replaces is our own or OpenBLAS's AVX2 kernels. */
+static int use_direct_weight_gradient(int C, int W, int KH, int KW, int pad, int stride) {
+    if (stride != 1) return 0;
+    switch (ck_forward_path_current()) {
+    case CK_FORWARD_DIRECT: return 1;
+    case CK_FORWARD_AUTO:
+        return use_direct_forward(C, W, KH, KW, pad, stride) &&
+               (ck_gemm_backend_current() == CK_GEMM_OWN || ck_openblas_is_avx2_only());
+    default: return 0;
+    }
+}
+
 void ck_conv2d_forward_ex(float *out, float *workspace, const float *inp,
                           const float *weight, const float *bias, int B, int C,
                           int H, int W, int OC, int KH, int KW, int pad, int stride) {
@@ -120,6 +137,7 @@ void ck_conv2d_backward_ex(float *dinp, float *dweight, float *dbias,
     int ckk = C * KH * KW, pixels = OH * OW;
     const ck_variant_table *variant = ck_active_variant();
     float *cols = workspace, *gemm_scratch = workspace + round_up16((size_t)ckk * pixels);
+    int direct = use_direct_weight_gradient(C, W, KH, KW, pad, stride);
     for (int b = 0; b < B; b++) {
         const float *grad = dout + (size_t)b * OC * pixels;
         if (dbias)
@@ -128,8 +146,13 @@ void ck_conv2d_backward_ex(float *dinp, float *dweight, float *dbias,
                 for (int p = 0; p < pixels; p++) sum += grad[(size_t)o * pixels + p];
                 dbias[o] += sum;
             }
-        variant->im2col(cols, inp + (size_t)b * C * H * W, C, H, W, KH, KW, pad, stride);
-        ck_sgemm_layer(0, 1, OC, ckk, pixels, 1.0f, grad, pixels, cols, pixels, 1.0f, dweight, ckk, gemm_scratch);
+        if (direct) {  /* uses the workspace from its start, before the input gradient's columns do */
+            variant->conv_weight_gradient_direct(dweight, workspace, inp + (size_t)b * C * H * W, grad, C, H, W,
+                                                 OC, KH, KW, pad);
+        } else {
+            variant->im2col(cols, inp + (size_t)b * C * H * W, C, H, W, KH, KW, pad, stride);
+            ck_sgemm_layer(0, 1, OC, ckk, pixels, 1.0f, grad, pixels, cols, pixels, 1.0f, dweight, ckk, gemm_scratch);
+        }
         if (dinp) {
             ck_sgemm_layer(1, 0, ckk, pixels, OC, 1.0f, weight, ckk, grad, pixels, 0.0f, cols, pixels, gemm_scratch);
             variant->col2im_accumulate(dinp + (size_t)b * C * H * W, cols, C, H, W, KH, KW, pad, stride);

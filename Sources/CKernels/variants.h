@@ -59,10 +59,15 @@ typedef struct {
      * im2col (direct_conv.h): out (OC,OH,OW) = weight (OC,C,KH,KW) over
      * image (C,H,W) zero-padded by pad, stride 1, then + bias (OC) or
      * NULL, the same bits as gemm_packed on im2col's columns; scratch
-     * holds direct_conv_floats(...) floats. */
+     * holds direct_conv_floats(...) floats, enough for either direct
+     * call.  conv_weight_gradient_direct (direct_weight_gradient.h):
+     * dweight (OC,C,KH,KW) += one image's weight gradient for its output
+     * gradient grad (OC,OH,OW), read on the same grid, no im2col. */
     size_t (*direct_conv_floats)(int C, int H, int W, int OC, int KH, int KW, int pad);
     void (*conv_direct)(float *out, float *scratch, const float *image, const float *weight,
                         const float *bias, int C, int H, int W, int OC, int KH, int KW, int pad);
+    void (*conv_weight_gradient_direct)(float *dweight, float *scratch, const float *image, const float *grad,
+                                        int C, int H, int W, int OC, int KH, int KW, int pad);
     /* Batch normalization (batchnorm_kernels.h; see ckernels.h). */
     void (*batchnorm_stats_partial)(double *sum, double *sumsq, const float *inp,
                                     int B, int C, int S);

@@ -561,6 +561,15 @@ static void sgd_update_combined(float *restrict params,
 }
 
 #include "direct_conv.h"
+#include "direct_weight_gradient.h"
+
+/* Scratch of the direct paths: the larger of the forward product's and
+ * the weight gradient's. */
+static size_t direct_scratch_floats(int C, int H, int W, int OC, int KH, int KW, int pad) {
+    size_t forward = direct_conv_floats(C, H, W, OC, KH, KW, pad);
+    size_t backward = direct_weight_gradient_floats(C, H, W, OC, KH, KW, pad);
+    return forward > backward ? forward : backward;
+}
 
 const ck_variant_table CK_VARIANT_TABLE = {
     .sgemm_scratch_floats = sgemm_scratch_floats,
@@ -576,8 +585,9 @@ const ck_variant_table CK_VARIANT_TABLE = {
     .gemm_packed = gemm_packed,
     .im2col = im2col,
     .col2im_accumulate = col2im_accumulate,
-    .direct_conv_floats = direct_conv_floats,
+    .direct_conv_floats = direct_scratch_floats,
     .conv_direct = conv_direct,
+    .conv_weight_gradient_direct = conv_weight_gradient_direct,
     .batchnorm_stats_partial = batchnorm_stats_partial,
     .batchnorm_forward = batchnorm_forward,
     .batchnorm_backward_partial = batchnorm_backward_partial,
